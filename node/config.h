@@ -1,0 +1,59 @@
+/* config.ini of a node home: the node's own settings (DESIGN.md section
+ * 11). Ledger-wide rules live in genesis params, not here.
+ *
+ * Every key is declared once in a table (config.c) with its type, range,
+ * default and one line of documentation; loading is strict: an unknown
+ * section or key, a value out of range or a duplicate is refused with a
+ * message naming the line, the key, the bad value and the accepted range,
+ * e.g. "config.ini:4: node.log_level=loud is not one of debug, verbose,
+ * notice, warning". `tdei init` writes every key with its comment and
+ * default. Pointers are non-NULL unless stated. */
+#ifndef TDEI_NODE_CONFIG_H
+#define TDEI_NODE_CONFIG_H
+
+#include "core/ids.h"
+#include "core/limits.h"
+#include "core/log.h"
+
+#include <stdint.h>
+#include <stdio.h>
+
+#define CONFIG_TEXT_MAX 256 /* longest text value (paths, addresses) */
+
+struct tdei_config {
+    char member[TDEI_MEMBER_ID_MAX + 1]; /* node.member: this member's id */
+    enum tdei_role role;                 /* node.role */
+    enum tdei_log_level log_level;       /* node.log_level */
+    uint64_t block_interval_ms;   /* chain.block_interval_ms: min gap */
+    char api_socket[CONFIG_TEXT_MAX]; /* api.socket: path, "" = none */
+    char api_listen[CONFIG_TEXT_MAX]; /* api.listen: 127.0.0.1:PORT or "" */
+    uint64_t api_max_connections; /* api.max_connections */
+    uint64_t api_max_frame;       /* api.max_frame, bytes */
+    uint64_t store_map_size_initial_mib; /* store.map_size_initial_mib */
+    uint64_t store_map_size_growth_mib;  /* store.map_size_growth_mib */
+    uint64_t store_map_size_max_mib;     /* store.map_size_max_mib */
+    uint64_t mempool_max_txs;        /* mempool.max_txs */
+    uint64_t mempool_max_bytes;      /* mempool.max_bytes */
+    uint64_t mempool_max_per_signer; /* mempool.max_per_signer */
+    uint64_t mempool_nonce_window;   /* mempool.nonce_window */
+};
+
+/* Fill @cfg with the defaults; member is empty and role is 0 (both are
+ * required in a file). */
+void config_defaults(struct tdei_config *cfg);
+
+/* Load @path over the defaults into @cfg.
+ * Returns: 0, TDEI_NOTFOUND (no file), TDEI_IOERR or TDEI_CONFIG (errmsg
+ * says which line and key, the value and the accepted range). On error
+ * @cfg holds the defaults. */
+int config_load(struct tdei_config *cfg, const char *path, char *errmsg);
+
+/* Write @cfg as a complete, commented config.ini to @stream. */
+int config_write(const struct tdei_config *cfg, FILE *stream);
+
+/* Write the key reference (one line per key: section.key, default,
+ * meaning) to @stream; `tdei-node --config-help` prints it and README
+ * carries the same table. */
+void config_describe(FILE *stream);
+
+#endif

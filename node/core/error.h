@@ -1,0 +1,160 @@
+/* tdei error codes: one list for the whole node.
+ *
+ * Every fallible function returns int: 0 on success or one of the codes
+ * below. Codes are stable numbers (they are stored in transaction results
+ * on the ledger, so a code is never renumbered or reused) and live above
+ * 1000 so that they never collide with errno values or LMDB's MDB_* codes.
+ * Each code has a stable name ("TDEI_BADSIG") and a message that says what
+ * was wrong and what to do about it.
+ *
+ * Pointers passed to these functions are non-NULL unless stated. */
+#ifndef TDEI_CORE_ERROR_H
+#define TDEI_CORE_ERROR_H
+
+#include <stddef.h>
+
+/* X(name, number, message) */
+#define TDEI_ERRORS(X)                                                        \
+    X(TDEI_NOMEM, 1001, "out of memory; free memory or lower the configured " \
+                        "limits")                                             \
+    X(TDEI_INVAL, 1002, "invalid argument; check the value against the "      \
+                        "documented range")                                   \
+    X(TDEI_IOERR, 1003, "input/output error; check the path, the disk and "   \
+                        "the permissions")                                    \
+    X(TDEI_NOTFOUND, 1004, "not found; check the name, id or path")           \
+    X(TDEI_EXISTS, 1005, "already exists; choose another name or remove the " \
+                         "old one first")                                     \
+    X(TDEI_PERM, 1006, "permission denied; check file modes and ownership")   \
+    X(TDEI_TOOBIG, 1007, "input exceeds its size limit; send less or raise "  \
+                         "the named limit")                                   \
+    X(TDEI_MALFORMED, 1008, "malformed input; it does not decode as the "     \
+                            "expected format")                                \
+    X(TDEI_BADHEX, 1009, "bad hex string; use an even number of 0-9a-f "      \
+                         "digits of the expected length")                     \
+    X(TDEI_BADKEY, 1010, "invalid key; the bytes are not a valid key of this " \
+                         "kind")                                              \
+    X(TDEI_BADSIG, 1011, "signature verification failed; the data, the key "  \
+                         "or the signature was altered")                      \
+    X(TDEI_BADPROOF, 1012, "proof verification failed; the proof does not "    \
+                           "lead to the expected root")                       \
+    X(TDEI_KEYFILE_MODE, 1013, "key file is readable by group or others; "    \
+                               "run chmod 600 on it")                         \
+    X(TDEI_KEYFILE_FORMAT, 1014, "key file is damaged or truncated; restore " \
+                                 "it from a backup")                          \
+    X(TDEI_PASSPHRASE, 1015, "wrong passphrase or altered key file; check "   \
+                             "the passphrase or restore the file")            \
+    X(TDEI_NEED_PASSPHRASE, 1016, "key file is encrypted; give the "          \
+                                  "passphrase (TDEI_PASSPHRASE or "           \
+                                  "--passphrase-file)")                       \
+    X(TDEI_VERSION, 1017, "unsupported format version; upgrade tdei or use "  \
+                          "a file written by this version")                   \
+    X(TDEI_CONFIG, 1018, "bad configuration; fix the named key in "           \
+                         "config.ini")                                        \
+    X(TDEI_CHAIN_ID, 1019, "wrong chain id; the message belongs to another "  \
+                           "network")                                         \
+    X(TDEI_CRYPTO, 1020, "cryptographic library failure; check that "         \
+                         "libsodium and libsecp256k1 are installed correctly") \
+    X(TDEI_BADREQUEST, 1021, "bad request; see the message for the field "    \
+                             "that was wrong")                                \
+    X(TDEI_UNKNOWN_OP, 1022, "unknown tx op; this node does not know the "    \
+                             "operation, so upgrade tdei or have the sender " \
+                             "use this network's version")                    \
+    X(TDEI_LOCKED, 1023, "data directory is in use by another process; "      \
+                         "stop that process first")                           \
+    X(TDEI_NOSPACE, 1024, "storage is full; free disk space or raise the "    \
+                          "named size limit")                                 \
+    X(TDEI_CORRUPT, 1025, "stored data failed a consistency check; restore "  \
+                          "the data directory from a backup or resync")       \
+    X(TDEI_BUSY, 1026, "every slot of a bounded resource is in use; retry "   \
+                       "later or raise the named limit")                      \
+    X(TDEI_INSUFFICIENT_FUNDS, 1027, "balance too low for the amount; "       \
+                                     "lower the amount or fund the account "  \
+                                     "first")                                 \
+    X(TDEI_UNKNOWN_MEMBER, 1028, "no such member on the ledger; check the "   \
+                                 "member id")                                 \
+    X(TDEI_MEMBER_INACTIVE, 1029, "the member is suspended or removed; ask "  \
+                                  "the members to reinstate it or name an "   \
+                                  "active member")                            \
+    X(TDEI_SELF_TRANSFER, 1030, "a member cannot pay itself; name another "   \
+                                "member as the receiver")                     \
+    X(TDEI_BAD_AMOUNT, 1031, "the amount is outside its range; give at "      \
+                             "least 1 credit")                                \
+    X(TDEI_OVERFLOW, 1032, "the result would exceed the largest balance "     \
+                           "(2^64-1 credits); lower the amount")              \
+    X(TDEI_ROLE, 1033, "the signer's member role may not do this; have a "    \
+                       "member of the named role sign it")                    \
+    X(TDEI_DISABLED, 1034, "the operation is switched off by a ledger "       \
+                           "param; ask governance to enable the named "       \
+                           "param")                                           \
+    X(TDEI_BUDGET, 1035, "the tx exceeded its execution budget (steps, "      \
+                         "bytes written or events); split it into smaller " \
+                         "txs")                                               \
+    X(TDEI_NONCE, 1036, "wrong nonce; use the signer's last nonce plus 1 "    \
+                        "(query the account)")                                \
+    X(TDEI_UNKNOWN_SIGNER, 1037, "the signing key is not an operator key of " \
+                                 "an active member; register the key or "     \
+                                 "sign with a registered one")                \
+    X(TDEI_BAD_BLOCK, 1038, "the block does not follow the committed chain "  \
+                            "(height, parent, roots or hashes); the sender "  \
+                            "is faulty, so fetch the block from another "     \
+                            "peer")                                           \
+    X(TDEI_GENESIS_MISMATCH, 1039, "genesis.json differs from the one the "   \
+                                   "data directory was created with; use "    \
+                                   "the original file or a fresh data "       \
+                                   "directory")                               \
+    X(TDEI_NONCE_USED, 1040, "the nonce was already used by a committed tx "  \
+                             "of this signer (a replay); sign again with "    \
+                             "the committed nonce plus 1")                    \
+    X(TDEI_NONCE_GAP, 1041, "the nonce is too far ahead of the signer's "     \
+                            "committed nonce; send the missing txs first or " \
+                            "raise mempool.nonce_window")                     \
+    X(TDEI_DUPLICATE, 1042, "the same tx is already pending; wait for it to " \
+                            "be committed instead of sending it again")       \
+    X(TDEI_NONCE_TAKEN, 1043, "another tx of this signer with this nonce is " \
+                              "pending (no replacement); wait for it to "     \
+                              "commit, then use the next nonce")              \
+    X(TDEI_SIGNER_FULL, 1044, "the signer has too many pending txs; wait "    \
+                              "for some to commit or raise "                  \
+                              "mempool.max_per_signer")                       \
+    X(TDEI_MEMPOOL_FULL, 1045, "the mempool is full; retry later or raise "   \
+                               "mempool.max_txs or mempool.max_bytes")        \
+    X(TDEI_CANCELED, 1046, "the operation was canceled because the module "   \
+                           "is shutting down; retry after the restart")      \
+    X(TDEI_TIMEOUT, 1047, "the operation did not finish in time; retry, or "  \
+                          "raise the named timeout")                          \
+    X(TDEI_NOCONN, 1048, "cannot reach the node or the connection was lost; " \
+                         "check that tdei-node is running and the address")   \
+    X(TDEI_ADDR_IN_USE, 1049, "the address or socket is in use by another "   \
+                              "process; stop that process or change "         \
+                              "api.socket / api.listen")
+
+enum tdei_error {
+    TDEI_OK = 0,
+#define TDEI_ERROR_ENUM(name, number, message) name = number,
+    TDEI_ERRORS(TDEI_ERROR_ENUM)
+#undef TDEI_ERROR_ENUM
+};
+
+/* Return the message of @code: what was wrong and what to do. Unknown codes
+ * give "unknown error code". Never returns NULL; the string is static. */
+const char *tdei_strerror(int code);
+
+/* Return the stable name of @code ("TDEI_BADSIG", "TDEI_OK"), or
+ * "TDEI_UNKNOWN" for a number that is not in the list. Static string. */
+const char *tdei_errname(int code);
+
+/* Write "fmt..." into @errmsg (of @size bytes), always NUL-terminated,
+ * truncated if needed. Returns @code so that callers can write
+ * `return tdei_errorf(errmsg, size, TDEI_IOERR, "open %s", path);`. */
+int tdei_errorf(char *errmsg, size_t size, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Prefix the text already in @errmsg with "fmt: ", keeping it NUL-
+ * terminated. Returns @code (see tdei_errorf). */
+int tdei_errwrap(char *errmsg, size_t size, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* The size every module uses for its errmsg buffers. */
+#define TDEI_ERRMSG_SIZE 256
+
+#endif
