@@ -3,7 +3,12 @@
 
 #include "core/error.h"
 #include "core/hex.h"
+#include "api/client.h"
+#include "config.h"
+#include "core/keyfile.h"
 #include "home.h"
+
+#include <sodium.h>
 
 #include <errno.h>
 #include <getopt.h>
@@ -202,4 +207,100 @@ int cli_identity_print(const struct cli_ctx *ctx,
            ctx->home, id->member, tdei_role_name(id->role), node, operator,
            encryption);
     return CLI_EXIT_OK;
+}
+
+int cli_connect(const struct cli_ctx *ctx, struct api_client *client)
+{
+    char errmsg[TDEI_ERRMSG_SIZE] = "";
+    char path[HOME_PATH_MAX];
+    char addr[HOME_PATH_MAX];
+    struct tdei_config cfg;
+    int rc;
+
+    if (ctx->node != NULL) {
+        (void)snprintf(addr, sizeof(addr), "%s", ctx->node);
+    } else {
+        (void)home_path(path, ctx->home, "config.ini");
+        rc = config_load(&cfg, path, errmsg);
+        if (rc != 0) {
+            return cli_fail(rc, errmsg);
+        }
+        if (cfg.api_socket[0] == '/') {
+            (void)snprintf(addr, sizeof(addr), "%s", cfg.api_socket);
+        } else if (cfg.api_socket[0] != '\0') {
+            (void)home_path(addr, ctx->home, cfg.api_socket);
+        } else if (cfg.api_listen[0] != '\0') {
+            (void)snprintf(addr, sizeof(addr), "%s", cfg.api_listen);
+        } else {
+            return cli_fail(TDEI_CONFIG, "the home's config.ini sets no "
+                                         "api.socket and no api.listen; "
+                                         "give --node ADDR");
+        }
+    }
+    rc = api_client_connect(client, addr, API_CLIENT_TIMEOUT_MS,
+                            TDEI_API_FRAME_MAX, errmsg);
+    if (rc != 0) {
+        return cli_fail(rc, errmsg);
+    }
+    return CLI_EXIT_OK;
+}
+
+int cli_call(const struct cli_ctx *ctx, Tdei__Api__Request *req,
+             Tdei__Api__Response **resp)
+{
+    struct api_client client;
+    char errmsg[TDEI_ERRMSG_SIZE] = "";
+    int rc;
+
+    *resp = NULL;
+    rc = cli_connect(ctx, &client);
+    if (rc != CLI_EXIT_OK) {
+        return rc;
+    }
+    rc = api_client_call(&client, req, resp, errmsg);
+    api_client_close(&client);
+    if (rc != 0) {
+        return cli_fail(rc, errmsg);
+    }
+    if ((*resp)->code != 0) {
+        rc = cli_fail((int)(*resp)->code, (*resp)->error);
+        api_client_response_free(*resp);
+        *resp = NULL;
+        return rc;
+    }
+    return CLI_EXIT_OK;
+}
+
+int cli_operator_key(const struct cli_ctx *ctx, const char *passphrase_file,
+                     struct tdei_keypair *kp)
+{
+    char passphrase[1024];
+    char path[HOME_PATH_MAX];
+    char errmsg[TDEI_ERRMSG_SIZE] = "";
+    struct tdei_keyfile_key key;
+    int have;
+    int rc;
+
+    have = cli_passphrase(passphrase_file, passphrase, sizeof(passphrase));
+    if (have < 0) {
+        return CLI_EXIT_FAIL;
+    }
+    (void)home_key_path(path, ctx->home, HOME_KEY_OPERATOR);
+    rc = tdei_keyfile_load(path, &key, have ? passphrase : NULL, errmsg);
+    sodium_memzero(passphrase, sizeof(passphrase));
+    if (rc == 0) {
+        rc = tdei_keypair_from_secret(kp, key.secret);
+    }
+    tdei_keyfile_key_wipe(&key);
+    if (rc != 0) {
+        return cli_fail(rc, errmsg);
+    }
+    return CLI_EXIT_OK;
+}
+
+void cli_print_hex(FILE *out, const uint8_t *data, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        fprintf(out, "%02x", data[i]);
+    }
 }

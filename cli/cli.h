@@ -15,7 +15,11 @@
 #ifndef TDEI_CLI_CLI_H
 #define TDEI_CLI_CLI_H
 
+#include "api.pb-c.h"
+#include "core/keys.h"
+
 #include <jansson.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -88,6 +92,28 @@ int cli_option_error(const char *what, int opt, char **argv);
 int cli_parse_u64(const char *text, uint64_t *out);
 
 struct home_identity;
+struct api_client;
+
+/* Connect to the node: ctx->node when given, else the home's api.socket
+ * (config.ini; default DIR/api.sock). Prints the error and returns its
+ * exit code on failure; 0 with @client connected. */
+int cli_connect(const struct cli_ctx *ctx, struct api_client *client);
+
+/* Send @req to the node and read its answer into *@resp. A transport
+ * failure or an answer with a non-zero code is printed (code name and
+ * the node's message) and returned as an exit code, with *@resp NULL.
+ * Returns: CLI_EXIT_OK with *@resp to free with api_client_response_free. */
+int cli_call(const struct cli_ctx *ctx, Tdei__Api__Request *req,
+             Tdei__Api__Response **resp);
+
+/* Load the secret operator key of the home (passphrase from
+ * @passphrase_file or $TDEI_PASSPHRASE). Prints the error and returns its
+ * exit code on failure. */
+int cli_operator_key(const struct cli_ctx *ctx, const char *passphrase_file,
+                     struct tdei_keypair *kp);
+
+/* Print @n bytes of @data as hex on @out. */
+void cli_print_hex(FILE *out, const uint8_t *data, size_t n);
 
 /* Print the identity of the home ctx->home (member, role, node, operator
  * and encryption public keys), as a table or as JSON with --json.
@@ -99,5 +125,10 @@ int cli_identity_print(const struct cli_ctx *ctx,
 int cli_cmd_init(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_keys(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_proof(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_genesis(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_tx(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_account(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_block(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_status(struct cli_ctx *ctx, int argc, char **argv);
 
 #endif

@@ -13,6 +13,11 @@ static int cmd_version(struct cli_ctx *ctx, int argc, char **argv);
 static const struct cli_command groups[] = {
     {"init", cli_cmd_init, "create a node home: keys and config.ini"},
     {"keys", cli_cmd_keys, "create, show and use keys; sign and verify"},
+    {"genesis", cli_cmd_genesis, "assemble and show genesis.json"},
+    {"tx", cli_cmd_tx, "sign and submit transactions; show them"},
+    {"account", cli_cmd_account, "show a member's balance and status"},
+    {"block", cli_cmd_block, "show a committed block"},
+    {"status", cli_cmd_status, "show the node's chain and height"},
     {"proof", cli_cmd_proof, "build and verify RFC 6962 Merkle proofs"},
     {"version", cmd_version, "print the version of tdei"},
 };

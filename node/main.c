@@ -1,7 +1,6 @@
-/* tdei-node: the node daemon. This build checks a home (`--check`): it
- * loads config.ini strictly and every key (secrets included, so an
- * encrypted home is tested against its passphrase) and logs the identity.
- * The ledger service runs on top of this in the next layer. */
+/* tdei-node: the node daemon (node.h). `--check` only loads config.ini
+ * strictly and every key (secrets included, so an encrypted home is tested
+ * against its passphrase) and logs the identity. */
 #include "build-config.h"
 #include "config.h"
 #include "core/error.h"
@@ -10,6 +9,7 @@
 #include "core/keys.h"
 #include "core/log.h"
 #include "home.h"
+#include "node.h"
 
 #include <getopt.h>
 #include <sodium.h>
@@ -19,9 +19,9 @@
 
 static void node_help(void)
 {
-    printf("usage: tdei-node --home DIR --check [--passphrase-file FILE]\n"
+    printf("usage: tdei-node --home DIR [--check] [--passphrase-file FILE]\n"
            "       tdei-node --config-help | --version | --help\n\n"
-           "Check the node home DIR.\n\n"
+           "Run the node of the home DIR until SIGINT or SIGTERM.\n\n"
            "  --home DIR             the node home (see `tdei init`): "
            "config.ini,\n"
            "                         genesis.json, keys/, data/\n"
@@ -132,12 +132,10 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (optind < argc || home == NULL || !check) {
+    if (optind < argc || home == NULL) {
         fprintf(stderr, "tdei-node: %s\nrun `tdei-node --help` for usage\n",
                 optind < argc ? "unexpected argument"
-                : home == NULL ? "--home DIR is required"
-                               : "this build checks a home and does not run "
-                                 "the ledger yet: add --check");
+                              : "--home DIR is required");
         return 2;
     }
     if (tdei_crypto_init() != 0) {
@@ -148,6 +146,13 @@ int main(int argc, char **argv)
         node_passphrase(passphrase_file, passphrase, sizeof(passphrase));
     if (have_passphrase < 0) {
         return 1;
+    }
+    if (!check) {
+        struct node_options opts = {
+            .home = home, .passphrase = have_passphrase ? passphrase : NULL};
+        rc = node_run(&opts);
+        sodium_memzero(passphrase, sizeof(passphrase));
+        return rc;
     }
     rc = home_identity_load(home, &id, errmsg);
     if (rc == 0) {

@@ -1,0 +1,520 @@
+/* The contract interface: dispatch, budget, events, heads, refusals and the
+ * record helpers (see contract.h). Pure: no I/O, clock or randomness. */
+#include "contracts/contract.h"
+
+#include "core/assert.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Generous per-entry protobuf overheads (tags and length prefixes) used to
+ * bound a TxResult built from a full ctx. */
+#define RESULT_ATTR_OVERHEAD 16u
+#define RESULT_EVENT_OVERHEAD 16u
+#define RESULT_HEAD_OVERHEAD 16u
+
+_Static_assert(16u + CODEC_LOG_MAX + CONTRACT_EVENT_BYTES_MAX +
+                       RESULT_ATTR_OVERHEAD * CONTRACT_ATTRS_TOTAL_MAX +
+                       RESULT_EVENT_OVERHEAD * CODEC_EVENTS_MAX +
+                       CODEC_HEADS_MAX *
+                           (RESULT_HEAD_OVERHEAD + CODEC_OBJECT_KEY_MAX +
+                            2u * CONTRACT_HEAD_SIZE) <=
+                   CODEC_RESULT_SIZE_MAX,
+               "a full contract ctx fits in one TxResult");
+_Static_assert(CONTRACT_EVENT_BYTES_MAX < UINT32_MAX,
+               "arena offsets fit in u32");
+_Static_assert(sizeof(CONTRACT_KEY_HEAD) - 1u + CODEC_OBJECT_KEY_MAX <=
+                   CONTRACT_KEY_SIZE_MAX,
+               "head keys fit");
+_Static_assert(sizeof(CONTRACT_KEY_ACCOUNT) - 1u + TDEI_MEMBER_ID_MAX <=
+                   CONTRACT_KEY_SIZE_MAX,
+               "member keys fit");
+
+/* The dispatch table: one row per op. Ranges per contract are in
+ * tdei.proto (TxBody). */
+static const struct
+{
+    Tdei__TxBody__OpCase op; /* the oneof case */
+    const char *name;        /* for messages */
+    contract_handler_fn fn;  /* the handler */
+} dispatch_table[] = {
+    {TDEI__TX_BODY__OP_TRANSFER, "transfer", contract_settle_transfer},
+    {TDEI__TX_BODY__OP_MINT, "mint", contract_settle_mint},
+};
+
+#define DISPATCH_COUNT (sizeof(dispatch_table) / sizeof(dispatch_table[0]))
+
+/* ---- entry points -------------------------------------------------------- */
+
+void contract_ctx_begin(struct contract_ctx *ctx,
+                        const struct contract_env *env)
+{
+    size_t mlen = strlen(env->member);
+
+    TDEI_ASSERT(tdei_member_id_check_n(env->member, mlen) == 0);
+    ctx->ops = env->ops;
+    ctx->state = env->state;
+    memcpy(ctx->signer, env->signer, sizeof(ctx->signer));
+    memcpy(ctx->member, env->member, mlen + 1);
+    ctx->role = env->role;
+    ctx->height = env->height;
+    ctx->time_ms = env->time_ms;
+    memcpy(ctx->tx_id, env->tx_id, sizeof(ctx->tx_id));
+    ctx->steps_left = CONTRACT_STEPS_MAX;
+    ctx->write_bytes_left = CONTRACT_WRITE_BYTES_MAX;
+    ctx->reason[0] = '\0';
+    ctx->event_count = 0;
+    ctx->attr_count = 0;
+    ctx->arena_used = 0;
+    ctx->touched_count = 0;
+}
+
+const char *contract_op_name(const Tdei__TxBody *body)
+{
+    for (size_t i = 0; i < DISPATCH_COUNT; i++) {
+        if (dispatch_table[i].op == body->op_case) {
+            return dispatch_table[i].name;
+        }
+    }
+    return "unknown";
+}
+
+int contract_code_is_fatal(int code)
+{
+    return code == TDEI_NOMEM || code == TDEI_IOERR || code == TDEI_CORRUPT;
+}
+
+/* Keep reasons printable ASCII (they reach terminals and must be UTF-8). */
+static void reason_sanitize(char *s)
+{
+    for (; *s != '\0'; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c < 0x20u || c > 0x7eu) {
+            *s = '?';
+        }
+    }
+}
+
+static void reason_set(struct contract_ctx *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void reason_set(struct contract_ctx *ctx, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    (void)vsnprintf(ctx->reason, sizeof(ctx->reason), fmt, ap);
+    va_end(ap);
+    reason_sanitize(ctx->reason);
+}
+
+int contract_dispatch(struct contract_ctx *ctx, const Tdei__TxBody *body)
+{
+    contract_handler_fn fn = NULL;
+    int rc;
+
+    for (size_t i = 0; i < DISPATCH_COUNT; i++) {
+        if (dispatch_table[i].op == body->op_case) {
+            fn = dispatch_table[i].fn;
+            break;
+        }
+    }
+    if (fn == NULL) {
+        reason_set(ctx, "tx op %d has no contract on this node; upgrade tdei",
+                   (int)body->op_case);
+        rc = TDEI_UNKNOWN_OP;
+    } else {
+        rc = fn(ctx, body);
+    }
+    if (rc != 0) {
+        if (ctx->reason[0] == '\0') {
+            reason_set(ctx, "%s: %s", contract_op_name(body),
+                       tdei_strerror(rc));
+        }
+        ctx->event_count = 0;
+        ctx->attr_count = 0;
+        ctx->arena_used = 0;
+    }
+    if (rc == 0) {
+        ctx->reason[0] = '\0'; /* an applied tx has no reason */
+    }
+    return rc;
+}
+
+/* ---- what a handler may do ----------------------------------------------- */
+
+int contract_refuse(struct contract_ctx *ctx, int code, const char *fmt, ...)
+{
+    va_list ap;
+
+    TDEI_ASSERT(code != 0);
+    TDEI_ASSERT(!contract_code_is_fatal(code));
+    va_start(ap, fmt);
+    (void)vsnprintf(ctx->reason, sizeof(ctx->reason), fmt, ap);
+    va_end(ap);
+    reason_sanitize(ctx->reason);
+    return code;
+}
+
+/* Charge one step and @bytes written. */
+static int budget_charge(struct contract_ctx *ctx, size_t bytes)
+{
+    if (ctx->steps_left == 0) {
+        return contract_refuse(ctx, TDEI_BUDGET,
+                               "tx used all %u state operations of its "
+                               "budget (CONTRACT_STEPS_MAX); split it",
+                               CONTRACT_STEPS_MAX);
+    }
+    if (bytes > ctx->write_bytes_left) {
+        return contract_refuse(ctx, TDEI_BUDGET,
+                               "tx writes more than %u bytes of state "
+                               "(CONTRACT_WRITE_BYTES_MAX); split it",
+                               CONTRACT_WRITE_BYTES_MAX);
+    }
+    ctx->steps_left--;
+    ctx->write_bytes_left -= bytes;
+    return 0;
+}
+
+/* Turn a write failure of the state into a refusal or a fatal code. */
+static int write_failed(struct contract_ctx *ctx, int rc)
+{
+    if (rc == TDEI_NOSPACE) {
+        return contract_refuse(ctx, TDEI_NOSPACE,
+                               "the block's state budget is spent; submit "
+                               "the tx again for a later block");
+    }
+    if (!contract_code_is_fatal(rc)) {
+        rc = TDEI_NOMEM;
+    }
+    reason_set(ctx, "state write failed: %s", tdei_errname(rc));
+    return rc;
+}
+
+int contract_get(struct contract_ctx *ctx, const uint8_t *key, size_t klen,
+                 uint8_t *val, size_t cap, size_t *vlen)
+{
+    int rc = budget_charge(ctx, 0);
+
+    *vlen = 0;
+    if (rc != 0) {
+        return rc;
+    }
+    TDEI_ASSERT(klen >= 1 && klen <= CONTRACT_KEY_SIZE_MAX);
+    rc = ctx->ops->get(ctx->state, key, klen, val, cap, vlen);
+    if (contract_code_is_fatal(rc)) {
+        reason_set(ctx, "state read failed: %s", tdei_errname(rc));
+    }
+    return rc;
+}
+
+int contract_put(struct contract_ctx *ctx, const uint8_t *key, size_t klen,
+                 const uint8_t *val, size_t vlen)
+{
+    int rc;
+
+    TDEI_ASSERT(klen >= 1 && klen <= CONTRACT_KEY_SIZE_MAX);
+    if (vlen > CONTRACT_WRITE_BYTES_MAX) {
+        return budget_charge(ctx, SIZE_MAX);
+    }
+    rc = budget_charge(ctx, klen + vlen);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = ctx->ops->put(ctx->state, key, klen, val, vlen);
+    return rc == 0 ? 0 : write_failed(ctx, rc);
+}
+
+int contract_del(struct contract_ctx *ctx, const uint8_t *key, size_t klen)
+{
+    int rc;
+
+    TDEI_ASSERT(klen >= 1 && klen <= CONTRACT_KEY_SIZE_MAX);
+    rc = budget_charge(ctx, klen);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = ctx->ops->del(ctx->state, key, klen);
+    return rc == 0 ? 0 : write_failed(ctx, rc);
+}
+
+int contract_touch(struct contract_ctx *ctx, const uint8_t *key, size_t klen)
+{
+    struct contract_touch *t;
+
+    TDEI_ASSERT(klen >= 1 && klen <= CODEC_OBJECT_KEY_MAX);
+    for (size_t i = 0; i < ctx->touched_count; i++) {
+        if (ctx->touched[i].klen == klen &&
+            memcmp(ctx->touched[i].key, key, klen) == 0) {
+            return 0;
+        }
+    }
+    if (ctx->touched_count == CODEC_HEADS_MAX) {
+        return contract_refuse(ctx, TDEI_BUDGET,
+                               "tx touches more than %u objects "
+                               "(CODEC_HEADS_MAX); split it",
+                               CODEC_HEADS_MAX);
+    }
+    t = &ctx->touched[ctx->touched_count++];
+    memcpy(t->key, key, klen);
+    t->klen = klen;
+    return 0;
+}
+
+/* Copy @s (with its NUL) into the arena. Returns 0 and its offset, or
+ * TDEI_BUDGET. */
+static int arena_push(struct contract_ctx *ctx, const char *s, size_t len,
+                      uint32_t *offset)
+{
+    if (len + 1 > sizeof(ctx->arena) - ctx->arena_used) {
+        return contract_refuse(ctx, TDEI_BUDGET,
+                               "tx events exceed %u bytes "
+                               "(CONTRACT_EVENT_BYTES_MAX); split it",
+                               CONTRACT_EVENT_BYTES_MAX);
+    }
+    *offset = (uint32_t)ctx->arena_used;
+    memcpy(ctx->arena + ctx->arena_used, s, len + 1);
+    ctx->arena_used += len + 1;
+    return 0;
+}
+
+int contract_event(struct contract_ctx *ctx, const char *type)
+{
+    struct contract_event *ev;
+    uint32_t offset = 0;
+    int rc;
+
+    TDEI_ASSERT(codec_token_valid(type, CODEC_EVENT_TYPE_MAX));
+    if (ctx->event_count == CODEC_EVENTS_MAX) {
+        return contract_refuse(ctx, TDEI_BUDGET,
+                               "tx emits more than %u events "
+                               "(CODEC_EVENTS_MAX); split it",
+                               CODEC_EVENTS_MAX);
+    }
+    rc = arena_push(ctx, type, strlen(type), &offset);
+    if (rc != 0) {
+        return rc;
+    }
+    ev = &ctx->events[ctx->event_count++];
+    ev->type = offset;
+    ev->attr_first = (uint32_t)ctx->attr_count;
+    ev->attr_count = 0;
+    return 0;
+}
+
+int contract_event_attr(struct contract_ctx *ctx, const char *key,
+                        const char *value)
+{
+    struct contract_event *ev;
+    struct contract_attr attr = {0};
+    size_t vlen = strlen(value);
+    int rc;
+
+    TDEI_ASSERT(ctx->event_count > 0);
+    TDEI_ASSERT(codec_token_valid(key, CODEC_ATTR_KEY_MAX));
+    ev = &ctx->events[ctx->event_count - 1];
+    if (ev->attr_count == CODEC_ATTRS_MAX ||
+        ctx->attr_count == CONTRACT_ATTRS_TOTAL_MAX) {
+        return contract_refuse(ctx, TDEI_BUDGET,
+                               "tx event attributes exceed %u per event or "
+                               "%u in all; split it",
+                               CODEC_ATTRS_MAX, CONTRACT_ATTRS_TOTAL_MAX);
+    }
+    if (vlen > CODEC_ATTR_VALUE_MAX) {
+        return contract_refuse(ctx, TDEI_TOOBIG,
+                               "event attribute %s is %zu bytes; the limit "
+                               "is %u",
+                               key, vlen, CODEC_ATTR_VALUE_MAX);
+    }
+    if (!codec_utf8_valid((const uint8_t *)value, vlen)) {
+        return contract_refuse(ctx, TDEI_MALFORMED,
+                               "event attribute %s is not valid UTF-8", key);
+    }
+    rc = arena_push(ctx, key, strlen(key), &attr.key);
+    if (rc == 0) {
+        rc = arena_push(ctx, value, vlen, &attr.value);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    ctx->attrs[ctx->attr_count++] = attr;
+    ev->attr_count++;
+    return 0;
+}
+
+int contract_event_attr_u64(struct contract_ctx *ctx, const char *key,
+                            uint64_t value)
+{
+    char text[24];
+
+    (void)snprintf(text, sizeof(text), "%" PRIu64, value);
+    return contract_event_attr(ctx, key, text);
+}
+
+/* ---- keys and records ---------------------------------------------------- */
+
+static size_t key_text(uint8_t out[CONTRACT_KEY_SIZE_MAX], const char *prefix,
+                       const char *id)
+{
+    size_t plen = strlen(prefix);
+    size_t ilen = strlen(id);
+
+    TDEI_ASSERT(tdei_member_id_check_n(id, ilen) == 0);
+    memcpy(out, prefix, plen);
+    memcpy(out + plen, id, ilen);
+    return plen + ilen;
+}
+
+static size_t key_bytes(uint8_t out[CONTRACT_KEY_SIZE_MAX], const char *prefix,
+                        const uint8_t *bytes, size_t len)
+{
+    size_t plen = strlen(prefix);
+
+    TDEI_ASSERT(plen + len <= CONTRACT_KEY_SIZE_MAX);
+    memcpy(out, prefix, plen);
+    memcpy(out + plen, bytes, len);
+    return plen + len;
+}
+
+size_t contract_key_member(uint8_t out[CONTRACT_KEY_SIZE_MAX], const char *id)
+{
+    return key_text(out, CONTRACT_KEY_MEMBER, id);
+}
+
+size_t contract_key_account(uint8_t out[CONTRACT_KEY_SIZE_MAX], const char *id)
+{
+    return key_text(out, CONTRACT_KEY_ACCOUNT, id);
+}
+
+size_t contract_key_opkey(uint8_t out[CONTRACT_KEY_SIZE_MAX],
+                          const uint8_t key[CODEC_KEY_SIZE])
+{
+    return key_bytes(out, CONTRACT_KEY_OPKEY, key, CODEC_KEY_SIZE);
+}
+
+size_t contract_key_nodekey(uint8_t out[CONTRACT_KEY_SIZE_MAX],
+                            const uint8_t key[CODEC_KEY_SIZE])
+{
+    return key_bytes(out, CONTRACT_KEY_NODEKEY, key, CODEC_KEY_SIZE);
+}
+
+size_t contract_key_head(uint8_t out[CONTRACT_KEY_SIZE_MAX],
+                         const uint8_t *object, size_t olen)
+{
+    TDEI_ASSERT(olen >= 1 && olen <= CODEC_OBJECT_KEY_MAX);
+    return key_bytes(out, CONTRACT_KEY_HEAD, object, olen);
+}
+
+/* A record that does not decode, or does not fit its largest size. */
+static int record_corrupt(struct contract_ctx *ctx, const char *what,
+                          const char *detail)
+{
+    reason_set(ctx, "state record %s is damaged: %s", what, detail);
+    return TDEI_CORRUPT;
+}
+
+int contract_member_get(struct contract_ctx *ctx, const char *id,
+                        Tdei__Member **out)
+{
+    uint8_t key[CONTRACT_KEY_SIZE_MAX];
+    uint8_t val[CONTRACT_RECORD_SIZE_MAX];
+    char errmsg[TDEI_ERRMSG_SIZE];
+    size_t klen = contract_key_member(key, id);
+    size_t vlen;
+    int rc;
+
+    *out = NULL;
+    rc = contract_get(ctx, key, klen, val, sizeof(val), &vlen);
+    if (rc == TDEI_TOOBIG) {
+        return record_corrupt(ctx, "member", "larger than any member");
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    rc = codec_member_decode(out, val, vlen, errmsg);
+    if (rc == TDEI_NOMEM) {
+        reason_set(ctx, "member %s: out of memory", id);
+        return rc;
+    }
+    return rc == 0 ? 0 : record_corrupt(ctx, "member", errmsg);
+}
+
+int contract_balance_get(struct contract_ctx *ctx, const char *id,
+                         uint64_t *balance)
+{
+    uint8_t key[CONTRACT_KEY_SIZE_MAX];
+    uint8_t val[CODEC_ACCOUNT_SIZE_MAX];
+    char errmsg[TDEI_ERRMSG_SIZE];
+    size_t klen = contract_key_account(key, id);
+    Tdei__Account *account;
+    size_t vlen;
+    int rc;
+
+    *balance = 0;
+    rc = contract_get(ctx, key, klen, val, sizeof(val), &vlen);
+    if (rc == TDEI_NOTFOUND) {
+        return 0;
+    }
+    if (rc == TDEI_TOOBIG) {
+        return record_corrupt(ctx, "account", "larger than any account");
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    rc = codec_account_decode(&account, val, vlen, errmsg);
+    if (rc == TDEI_NOMEM) {
+        reason_set(ctx, "account %s: out of memory", id);
+        return rc;
+    }
+    if (rc != 0) {
+        return record_corrupt(ctx, "account", errmsg);
+    }
+    *balance = account->balance;
+    codec_account_free(account);
+    return 0;
+}
+
+int contract_balance_put(struct contract_ctx *ctx, const char *id,
+                         uint64_t balance)
+{
+    uint8_t key[CONTRACT_KEY_SIZE_MAX];
+    uint8_t val[CODEC_ACCOUNT_SIZE_MAX];
+    Tdei__Account account = TDEI__ACCOUNT__INIT;
+    size_t klen = contract_key_account(key, id);
+    size_t vlen;
+
+    account.balance = balance;
+    vlen = tdei__account__get_packed_size(&account);
+    TDEI_ASSERT(vlen <= sizeof(val));
+    (void)tdei__account__pack(&account, val);
+    return contract_put(ctx, key, klen, val, vlen);
+}
+
+int contract_params_get(struct contract_ctx *ctx, Tdei__Params **out)
+{
+    static const uint8_t key[] = CONTRACT_KEY_PARAMS;
+    uint8_t val[CODEC_PARAMS_SIZE_MAX];
+    char errmsg[TDEI_ERRMSG_SIZE];
+    size_t vlen;
+    int rc;
+
+    *out = NULL;
+    rc = contract_get(ctx, key, sizeof(key) - 1, val, sizeof(val), &vlen);
+    if (rc == TDEI_NOTFOUND) {
+        return record_corrupt(ctx, "params", "missing");
+    }
+    if (rc == TDEI_TOOBIG) {
+        return record_corrupt(ctx, "params", "larger than any params");
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    rc = codec_params_decode(out, val, vlen, errmsg);
+    if (rc == TDEI_NOMEM) {
+        reason_set(ctx, "params: out of memory");
+        return rc;
+    }
+    return rc == 0 ? 0 : record_corrupt(ctx, "params", errmsg);
+}

@@ -1,0 +1,328 @@
+/* The contract interface (DESIGN.md section 6): pure functions
+ * (ctx, op) -> result code.
+ *
+ * A contract sees only what struct contract_ctx gives it: the signer's key,
+ * member id and role (looked up by execution before dispatch), the block
+ * height and time (from the header: the only clock), the tx id, get, put
+ * and delete on the state key-value store through a table of function
+ * pointers (the node's LMDB-backed overlay, or an in-memory state in tests
+ * and the simulator), bounded event emission, history-head updates and a
+ * refusal reason. It never sees the network, the disk, a clock or
+ * randomness, and every loop and buffer in it is bounded: each tx gets a
+ * budget of CONTRACT_STEPS_MAX state operations and
+ * CONTRACT_WRITE_BYTES_MAX bytes written, and hitting one refuses the tx
+ * with TDEI_BUDGET.
+ *
+ * Result codes. A handler returns 0 (applied) or a code. Codes fall in two
+ * kinds:
+ *   - refusals (any code but the fatal ones): the rule said no. Execution
+ *     records the code and ctx->reason in the TxResult, discards the tx's
+ *     state writes and events, keeps its nonce and history-head updates.
+ *   - fatal (contract_code_is_fatal: TDEI_NOMEM, TDEI_IOERR,
+ *     TDEI_CORRUPT): this node could not run the contract (out of memory,
+ *     a failed read, a state record that does not decode). Nothing about
+ *     the tx is recorded; execution of the whole block stops with the
+ *     code, because another node would not have failed the same way.
+ * Every refusal names its rule: contract_refuse writes a reason a person
+ * can act on ("transfer needs 500 credits; acme-steel holds 120").
+ * Reasons are ASCII; bytes outside printable ASCII are replaced by '?'.
+ *
+ * History heads (DESIGN.md section 6): contract_touch records that the tx
+ * touched an object (by its state key, e.g. "member/acme-steel"). After
+ * the handler returns, execution extends, for each touched object in the
+ * order touched, head = SHA256(prev_head || tx_id || code as u32
+ * big-endian) and records (object, prev_head, new_head) in the TxResult.
+ * A refused tx extends the heads of the objects it touched before it was
+ * refused, with its non-zero code: refusals are part of the audit trail.
+ *
+ * State key layout (the state database of DESIGN.md section 8; values are
+ * the records of tdei.proto "State records"):
+ *   "member/" id            Member
+ *   "account/" id           Account
+ *   "opkey/" 32-byte key    OperatorKey (operator key -> member, nonce)
+ *   "nodekey/" 32-byte key  NodeKey (node key -> member)
+ *   "params"                Params
+ *   "validators"            ValidatorSet (current validators)
+ *   "head/" object key      32 raw bytes: the object's history head
+ * The object key of a member is its state key "member/" id.
+ *
+ * Pointers are non-NULL unless stated. Nothing here keeps global state;
+ * a ctx belongs to one thread at a time. */
+#ifndef TDEI_CONTRACTS_CONTRACT_H
+#define TDEI_CONTRACTS_CONTRACT_H
+
+#include "core/codec.h"
+#include "core/error.h"
+#include "core/ids.h"
+#include "core/limits.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Key prefixes of the state layout above. */
+#define CONTRACT_KEY_MEMBER "member/"
+#define CONTRACT_KEY_ACCOUNT "account/"
+#define CONTRACT_KEY_OPKEY "opkey/"
+#define CONTRACT_KEY_NODEKEY "nodekey/"
+#define CONTRACT_KEY_PARAMS "params"
+#define CONTRACT_KEY_VALIDATORS "validators"
+#define CONTRACT_KEY_HEAD "head/"
+
+/* Room for any key the builders below produce: "head/" plus the longest
+ * object key. */
+#define CONTRACT_KEY_SIZE_MAX (8u + CODEC_OBJECT_KEY_MAX)
+
+/* Bytes of a history head (SHA-256). */
+#define CONTRACT_HEAD_SIZE 32u
+
+/* Per-tx budget: state operations (get, put, delete) and bytes written
+ * (key plus value of each put, key of each delete). Protocol constants:
+ * every node must use the same, or they would refuse different txs. */
+#define CONTRACT_STEPS_MAX 1024u
+#define CONTRACT_WRITE_BYTES_MAX (64u * TDEI_KIB)
+
+/* Event storage per tx: total attributes over all events, and bytes of
+ * their strings (types, keys, values, each with a NUL). With
+ * CODEC_LOG_MAX and CODEC_HEADS_MAX heads this keeps any TxResult well
+ * under CODEC_RESULT_SIZE_MAX (asserted in contract.c). */
+#define CONTRACT_ATTRS_TOTAL_MAX 256u
+#define CONTRACT_EVENT_BYTES_MAX (16u * TDEI_KIB)
+
+/* The largest state value the record helpers read (a Member). */
+#define CONTRACT_RECORD_SIZE_MAX CODEC_MEMBER_SIZE_MAX
+
+/* Access to the state key-value store. Keys are 1..CONTRACT_KEY_SIZE_MAX
+ * bytes here (the store allows up to 511); values any size the
+ * implementation's budget allows.
+ *
+ * get: copy the value of @key into @val (@cap bytes of room; @val may be
+ *      NULL when @cap is 0). Returns 0 (*vlen = its length), TDEI_NOTFOUND
+ *      (*vlen = 0), TDEI_TOOBIG (the value is longer than @cap; *vlen =
+ *      the size needed; nothing copied), or a fatal code (TDEI_IOERR,
+ *      TDEI_CORRUPT: the base failed).
+ * put: set @key to the @vlen bytes at @val (copied; @val may be NULL when
+ *      @vlen is 0). Returns 0, TDEI_NOSPACE (the implementation's byte
+ *      budget is spent: deterministic, a refusal), TDEI_NOMEM.
+ * del: delete @key (not an error when absent). Returns as put.
+ * @impl is the implementation's state (struct state in node/exec). */
+struct contract_state_ops
+{
+    int (*get)(void *impl, const uint8_t *key, size_t klen, uint8_t *val,
+               size_t cap, size_t *vlen);
+    int (*put)(void *impl, const uint8_t *key, size_t klen, const uint8_t *val,
+               size_t vlen);
+    int (*del)(void *impl, const uint8_t *key, size_t klen);
+};
+
+/* What the caller (execution) supplies for one tx. */
+struct contract_env
+{
+    const struct contract_state_ops *ops; /* the state store */
+    void *state;                          /* its impl */
+    const uint8_t *signer;                /* 32-byte operator key */
+    const char *member;                   /* the signer's member id */
+    enum tdei_role role;                  /* that member's role */
+    uint64_t height;                      /* block height */
+    uint64_t time_ms;                     /* block time, Unix ms */
+    const uint8_t *tx_id;                 /* 32-byte tx id */
+};
+
+/* One emitted event; its strings live in contract_ctx.arena. */
+struct contract_event
+{
+    uint32_t type;       /* arena offset of the type */
+    uint32_t attr_first; /* index of its first attribute in attrs[] */
+    uint32_t attr_count; /* number of attributes, <= CODEC_ATTRS_MAX */
+};
+
+/* One event attribute: arena offsets of NUL-terminated strings. */
+struct contract_attr
+{
+    uint32_t key;   /* arena offset of the key */
+    uint32_t value; /* arena offset of the value */
+};
+
+/* One touched object (its state key). */
+struct contract_touch
+{
+    uint8_t key[CODEC_OBJECT_KEY_MAX]; /* object key */
+    size_t klen;                       /* 1..CODEC_OBJECT_KEY_MAX */
+};
+
+/* The context of one tx. About 25 KiB: execution allocates one per block
+ * and reuses it (contract_ctx_begin resets it). Fields are read by
+ * execution after the handler; contracts use the functions below. */
+struct contract_ctx
+{
+    /* In (copied by contract_ctx_begin). */
+    const struct contract_state_ops *ops; /* state access */
+    void *state;                          /* its impl */
+    uint8_t signer[CODEC_KEY_SIZE];       /* signing operator key */
+    char member[TDEI_MEMBER_ID_MAX + 1];  /* signer's member id */
+    enum tdei_role role;                  /* signer's member role */
+    uint64_t height;                      /* block height */
+    uint64_t time_ms;                     /* block time, Unix ms */
+    uint8_t tx_id[CODEC_HASH_SIZE];       /* tx id */
+    /* Budget left for this tx. */
+    uint32_t steps_left;     /* state operations */
+    size_t write_bytes_left; /* bytes written */
+    /* Out. */
+    char reason[CODEC_LOG_MAX + 1]; /* refusal reason, "" when none */
+    struct contract_event events[CODEC_EVENTS_MAX];       /* emitted events */
+    size_t event_count;                                   /* entries used */
+    struct contract_attr attrs[CONTRACT_ATTRS_TOTAL_MAX]; /* all attrs */
+    size_t attr_count;                                    /* used */
+    char arena[CONTRACT_EVENT_BYTES_MAX];                 /* event strings */
+    size_t arena_used;                                    /* bytes used */
+    struct contract_touch touched[CODEC_HEADS_MAX];       /* in touch order */
+    size_t touched_count;                                 /* entries used */
+};
+
+/* A handler: one op of one contract. @body is a TxBody that
+ * codec_txbody_decode accepted, whose op is the handler's. */
+typedef int (*contract_handler_fn)(struct contract_ctx *ctx,
+                                   const Tdei__TxBody *body);
+
+/* ---- entry points -------------------------------------------------------- */
+
+/* Reset @ctx for a new tx: copy the inputs of @env, fill the budget, empty
+ * the outputs. @env->member must be a member id (asserted). */
+void contract_ctx_begin(struct contract_ctx *ctx,
+                        const struct contract_env *env);
+
+/* Run the handler of @body's op.
+ * Behaviour: looks the op up in the dispatch table (op case -> handler);
+ * an op without a handler is refused with TDEI_UNKNOWN_OP. After the
+ * handler: on a refusal without a reason, the reason becomes the code's
+ * message; on any non-zero code the events are dropped (a refused tx
+ * emits nothing), while ctx->touched stays for the history heads.
+ * Returns: 0 (applied), a refusal code with ctx->reason set, or a fatal
+ * code (contract_code_is_fatal) with ctx->reason describing the failure.
+ * In:  body: borrowed for the call.
+ * State: @ctx after contract_ctx_begin; state writes go through ctx->ops,
+ *      and the caller rolls them back on a non-zero code. */
+int contract_dispatch(struct contract_ctx *ctx, const Tdei__TxBody *body);
+
+/* Return 1 when @code means "this node failed", not "the rule said no":
+ * TDEI_NOMEM, TDEI_IOERR or TDEI_CORRUPT. 0 for 0 and for refusals. */
+int contract_code_is_fatal(int code);
+
+/* Return the name of @body's op ("transfer", "mint"), or "unknown". */
+const char *contract_op_name(const Tdei__TxBody *body);
+
+/* ---- what a handler may do ----------------------------------------------- */
+
+/* Refuse the tx: write the reason "fmt..." into ctx->reason (truncated
+ * at CODEC_LOG_MAX bytes, non-ASCII bytes replaced) and return @code,
+ * which must be a refusal (not 0, not fatal; asserted). Usage:
+ * `return contract_refuse(ctx, TDEI_SELF_TRANSFER, "...", ...);` */
+int contract_refuse(struct contract_ctx *ctx, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Read state key @key into @val (@cap bytes), charging one step.
+ * Returns: as contract_state_ops.get, plus TDEI_BUDGET (steps spent;
+ * reason set). */
+int contract_get(struct contract_ctx *ctx, const uint8_t *key, size_t klen,
+                 uint8_t *val, size_t cap, size_t *vlen);
+
+/* Write @key = @val, charging one step and @klen + @vlen bytes.
+ * Returns: 0, TDEI_BUDGET (reason set), TDEI_NOSPACE (the block's state
+ * budget is spent; reason set) or TDEI_NOMEM. */
+int contract_put(struct contract_ctx *ctx, const uint8_t *key, size_t klen,
+                 const uint8_t *val, size_t vlen);
+
+/* Delete @key, charging one step and @klen bytes. Returns as
+ * contract_put. */
+int contract_del(struct contract_ctx *ctx, const uint8_t *key, size_t klen);
+
+/* Record that the tx touches the object with state key @key (@klen bytes,
+ * 1..CODEC_OBJECT_KEY_MAX, asserted). Touching one object twice records
+ * it once, at its first place.
+ * Returns: 0 or TDEI_BUDGET (more than CODEC_HEADS_MAX objects; reason
+ * set). */
+int contract_touch(struct contract_ctx *ctx, const uint8_t *key, size_t klen);
+
+/* Start an event of type @type (1-CODEC_EVENT_TYPE_MAX bytes of
+ * [a-z0-9._-]; asserted, types are the contract's constants).
+ * Returns: 0 or TDEI_BUDGET (CODEC_EVENTS_MAX events or the arena is
+ * full; reason set). */
+int contract_event(struct contract_ctx *ctx, const char *type);
+
+/* Add the attribute @key = @value to the last event (one must exist;
+ * @key as an event type, asserted).
+ * Returns: 0, TDEI_BUDGET (CODEC_ATTRS_MAX attributes on the event,
+ * CONTRACT_ATTRS_TOTAL_MAX in all, or the arena is full), TDEI_TOOBIG
+ * (@value over CODEC_ATTR_VALUE_MAX bytes) or TDEI_MALFORMED (@value is
+ * not UTF-8); reason set. */
+int contract_event_attr(struct contract_ctx *ctx, const char *key,
+                        const char *value);
+
+/* As contract_event_attr with the decimal form of @value. */
+int contract_event_attr_u64(struct contract_ctx *ctx, const char *key,
+                            uint64_t value);
+
+/* ---- keys and records ---------------------------------------------------- */
+
+/* Build the state key of member @id (a member id, asserted) into @out.
+ * Returns its length. */
+size_t contract_key_member(uint8_t out[CONTRACT_KEY_SIZE_MAX], const char *id);
+
+/* Build the key of @id's account. Returns its length. */
+size_t contract_key_account(uint8_t out[CONTRACT_KEY_SIZE_MAX], const char *id);
+
+/* Build the key of operator key @key (32 bytes). Returns its length. */
+size_t contract_key_opkey(uint8_t out[CONTRACT_KEY_SIZE_MAX],
+                          const uint8_t key[CODEC_KEY_SIZE]);
+
+/* Build the key of node key @key (32 bytes). Returns its length. */
+size_t contract_key_nodekey(uint8_t out[CONTRACT_KEY_SIZE_MAX],
+                            const uint8_t key[CODEC_KEY_SIZE]);
+
+/* Build the key of the history head of object @object (@olen bytes,
+ * 1..CODEC_OBJECT_KEY_MAX, asserted). Returns its length. */
+size_t contract_key_head(uint8_t out[CONTRACT_KEY_SIZE_MAX],
+                         const uint8_t *object, size_t olen);
+
+/* Read member @id's record.
+ * Returns: 0 (*out is the caller's; free with codec_member_free),
+ * TDEI_NOTFOUND, TDEI_BUDGET, or a fatal code (TDEI_CORRUPT when the
+ * record does not decode; reason set). On failure *out is NULL. */
+int contract_member_get(struct contract_ctx *ctx, const char *id,
+                        Tdei__Member **out);
+
+/* Read member @id's balance; a missing account is a balance of 0.
+ * Returns: 0, TDEI_BUDGET or a fatal code (reason set). */
+int contract_balance_get(struct contract_ctx *ctx, const char *id,
+                         uint64_t *balance);
+
+/* Write member @id's balance. Returns as contract_put. */
+int contract_balance_put(struct contract_ctx *ctx, const char *id,
+                         uint64_t balance);
+
+/* Read the ledger params. Returns: 0 (*out the caller's; free with
+ * codec_params_free), TDEI_BUDGET or a fatal code (TDEI_CORRUPT also when
+ * the params record is missing). On failure *out is NULL. */
+int contract_params_get(struct contract_ctx *ctx, Tdei__Params **out);
+
+/* ---- settle (contracts/settle.c) ----------------------------------------- */
+
+/* transfer: move amount credits from the signer's member to `to`.
+ * Rules, in order: amount >= 1 (TDEI_BAD_AMOUNT); `to` is not the signer's
+ * member (TDEI_SELF_TRANSFER); `to` exists (TDEI_UNKNOWN_MEMBER) and is
+ * active (TDEI_MEMBER_INACTIVE); the sender holds amount
+ * (TDEI_INSUFFICIENT_FUNDS, the reason gives both figures); the receiver's
+ * balance does not overflow (TDEI_OVERFLOW). Touches the sender and (once
+ * it is known to exist) the receiver. Emits "transfer" with from, to,
+ * amount. */
+int contract_settle_transfer(struct contract_ctx *ctx,
+                             const Tdei__TxBody *body);
+
+/* mint: create amount credits for `to`. Rules, in order: the signer's
+ * role is public_service (TDEI_ROLE); params.mint_enabled (TDEI_DISABLED);
+ * amount >= 1 (TDEI_BAD_AMOUNT); `to` exists and is active
+ * (TDEI_UNKNOWN_MEMBER, TDEI_MEMBER_INACTIVE); no overflow
+ * (TDEI_OVERFLOW). Touches the minter and the receiver. Emits "mint" with
+ * by, to, amount. */
+int contract_settle_mint(struct contract_ctx *ctx, const Tdei__TxBody *body);
+
+#endif

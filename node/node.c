@@ -1,0 +1,658 @@
+/* The node: startup, block production, shutdown (see node.h). */
+#include "node.h"
+
+#include "api/api.h"
+#include "config.h"
+#include "core/alloc.h"
+#include "core/assert.h"
+#include "core/codec.h"
+#include "core/error.h"
+#include "core/hash.h"
+#include "core/hex.h"
+#include "core/keyfile.h"
+#include "core/keys.h"
+#include "core/log.h"
+#include "exec/exec.h"
+#include "genesis.h"
+#include "home.h"
+#include "mempool/mempool.h"
+#include "node_internal.h"
+#include "store/store.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <uv.h>
+
+/* Room kept in a block for its header and last commit. */
+#define NODE_BLOCK_OVERHEAD (64u * TDEI_KIB)
+
+uint64_t node__wall_ms(void)
+{
+    struct timespec now;
+
+    (void)clock_gettime(CLOCK_REALTIME, &now);
+    return (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
+}
+
+/* ---- mempool state: committed nonces from the store ---------------------- */
+
+static int node_signer_state(void *impl, const uint8_t *key,
+                             uint64_t *committed_nonce, char *errmsg)
+{
+    struct node *node = impl;
+    struct store_read *r;
+    struct exec_signer signer;
+    int rc;
+
+    rc = store_read_begin(node->store, &r, errmsg);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = exec_query_signer(r, key, &signer, errmsg);
+    store_read_end(r);
+    if (rc != 0) {
+        return rc;
+    }
+    if (signer.status != CODEC_MEMBER_ACTIVE) {
+        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_MEMBER_INACTIVE,
+                           "member %s is not active; its keys cannot sign",
+                           signer.member);
+    }
+    *committed_nonce = signer.nonce;
+    return 0;
+}
+
+static int node_sig_verified(void *impl, const uint8_t *tx_id,
+                             const uint8_t *sig)
+{
+    return mempool_sig_verified(impl, tx_id, sig);
+}
+
+/* ---- block production ------------------------------------------------------ */
+
+/* Build the block of the reaped txs, execute it and fill the batch.
+ * Worker thread. */
+static int node_block_build(struct node *node, struct node_job *job)
+{
+    struct exec_next_header next;
+    Tdei__Header header = TDEI__HEADER__INIT;
+    Tdei__Block block = TDEI__BLOCK__INIT;
+    Tdei__Commit commit = TDEI__COMMIT__INIT;
+    Tdei__CommitSig sig = TDEI__COMMIT_SIG__INIT;
+    Tdei__CommitSig *sigs[1] = {&sig};
+    Tdei__Commit *last_commit = NULL;
+    Tdei__Block *decoded = NULL;
+    Tdei__Header *decoded_header = NULL;
+    uint8_t *header_bytes = NULL;
+    uint8_t *commit_bytes = NULL;
+    uint8_t sign_bytes[CODEC_VOTE_SIGN_BYTES_MAX];
+    uint8_t signature[TDEI_SIG_SIZE];
+    size_t header_len;
+    size_t commit_len;
+    size_t sign_len;
+    const uint8_t *stored;
+    size_t stored_len;
+    struct exec_verifier verifier = {.impl = node->mempool,
+                                     .verified = node_sig_verified};
+    struct store_read *r = NULL;
+    int rc;
+
+    rc = store_read_begin(node->store, &r, job->errmsg);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = exec_next_header(r, job->txs, job->count, &next, job->errmsg);
+    if (rc != 0) {
+        goto out;
+    }
+    exec_header_fill(&header, &next);
+    header.time_ms =
+        job->now_ms > next.time_ms_min ? job->now_ms : next.time_ms_min;
+    header.proposer.data = node->identity.node_key;
+    header.proposer.len = TDEI_PUBKEY_SIZE;
+    rc = codec_header_encode(&header, &header_bytes, &header_len);
+    if (rc != 0) {
+        goto out;
+    }
+    if (next.height > 1) {
+        rc = store_get(r, STORE_DB_META,
+                       (const uint8_t *)NODE_META_LAST_COMMIT,
+                       strlen(NODE_META_LAST_COMMIT), &stored, &stored_len);
+        if (rc == 0) {
+            rc = codec_commit_decode(&last_commit, stored, stored_len,
+                                     &node->limits, job->errmsg);
+        } else {
+            (void)tdei_errorf(job->errmsg, TDEI_ERRMSG_SIZE, TDEI_CORRUPT,
+                              "the commit of block %llu is missing",
+                              (unsigned long long)(next.height - 1));
+            rc = TDEI_CORRUPT;
+        }
+        if (rc != 0) {
+            goto out;
+        }
+        block.last_commit = last_commit;
+    }
+    block.header.data = header_bytes;
+    block.header.len = header_len;
+    block.n_txs = job->count;
+    block.txs = job->txs;
+    rc = codec_block_encode(&block, &job->block_bytes, &job->block_len);
+    if (rc == 0) {
+        rc = codec_block_decode(&decoded, &decoded_header, job->block_bytes,
+                                job->block_len, &node->limits, job->errmsg);
+    }
+    if (rc != 0) {
+        goto out;
+    }
+    /* The precommit of this validator for the block: the commit that block
+     * height+1 will carry. */
+    commit.height = next.height;
+    commit.round = 0;
+    codec_block_id(job->block_id, header_bytes, header_len);
+    commit.block_id.data = job->block_id;
+    commit.block_id.len = CODEC_HASH_SIZE;
+    sign_len = codec_commit_sign_bytes(sign_bytes, next.chain_id, &commit);
+    rc = tdei_sign_tagged(signature, &node->node_key, TDEI_TAG_VOTE,
+                          sign_bytes, sign_len);
+    if (rc != 0) {
+        goto out;
+    }
+    sig.validator.data = node->identity.node_key;
+    sig.validator.len = TDEI_PUBKEY_SIZE;
+    sig.sig.data = signature;
+    sig.sig.len = TDEI_SIG_SIZE;
+    commit.n_signatures = 1;
+    commit.signatures = sigs;
+    rc = codec_commit_encode(&commit, &commit_bytes, &commit_len);
+    if (rc != 0) {
+        goto out;
+    }
+    rc = exec_block(node->exec, node->batch, &job->info, r, decoded,
+                    decoded_header, job->block_bytes, job->block_len,
+                    &verifier, job->errmsg);
+    if (rc == 0) {
+        rc = store_batch_put(node->batch, STORE_DB_META,
+                             (const uint8_t *)NODE_META_LAST_COMMIT,
+                             strlen(NODE_META_LAST_COMMIT), commit_bytes,
+                             commit_len);
+    }
+out:
+    if (r != NULL) {
+        store_read_end(r);
+    }
+    codec_commit_free(last_commit);
+    codec_block_free(decoded);
+    codec_header_free(decoded_header);
+    tdei_free(header_bytes);
+    tdei_free(commit_bytes);
+    if (rc != 0 && job->errmsg[0] == '\0') {
+        (void)tdei_errorf(job->errmsg, TDEI_ERRMSG_SIZE, rc, "%s",
+                          tdei_strerror(rc));
+    }
+    return rc;
+}
+
+static void node_block_work(uv_work_t *work)
+{
+    struct node_job *job = work->data;
+    struct node *node = job->node;
+
+    store_batch_reset(node->batch);
+    job->rc = node_block_build(node, job);
+    if (job->rc == 0) {
+        job->rc = store_commit(node->store, node->batch, job->errmsg);
+    }
+    store_batch_reset(node->batch);
+}
+
+static void node_job_free(struct node_job *job)
+{
+    tdei_free(job->entries);
+    tdei_free(job->txs);
+    tdei_free(job->block_bytes);
+    tdei_free(job);
+}
+
+static void node_block_after(uv_work_t *work, int status)
+{
+    struct node_job *job = work->data;
+    struct node *node = job->node;
+    char hex[TDEI_HEX_SIZE(CODEC_HASH_SIZE)];
+    char errmsg[TDEI_ERRMSG_SIZE] = "";
+    uint8_t(*signers)[TDEI_PUBKEY_SIZE] = NULL;
+    size_t signer_count = 0;
+
+    node->committing = 0;
+    if (status != 0 || job->rc != 0) {
+        /* A block this node built itself did not execute or commit: a bug
+         * or a failing disk. Going on could fork the chain; halt. */
+        TDEI_LOG(TDEI_LOG_WARNING, "node", "block failed; halting",
+                 "height=%llu code=%s error=\"%s\"",
+                 (unsigned long long)job->info.height,
+                 tdei_errname(job->rc != 0 ? job->rc : TDEI_CANCELED),
+                 job->errmsg);
+        node->exit_status = 1;
+        node_job_free(job);
+        node__stop(node);
+        return;
+    }
+    node->last_block_ms = uv_now(&node->loop);
+    node->height = job->info.height;
+    TDEI_LOG(TDEI_LOG_NOTICE, "node", "block committed",
+             "height=%llu txs=%zu refused=%zu app_hash=%s",
+             (unsigned long long)job->info.height, job->info.tx_count,
+             job->info.refused_count,
+             tdei_hex_encode(hex, sizeof(hex), job->info.app_hash, 8));
+    /* The signers of the block, deduplicated, for the mempool. */
+    signers = tdei_calloc(job->count + 1, sizeof(*signers));
+    if (signers != NULL) {
+        for (size_t i = 0; i < job->count; i++) {
+            size_t j = 0;
+            while (j < signer_count &&
+                   memcmp(signers[j], job->entries[i].signer,
+                          TDEI_PUBKEY_SIZE) != 0) {
+                j++;
+            }
+            if (j == signer_count) {
+                memcpy(signers[signer_count++], job->entries[i].signer,
+                       TDEI_PUBKEY_SIZE);
+            }
+        }
+    }
+    node__waiters_committed(node, job);
+    if (signers == NULL || mempool_update(node->mempool, errmsg,
+                                          (const uint8_t *)signers,
+                                          signer_count) != 0) {
+        TDEI_LOG(TDEI_LOG_WARNING, "node", "mempool update failed",
+                 "error=\"%s\"",
+                 signers == NULL ? "out of memory" : errmsg);
+    }
+    tdei_free(signers);
+    node_job_free(job);
+    if (node->stopping) {
+        node__stop(node);
+    }
+}
+
+/* Start a block when txs wait, none is being committed and the interval
+ * has passed. Loop thread. */
+void node__maybe_block(struct node *node)
+{
+    struct mempool_stats stats;
+    struct node_job *job;
+
+    if (node->committing || node->stopping) {
+        return;
+    }
+    if (uv_now(&node->loop) - node->last_block_ms <
+        node->cfg.block_interval_ms) {
+        return;
+    }
+    mempool_stats_get(node->mempool, &stats);
+    if (stats.txs == 0) {
+        return;
+    }
+    job = tdei_calloc(1, sizeof(*job));
+    if (job != NULL) {
+        job->entries = tdei_calloc(node->limits.block_txs_max,
+                                   sizeof(*job->entries));
+        job->txs = tdei_calloc(node->limits.block_txs_max, sizeof(*job->txs));
+    }
+    if (job == NULL || job->entries == NULL || job->txs == NULL) {
+        TDEI_LOG(TDEI_LOG_WARNING, "node", "no memory for a block", "%s",
+                 "");
+        if (job != NULL) {
+            node_job_free(job);
+        }
+        return;
+    }
+    job->node = node;
+    job->count = mempool_reap(node->mempool, job->entries,
+                              node->limits.block_txs_max,
+                              node->limits.block_size_max -
+                                  NODE_BLOCK_OVERHEAD);
+    for (size_t i = 0; i < job->count; i++) {
+        job->txs[i].data = (uint8_t *)(uintptr_t)job->entries[i].tx;
+        job->txs[i].len = job->entries[i].tx_size;
+    }
+    job->now_ms = node__wall_ms();
+    job->work.data = job;
+    if (job->count == 0 ||
+        uv_queue_work(&node->loop, &job->work, node_block_work,
+                      node_block_after) != 0) {
+        node_job_free(job);
+        return;
+    }
+    node->committing = 1;
+}
+
+static void node_tick(uv_timer_t *timer)
+{
+    struct node *node = timer->data;
+
+    node__waiters_expire(node);
+    node__maybe_block(node);
+}
+
+/* ---- startup and shutdown --------------------------------------------------- */
+
+static void node_signal(uv_signal_t *handle, int signum)
+{
+    struct node *node = handle->data;
+
+    TDEI_LOG(TDEI_LOG_NOTICE, "node", "stopping", "signal=%d", signum);
+    node__stop(node);
+}
+
+/* Close one of the node's own handles, once. */
+static void node_close_handle(uv_handle_t *handle)
+{
+    if (handle->loop != NULL && !uv_is_closing(handle)) {
+        uv_close(handle, NULL);
+    }
+}
+
+void node__stop(struct node *node)
+{
+    node->stopping = 1;
+    node__waiters_cancel(node);
+    if (node->api != NULL) {
+        api_stop(node->api, NULL, NULL);
+        node->api = NULL;
+    }
+    if (node->mempool != NULL) {
+        mempool_cancel(node->mempool);
+    }
+    if (node->committing) {
+        return; /* node_block_after calls again once the block is done */
+    }
+    node_close_handle((uv_handle_t *)&node->tick);
+    node_close_handle((uv_handle_t *)&node->sigint);
+    node_close_handle((uv_handle_t *)&node->sigterm);
+}
+
+/* Load the secret node key, which signs this validator's votes. */
+static int node_load_key(struct node *node, const char *passphrase,
+                         char *errmsg)
+{
+    char path[HOME_PATH_MAX];
+    struct tdei_keyfile_key key;
+    int rc;
+
+    (void)home_key_path(path, node->home, HOME_KEY_NODE);
+    rc = tdei_keyfile_load(path, &key, passphrase, errmsg);
+    if (rc == 0) {
+        rc = tdei_keypair_from_secret(&node->node_key, key.secret);
+    }
+    tdei_keyfile_key_wipe(&key);
+    return rc;
+}
+
+/* Check that genesis names this member with this node key, and that the
+ * chain has this node as its only validator (this layer's chains). */
+static int node_check_genesis(struct node *node, char *errmsg)
+{
+    const struct genesis_member *me =
+        genesis_member_find(&node->genesis, node->identity.member);
+
+    if (me == NULL) {
+        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_CONFIG,
+                           "member %s (config.ini node.member) is not in "
+                           "genesis.json; add it with `tdei genesis "
+                           "add-member`",
+                           node->identity.member);
+    }
+    if (memcmp(me->node_key, node->identity.node_key, TDEI_PUBKEY_SIZE) !=
+        0) {
+        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_BADKEY,
+                           "keys/node.key is not the node key genesis.json "
+                           "gives member %s",
+                           me->id);
+    }
+    if (genesis_validator_count(&node->genesis) != 1 || !me->validator) {
+        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_CONFIG,
+                           "this node runs chains whose only validator is "
+                           "itself; genesis.json has %zu validators%s",
+                           genesis_validator_count(&node->genesis),
+                           me->validator ? "" : " and not this member");
+    }
+    return 0;
+}
+
+/* Commit genesis on an empty store, or check the stored chain is
+ * genesis.json's. */
+static int node_open_chain(struct node *node, char *errmsg)
+{
+    struct store_read *r;
+    struct exec_tip tip;
+    uint8_t app_hash[CODEC_HASH_SIZE];
+    char hex[TDEI_HEX_SIZE(CODEC_HASH_SIZE)];
+    int rc;
+
+    rc = store_read_begin(node->store, &r, errmsg);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = exec_genesis_check(r, &node->genesis, errmsg);
+    store_read_end(r);
+    if (rc == TDEI_NOTFOUND) {
+        store_batch_reset(node->batch);
+        rc = exec_genesis(node->batch, &node->genesis, app_hash, errmsg);
+        if (rc == 0) {
+            rc = store_commit(node->store, node->batch, errmsg);
+        }
+        store_batch_reset(node->batch);
+        if (rc != 0) {
+            return rc;
+        }
+        TDEI_LOG(TDEI_LOG_NOTICE, "node", "genesis committed",
+                 "chain_id=%s app_hash=%s", node->genesis.chain_id,
+                 tdei_hex_encode(hex, sizeof(hex), app_hash, 8));
+    } else if (rc != 0) {
+        return rc;
+    }
+    rc = store_read_begin(node->store, &r, errmsg);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = exec_query_tip(r, &tip, errmsg);
+    store_read_end(r);
+    if (rc == 0) {
+        node->height = tip.height;
+        TDEI_LOG(TDEI_LOG_NOTICE, "node", "chain open",
+                 "chain_id=%s height=%llu app_hash=%s", tip.chain_id,
+                 (unsigned long long)tip.height,
+                 tdei_hex_encode(hex, sizeof(hex), tip.app_hash, 8));
+    }
+    return rc;
+}
+
+static int node_open_store(struct node *node, char *errmsg)
+{
+    struct store_options opts = store_options_default();
+    char path[HOME_PATH_MAX];
+
+    opts.map_size_initial = node->cfg.store_map_size_initial_mib << 20;
+    opts.map_size_growth = node->cfg.store_map_size_growth_mib << 20;
+    opts.map_size_max = node->cfg.store_map_size_max_mib << 20;
+    if (home_path(path, node->home, "data/ledger") != 0) {
+        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_TOOBIG,
+                           "home path is too long");
+    }
+    return store_open(&node->store, path, &opts, errmsg);
+}
+
+static int node_open_mempool(struct node *node, char *errmsg)
+{
+    struct mempool_options opts;
+    struct mempool_state_ops ops = {.impl = node,
+                                    .signer = node_signer_state};
+
+    mempool_options_default(&opts);
+    opts.max_txs = node->cfg.mempool_max_txs;
+    opts.max_bytes = node->cfg.mempool_max_bytes;
+    opts.max_per_signer = node->cfg.mempool_max_per_signer;
+    opts.nonce_window = node->cfg.mempool_nonce_window;
+    opts.tx_size_max = node->limits.tx_size_max;
+    randombytes_buf(opts.hash_key, sizeof(opts.hash_key));
+    return mempool_create(&node->mempool, &opts, node->genesis.chain_id,
+                          &ops, &node->loop, errmsg);
+}
+
+/* Read the ledger limits that blocks and decoders obey. */
+static int node_read_params(struct node *node, char *errmsg)
+{
+    struct store_read *r;
+    Tdei__Params *params = NULL;
+    int rc;
+
+    rc = store_read_begin(node->store, &r, errmsg);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = exec_query_params(r, &params, errmsg);
+    store_read_end(r);
+    if (rc != 0) {
+        return rc;
+    }
+    node->limits.tx_size_max = params->tx_size_max;
+    node->limits.block_size_max = params->block_size_max;
+    node->limits.block_txs_max = params->block_txs_max;
+    node->limits.validators_max = params->validators_max;
+    codec_params_free(params);
+    return 0;
+}
+
+/* Start everything; on failure errmsg says what and the caller cleans. */
+static int node_start(struct node *node, const char *passphrase,
+                      char *errmsg)
+{
+    char path[HOME_PATH_MAX];
+    int rc;
+
+    rc = home_identity_load(node->home, &node->identity, errmsg);
+    if (rc != 0) {
+        return rc;
+    }
+    (void)home_path(path, node->home, "config.ini");
+    rc = config_load(&node->cfg, path, errmsg);
+    if (rc != 0) {
+        return rc;
+    }
+    tdei_log_threshold = node->cfg.log_level;
+    rc = node_load_key(node, passphrase, errmsg);
+    if (rc != 0) {
+        return rc;
+    }
+    (void)home_path(path, node->home, "genesis.json");
+    rc = genesis_load(&node->genesis, path, 0, errmsg);
+    if (rc != 0) {
+        return rc;
+    }
+    node->genesis_loaded = 1;
+    rc = node_check_genesis(node, errmsg);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = node_open_store(node, errmsg);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = store_batch_create(&node->batch, EXEC_BATCH_SIZE_MAX);
+    if (rc == 0) {
+        rc = exec_create(&node->exec);
+    }
+    if (rc != 0) {
+        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, rc,
+                           "cannot allocate the executor");
+    }
+    rc = node_open_chain(node, errmsg);
+    if (rc == 0) {
+        rc = node_read_params(node, errmsg);
+    }
+    if (rc == 0) {
+        rc = node_open_mempool(node, errmsg);
+    }
+    if (rc == 0) {
+        rc = node__api_start(node, errmsg);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    if (uv_timer_init(&node->loop, &node->tick) != 0 ||
+        uv_timer_start(&node->tick, node_tick, 10, 10) != 0 ||
+        uv_signal_init(&node->loop, &node->sigint) != 0 ||
+        uv_signal_start(&node->sigint, node_signal, SIGINT) != 0 ||
+        uv_signal_init(&node->loop, &node->sigterm) != 0 ||
+        uv_signal_start(&node->sigterm, node_signal, SIGTERM) != 0) {
+        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_IOERR,
+                           "cannot start the timers and signal handlers");
+    }
+    node->tick.data = node;
+    node->sigint.data = node;
+    node->sigterm.data = node;
+    return 0;
+}
+
+static void node_cleanup(struct node *node)
+{
+    if (node->mempool != NULL) {
+        mempool_destroy(node->mempool);
+    }
+    exec_destroy(node->exec);
+    store_batch_destroy(node->batch);
+    store_close(node->store);
+    if (node->genesis_loaded) {
+        genesis_free(&node->genesis);
+    }
+    node__waiters_free(node);
+    tdei_keypair_wipe(&node->node_key);
+}
+
+int node_run(const struct node_options *opts)
+{
+    struct node *node;
+    char errmsg[TDEI_ERRMSG_SIZE] = "";
+    int rc;
+
+    node = tdei_calloc(1, sizeof(*node));
+    if (node == NULL) {
+        fprintf(stderr, "tdei-node: out of memory\n");
+        return 1;
+    }
+    node->home = opts->home;
+    node->exit_status = 0;
+    if (uv_loop_init(&node->loop) != 0) {
+        tdei_free(node);
+        return 1;
+    }
+    node->loop.data = node;
+    rc = node__waiters_init(node);
+    if (rc == 0) {
+        rc = node_start(node, opts->passphrase, errmsg);
+    }
+    if (rc != 0) {
+        TDEI_LOG(TDEI_LOG_WARNING, "node", "cannot start",
+                 "home=%s code=%s error=\"%s\"", node->home,
+                 tdei_errname(rc), errmsg);
+        node->exit_status = 1;
+        node__stop(node);
+    } else {
+        TDEI_LOG(TDEI_LOG_NOTICE, "node", "started",
+                 "member=%s height=%llu", node->identity.member,
+                 (unsigned long long)node->height);
+    }
+    (void)uv_run(&node->loop, UV_RUN_DEFAULT);
+    node_cleanup(node);
+    (void)uv_run(&node->loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&node->loop) != 0) {
+        TDEI_LOG(TDEI_LOG_WARNING, "node", "loop not empty at exit", "%s",
+                 "");
+    }
+    rc = node->exit_status;
+    TDEI_LOG(TDEI_LOG_NOTICE, "node", "stopped", "status=%d", rc);
+    tdei_free(node);
+    return rc;
+}

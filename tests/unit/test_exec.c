@@ -1,0 +1,891 @@
+/* Tests of block execution over real LMDB stores: the genesis state and
+ * its check, blocks of transfers from several signers with exact
+ * balances, a refused tx that consumes its nonce and keeps its reason and
+ * heads, blocks made invalid by one tx (wrong nonce, unknown signer, bad
+ * signature, wrong chain id) or by a header field, determinism across
+ * fresh stores and its sensitivity to tx order, replay from the stored
+ * blocks, the gapless history chain of an object, and the queries. */
+#include "testutil.h"
+
+#include "core/alloc.h"
+#include "core/codec.h"
+#include "core/error.h"
+#include "core/hash.h"
+#include "core/keys.h"
+#include "core/merkle.h"
+#include "exec/exec.h"
+#include "genesis.h"
+#include "store/store.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#define CHAIN "tdei-test"
+#define GENESIS_TIME 1764000000000ull
+#define KEYS 5 /* operator keys; the last is not registered */
+
+static char tmpdir[4096];
+static char errmsg[TDEI_ERRMSG_SIZE];
+static struct genesis gen;
+static struct tdei_keypair op[KEYS];   /* operator keys */
+static struct tdei_keypair node[KEYS]; /* node keys */
+static struct exec *ex;
+
+/* Member i signs with op[i]; member 4 does not exist. */
+static const char *const ids[KEYS] = {"acme-steel", "beta-works", "pub-svc",
+                                      "gamma-audit", "nobody"};
+
+/* A store with its directory. */
+struct ledger
+{
+    char dir[4200];
+    struct store *store;
+};
+
+static void keypair(struct tdei_keypair *kp, uint8_t tag, uint8_t i)
+{
+    uint8_t secret[TDEI_SECKEY_SIZE] = {0};
+
+    secret[0] = tag;
+    secret[31] = (uint8_t)(i + 1);
+    ck_assert_int_eq(tdei_keypair_from_secret(kp, secret), 0);
+}
+
+static void member_add(size_t i, enum tdei_role role, int validator,
+                       uint64_t balance)
+{
+    struct genesis_member m;
+
+    memset(&m, 0, sizeof(m));
+    (void)snprintf(m.id, sizeof(m.id), "%s", ids[i]);
+    (void)snprintf(m.name, sizeof(m.name), "Member %s", ids[i]);
+    m.role = role;
+    memcpy(m.node_key, node[i].pubkey, 32);
+    memcpy(m.operator_keys[0], op[i].pubkey, 32);
+    m.operator_key_count = 1;
+    memset(m.encryption_key, (int)(0x30 + i), 32);
+    m.validator = validator;
+    m.balance = balance;
+    ck_assert_msg(genesis_member_add(&gen, &m, errmsg) == 0, "%s", errmsg);
+}
+
+static void setup(void)
+{
+    testutil_leak_setup();
+    (void)snprintf(tmpdir, sizeof(tmpdir), "%s", testutil_tmpdir());
+    errmsg[0] = '\0';
+    for (uint8_t i = 0; i < KEYS; i++) {
+        keypair(&op[i], 0x11, i);
+        keypair(&node[i], 0x22, i);
+    }
+    memset(&gen, 0, sizeof(gen));
+    (void)snprintf(gen.chain_id, sizeof(gen.chain_id), "%s", CHAIN);
+    gen.time_ms = GENESIS_TIME;
+    genesis_params_default(&gen.params);
+    tdei_sha256(gen.hash, (const uint8_t *)"genesis", 7);
+    member_add(0, TDEI_ROLE_MANUFACTURER, 1, 1000);
+    member_add(1, TDEI_ROLE_PLATFORM, 0, 500);
+    member_add(2, TDEI_ROLE_PUBLIC_SERVICE, 1, 0);
+    member_add(3, TDEI_ROLE_AUDITOR, 0, 0);
+    ck_assert_int_eq(exec_create(&ex), 0);
+}
+
+static void teardown(void)
+{
+    exec_destroy(ex);
+    ex = NULL;
+    genesis_free(&gen);
+    testutil_rmtree(tmpdir);
+    testutil_leak_teardown();
+}
+
+/* ---- helpers ------------------------------------------------------------- */
+
+/* Open a fresh store named @name and commit the genesis. */
+static void ledger_open(struct ledger *l, const char *name)
+{
+    struct store_batch *b;
+    struct store_read *r;
+
+    (void)snprintf(l->dir, sizeof(l->dir), "%s/%s", tmpdir, name);
+    ck_assert_msg(store_open(&l->store, l->dir, NULL, errmsg) == 0, "%s",
+                  errmsg);
+    ck_assert_int_eq(store_read_begin(l->store, &r, errmsg), 0);
+    ck_assert_int_eq(exec_genesis_check(r, &gen, errmsg), TDEI_NOTFOUND);
+    store_read_end(r);
+    ck_assert_int_eq(store_batch_create(&b, EXEC_BATCH_SIZE_MAX), 0);
+    ck_assert_msg(exec_genesis(b, &gen, NULL, errmsg) == 0, "%s", errmsg);
+    ck_assert_msg(store_commit(l->store, b, errmsg) == 0, "%s", errmsg);
+    store_batch_destroy(b);
+}
+
+static void ledger_close(struct ledger *l)
+{
+    store_close(l->store);
+    l->store = NULL;
+}
+
+/* A signed transfer tx from op[@from] (@is_mint 1: a mint). */
+static ProtobufCBinaryData tx_make_op(size_t from, const char *chain,
+                                      uint64_t nonce, const char *to,
+                                      uint64_t amount, int is_mint)
+{
+    Tdei__TxBody body = TDEI__TX_BODY__INIT;
+    Tdei__Transfer t = TDEI__TRANSFER__INIT;
+    Tdei__Mint m = TDEI__MINT__INIT;
+    Tdei__Tx tx = TDEI__TX__INIT;
+    uint8_t sig[TDEI_SIG_SIZE];
+    ProtobufCBinaryData out;
+    uint8_t *bytes;
+    size_t len;
+
+    body.version = CODEC_VERSION;
+    body.chain_id = (char *)chain;
+    body.signer = (ProtobufCBinaryData){32, op[from].pubkey};
+    body.nonce = nonce;
+    if (is_mint) {
+        m.to = (char *)to;
+        m.amount = amount;
+        body.op_case = TDEI__TX_BODY__OP_MINT;
+        body.mint = &m;
+    } else {
+        t.to = (char *)to;
+        t.amount = amount;
+        body.op_case = TDEI__TX_BODY__OP_TRANSFER;
+        body.transfer = &t;
+    }
+    ck_assert_int_eq(codec_txbody_encode(&body, &bytes, &len), 0);
+    ck_assert_int_eq(tdei_sign_tagged(sig, &op[from], TDEI_TAG_TX, bytes, len),
+                     0);
+    tx.body = (ProtobufCBinaryData){len, bytes};
+    tx.sig = (ProtobufCBinaryData){TDEI_SIG_SIZE, sig};
+    ck_assert_int_eq(codec_tx_encode(&tx, &out.data, &out.len), 0);
+    tdei_free(bytes);
+    return out;
+}
+
+static ProtobufCBinaryData tx_make(size_t from, uint64_t nonce, const char *to,
+                                   uint64_t amount)
+{
+    return tx_make_op(from, CHAIN, nonce, to, amount, 0);
+}
+
+static void txs_free(ProtobufCBinaryData *txs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        tdei_free(txs[i].data);
+    }
+}
+
+typedef void (*header_tweak_fn)(Tdei__Header *header);
+
+/* Build the next block of @l over @txs, proposed by acme-steel's node. */
+static ProtobufCBinaryData block_make(struct ledger *l,
+                                      ProtobufCBinaryData *txs, size_t n,
+                                      header_tweak_fn tweak)
+{
+    struct exec_next_header next;
+    Tdei__Header header = TDEI__HEADER__INIT;
+    Tdei__Block block = TDEI__BLOCK__INIT;
+    Tdei__Commit commit = TDEI__COMMIT__INIT;
+    Tdei__CommitSig csig = TDEI__COMMIT_SIG__INIT;
+    Tdei__CommitSig *csigs[1] = {&csig};
+    uint8_t zero_sig[TDEI_SIG_SIZE] = {0};
+    struct store_read *r;
+    ProtobufCBinaryData out;
+    uint8_t *hbytes;
+    size_t hlen;
+
+    ck_assert_int_eq(store_read_begin(l->store, &r, errmsg), 0);
+    ck_assert_msg(exec_next_header(r, txs, n, &next, errmsg) == 0, "%s",
+                  errmsg);
+    store_read_end(r);
+    exec_header_fill(&header, &next);
+    header.time_ms = next.time_ms_min + 999;
+    header.proposer = (ProtobufCBinaryData){32, node[0].pubkey};
+    if (tweak != NULL) {
+        tweak(&header);
+    }
+    ck_assert_int_eq(codec_header_encode(&header, &hbytes, &hlen), 0);
+    block.header = (ProtobufCBinaryData){hlen, hbytes};
+    block.n_txs = n;
+    block.txs = txs;
+    if (next.height > 1) {
+        commit.height = next.height - 1;
+        commit.block_id = (ProtobufCBinaryData){32, next.last_block_id};
+        csig.validator = (ProtobufCBinaryData){32, node[0].pubkey};
+        csig.sig = (ProtobufCBinaryData){TDEI_SIG_SIZE, zero_sig};
+        commit.n_signatures = 1;
+        commit.signatures = csigs;
+        block.last_commit = &commit;
+    }
+    ck_assert_int_eq(codec_block_encode(&block, &out.data, &out.len), 0);
+    tdei_free(hbytes);
+    return out;
+}
+
+/* Decode and execute @bytes on @l; commit on success. */
+static int block_apply_v(struct ledger *l, const ProtobufCBinaryData *bytes,
+                         const struct exec_verifier *verifier,
+                         struct exec_block_info *info)
+{
+    const struct codec_limits limits = CODEC_LIMITS_DEFAULT;
+    Tdei__Block *block;
+    Tdei__Header *header;
+    struct store_batch *b;
+    struct store_read *r;
+    int rc;
+
+    ck_assert_msg(codec_block_decode(&block, &header, bytes->data, bytes->len,
+                                     &limits, errmsg) == 0,
+                  "%s", errmsg);
+    ck_assert_int_eq(store_batch_create(&b, EXEC_BATCH_SIZE_MAX), 0);
+    ck_assert_int_eq(store_read_begin(l->store, &r, errmsg), 0);
+    rc = exec_block(ex, b, info, r, block, header, bytes->data, bytes->len,
+                    verifier, errmsg);
+    store_read_end(r);
+    if (rc == 0) {
+        ck_assert_msg(store_commit(l->store, b, errmsg) == 0, "%s", errmsg);
+    }
+    store_batch_destroy(b);
+    codec_header_free(header);
+    codec_block_free(block);
+    return rc;
+}
+
+static int block_apply(struct ledger *l, const ProtobufCBinaryData *bytes,
+                       struct exec_block_info *info)
+{
+    return block_apply_v(l, bytes, NULL, info);
+}
+
+/* Build, execute and commit a block of @txs (freed) on @l. */
+static int block_run(struct ledger *l, ProtobufCBinaryData *txs, size_t n,
+                     struct exec_block_info *info)
+{
+    ProtobufCBinaryData bytes = block_make(l, txs, n, NULL);
+    int rc = block_apply(l, &bytes, info);
+
+    tdei_free(bytes.data);
+    txs_free(txs, n);
+    return rc;
+}
+
+static uint64_t balance(struct ledger *l, const char *id)
+{
+    struct store_read *r;
+    uint64_t b;
+
+    ck_assert_int_eq(store_read_begin(l->store, &r, errmsg), 0);
+    ck_assert_msg(exec_query_balance(r, id, &b, errmsg) == 0, "%s", errmsg);
+    store_read_end(r);
+    return b;
+}
+
+static uint64_t nonce_of(struct ledger *l, size_t key)
+{
+    struct store_read *r;
+    uint64_t n;
+
+    ck_assert_int_eq(store_read_begin(l->store, &r, errmsg), 0);
+    ck_assert_int_eq(exec_query_nonce(r, op[key].pubkey, &n, errmsg), 0);
+    store_read_end(r);
+    return n;
+}
+
+static struct exec_tip tip_of(struct ledger *l)
+{
+    struct store_read *r;
+    struct exec_tip tip;
+
+    ck_assert_int_eq(store_read_begin(l->store, &r, errmsg), 0);
+    ck_assert_msg(exec_query_tip(r, &tip, errmsg) == 0, "%s", errmsg);
+    store_read_end(r);
+    return tip;
+}
+
+static Tdei__TxResult *result_of(struct ledger *l,
+                                 const ProtobufCBinaryData *tx_bytes,
+                                 uint64_t *height, uint32_t *index)
+{
+    struct store_read *r;
+    Tdei__Tx *tx;
+    Tdei__TxResult *res;
+    uint8_t id[32];
+
+    ck_assert_int_eq(codec_tx_decode(&tx, tx_bytes->data, tx_bytes->len,
+                                     TDEI_TX_SIZE_MAX, errmsg),
+                     0);
+    codec_tx_id(id, tx->body.data, tx->body.len);
+    codec_tx_free(tx);
+    ck_assert_int_eq(store_read_begin(l->store, &r, errmsg), 0);
+    ck_assert_msg(exec_query_tx(r, id, height, index, &res, errmsg) == 0, "%s",
+                  errmsg);
+    store_read_end(r);
+    return res;
+}
+
+/* ---- genesis ------------------------------------------------------------- */
+
+START_TEST(test_exec_genesis_builds_state)
+{
+    struct ledger l;
+    struct store_read *r;
+    struct exec_signer sg;
+    struct exec_tip tip;
+    Tdei__Member *m;
+    Tdei__Params *p;
+    Tdei__ValidatorSet *set;
+    struct genesis other;
+    uint8_t app_hash[32];
+    uint64_t b;
+
+    ledger_open(&l, "a");
+    ck_assert_int_eq(store_read_begin(l.store, &r, errmsg), 0);
+    ck_assert_int_eq(exec_genesis_check(r, &gen, errmsg), 0);
+    other = gen;
+    other.hash[0] ^= 1;
+    ck_assert_int_eq(exec_genesis_check(r, &other, errmsg),
+                     TDEI_GENESIS_MISMATCH);
+    ck_assert_ptr_nonnull(strstr(errmsg, "genesis.json"));
+    ck_assert_int_eq(exec_query_tip(r, &tip, errmsg), 0);
+    ck_assert_uint_eq(tip.height, 0);
+    ck_assert_uint_eq(tip.time_ms, GENESIS_TIME);
+    ck_assert_str_eq(tip.chain_id, CHAIN);
+    ck_assert_int_eq(exec_query_balance(r, "acme-steel", &b, errmsg), 0);
+    ck_assert_uint_eq(b, 1000);
+    ck_assert_int_eq(exec_query_balance(r, "beta-works", &b, errmsg), 0);
+    ck_assert_uint_eq(b, 500);
+    ck_assert_int_eq(exec_query_balance(r, "ghost-co", &b, errmsg),
+                     TDEI_UNKNOWN_MEMBER);
+    ck_assert_int_eq(exec_query_signer(r, op[2].pubkey, &sg, errmsg), 0);
+    ck_assert_str_eq(sg.member, "pub-svc");
+    ck_assert_int_eq(sg.role, TDEI_ROLE_PUBLIC_SERVICE);
+    ck_assert_uint_eq(sg.status, CODEC_MEMBER_ACTIVE);
+    ck_assert_uint_eq(sg.nonce, 0);
+    ck_assert_int_eq(exec_query_signer(r, op[4].pubkey, &sg, errmsg),
+                     TDEI_UNKNOWN_SIGNER);
+    ck_assert_int_eq(exec_query_member(r, "gamma-audit", &m, errmsg), 0);
+    ck_assert_uint_eq(m->role, TDEI_ROLE_AUDITOR);
+    ck_assert_int_eq(m->validator, 0);
+    ck_assert_str_eq(m->name, "Member gamma-audit");
+    codec_member_free(m);
+    ck_assert_int_eq(exec_query_params(r, &p, errmsg), 0);
+    ck_assert_int_eq(p->mint_enabled, 0);
+    ck_assert_uint_eq(p->block_txs_max, TDEI_BLOCK_TXS_MAX);
+    codec_params_free(p);
+    ck_assert_int_eq(exec_query_validators(r, &set, errmsg), 0);
+    ck_assert_uint_eq(set->n_validators, 2);
+    ck_assert(memcmp(set->validators[0]->node_key.data,
+                     set->validators[1]->node_key.data, 32) < 0);
+    codec_validator_set_free(set);
+    store_read_end(r);
+
+    /* app_hash(0) is the same for the same genesis, and exec_genesis
+     * reports it. */
+    {
+        struct store_batch *b2;
+        ck_assert_int_eq(store_batch_create(&b2, EXEC_BATCH_SIZE_MAX), 0);
+        ck_assert_int_eq(exec_genesis(b2, &gen, app_hash, errmsg), 0);
+        store_batch_destroy(b2);
+    }
+    ck_assert(memcmp(app_hash, tip.app_hash, 32) == 0);
+    ledger_close(&l);
+}
+END_TEST
+
+/* ---- blocks -------------------------------------------------------------- */
+
+START_TEST(test_exec_block_of_transfers_exact_balances)
+{
+    struct ledger l;
+    struct exec_block_info info;
+    ProtobufCBinaryData txs[4];
+    ProtobufCBinaryData keep;
+    Tdei__TxResult *res;
+    uint64_t height;
+    uint32_t index;
+
+    ledger_open(&l, "a");
+    txs[0] = tx_make(0, 1, "beta-works", 100); /* acme 900, beta 600 */
+    txs[1] = tx_make(1, 1, "acme-steel", 50);  /* acme 950, beta 550 */
+    txs[2] = tx_make(0, 2, "pub-svc", 10);     /* acme 940, pub 10 */
+    txs[3] = tx_make(2, 1, "gamma-audit", 3);  /* pub 7, gamma 3 */
+    keep.len = txs[3].len;
+    keep.data = tdei_malloc(keep.len);
+    memcpy(keep.data, txs[3].data, keep.len);
+    ck_assert_msg(block_run(&l, txs, 4, &info) == 0, "%s", errmsg);
+    ck_assert_uint_eq(info.height, 1);
+    ck_assert_uint_eq(info.tx_count, 4);
+    ck_assert_uint_eq(info.refused_count, 0);
+    ck_assert_uint_eq(balance(&l, "acme-steel"), 940);
+    ck_assert_uint_eq(balance(&l, "beta-works"), 550);
+    ck_assert_uint_eq(balance(&l, "pub-svc"), 7);
+    ck_assert_uint_eq(balance(&l, "gamma-audit"), 3);
+    ck_assert_uint_eq(nonce_of(&l, 0), 2);
+    ck_assert_uint_eq(nonce_of(&l, 1), 1);
+    {
+        struct exec_tip tip = tip_of(&l);
+        ck_assert_uint_eq(tip.height, 1);
+        ck_assert(memcmp(tip.app_hash, info.app_hash, 32) == 0);
+        ck_assert(memcmp(tip.last_results_root, info.results_root, 32) == 0);
+        ck_assert(memcmp(tip.last_block_id, info.block_id, 32) == 0);
+    }
+    res = result_of(&l, &keep, &height, &index);
+    ck_assert_uint_eq(height, 1);
+    ck_assert_uint_eq(index, 3);
+    ck_assert_uint_eq(res->code, 0);
+    ck_assert_uint_eq(res->n_events, 1);
+    ck_assert_str_eq(res->events[0]->type, "transfer");
+    ck_assert_str_eq(res->events[0]->attrs[2]->value, "3");
+    ck_assert_uint_eq(res->n_heads, 2);
+    codec_txresult_free(res);
+    tdei_free(keep.data);
+
+    /* An empty block follows, and moves only the app hash chain. */
+    ck_assert_msg(block_run(&l, NULL, 0, &info) == 0, "%s", errmsg);
+    ck_assert_uint_eq(info.height, 2);
+    ck_assert_uint_eq(info.write_count, 0);
+    ck_assert_uint_eq(balance(&l, "acme-steel"), 940);
+    ledger_close(&l);
+}
+END_TEST
+
+START_TEST(test_exec_refused_tx_consumes_nonce_keeps_reason_and_heads)
+{
+    struct ledger l;
+    struct exec_block_info info;
+    ProtobufCBinaryData txs[2];
+    ProtobufCBinaryData keep;
+    Tdei__TxResult *res;
+    uint64_t height;
+    uint32_t index;
+
+    ledger_open(&l, "a");
+    txs[0] = tx_make(0, 1, "beta-works", 1000000);
+    txs[1] = tx_make(0, 2, "beta-works", 1);
+    keep.len = txs[0].len;
+    keep.data = tdei_malloc(keep.len);
+    memcpy(keep.data, txs[0].data, keep.len);
+    ck_assert_msg(block_run(&l, txs, 2, &info) == 0, "%s", errmsg);
+    ck_assert_uint_eq(info.refused_count, 1);
+    ck_assert_uint_eq(nonce_of(&l, 0), 2);
+    ck_assert_uint_eq(balance(&l, "acme-steel"), 999);
+    ck_assert_uint_eq(balance(&l, "beta-works"), 501);
+    res = result_of(&l, &keep, &height, &index);
+    ck_assert_uint_eq(index, 0);
+    ck_assert_uint_eq(res->code, TDEI_INSUFFICIENT_FUNDS);
+    ck_assert_str_eq(res->log,
+                     "transfer needs 1000000 credits; acme-steel holds 1000");
+    ck_assert_uint_eq(res->n_events, 0);
+    ck_assert_uint_eq(res->n_heads, 2);
+    ck_assert_uint_eq(res->heads[0]->object.len, strlen("member/acme-steel"));
+    ck_assert(memcmp(res->heads[0]->object.data, "member/acme-steel",
+                     res->heads[0]->object.len) == 0);
+    {
+        /* The refusal's head: SHA256(zeros || tx id || code BE). */
+        uint8_t zeros[32] = {0};
+        uint8_t code_be[4];
+        uint8_t want[32];
+        uint8_t id[32];
+        struct tdei_sha256 sha;
+        Tdei__Tx *tx;
+        ck_assert_int_eq(
+            codec_tx_decode(&tx, keep.data, keep.len, TDEI_TX_SIZE_MAX, errmsg),
+            0);
+        codec_tx_id(id, tx->body.data, tx->body.len);
+        codec_tx_free(tx);
+        store_u32_encode(code_be, TDEI_INSUFFICIENT_FUNDS);
+        tdei_sha256_init(&sha);
+        tdei_sha256_update(&sha, zeros, 32);
+        tdei_sha256_update(&sha, id, 32);
+        tdei_sha256_update(&sha, code_be, 4);
+        tdei_sha256_final(&sha, want);
+        ck_assert(memcmp(res->heads[0]->prev_head.data, zeros, 32) == 0);
+        ck_assert(memcmp(res->heads[0]->new_head.data, want, 32) == 0);
+    }
+    codec_txresult_free(res);
+    tdei_free(keep.data);
+    ledger_close(&l);
+}
+END_TEST
+
+START_TEST(test_exec_mint_refused_when_disabled)
+{
+    struct ledger l;
+    struct exec_block_info info;
+    ProtobufCBinaryData txs[2];
+
+    ledger_open(&l, "a");
+    txs[0] = tx_make_op(2, CHAIN, 1, "acme-steel", 5, 1);
+    txs[1] = tx_make_op(0, CHAIN, 1, "acme-steel", 5, 1);
+    ck_assert_msg(block_run(&l, txs, 2, &info) == 0, "%s", errmsg);
+    ck_assert_uint_eq(info.refused_count, 2);
+    ck_assert_uint_eq(balance(&l, "acme-steel"), 1000);
+    ledger_close(&l);
+}
+END_TEST
+
+/* Execute one block of @txs (freed) and expect @code with @text. */
+static void expect_invalid(struct ledger *l, ProtobufCBinaryData *txs, size_t n,
+                           int code, const char *text)
+{
+    struct exec_block_info info;
+    struct exec_tip before = tip_of(l);
+    struct exec_tip after;
+
+    ck_assert_int_eq(block_run(l, txs, n, &info), code);
+    ck_assert_msg(strstr(errmsg, text) != NULL, "errmsg \"%s\" lacks \"%s\"",
+                  errmsg, text);
+    ck_assert_uint_eq(info.height, 0);
+    after = tip_of(l);
+    ck_assert_uint_eq(after.height, before.height);
+    ck_assert(memcmp(after.app_hash, before.app_hash, 32) == 0);
+}
+
+START_TEST(test_exec_block_invalid_by_one_tx)
+{
+    struct ledger l;
+    ProtobufCBinaryData txs[2];
+
+    ledger_open(&l, "a");
+    /* Wrong nonce: the second tx of acme reuses nonce 1. */
+    txs[0] = tx_make(0, 1, "beta-works", 1);
+    txs[1] = tx_make(0, 1, "beta-works", 2);
+    expect_invalid(&l, txs, 2, TDEI_NONCE, "tx 1: nonce 1");
+    /* A nonce that skips one. */
+    txs[0] = tx_make(1, 2, "acme-steel", 1);
+    expect_invalid(&l, txs, 1, TDEI_NONCE, "expected 1");
+    /* A key that is no member's operator key. */
+    txs[0] = tx_make(0, 1, "beta-works", 1);
+    txs[1] = tx_make(4, 1, "beta-works", 1);
+    expect_invalid(&l, txs, 2, TDEI_UNKNOWN_SIGNER, "tx 1: signer");
+    /* A signature that does not verify. */
+    txs[0] = tx_make(0, 1, "beta-works", 1);
+    txs[0].data[txs[0].len - 1] ^= 1; /* the sig is the last field */
+    expect_invalid(&l, txs, 1, TDEI_BADSIG, "tx 0");
+    /* A tx for another chain. */
+    txs[0] = tx_make_op(0, "other-chain", 1, "beta-works", 1, 0);
+    expect_invalid(&l, txs, 1, TDEI_CHAIN_ID, "other-chain");
+    /* A tx that is not a Tx at all. */
+    txs[0].data = tdei_malloc(3);
+    memcpy(txs[0].data, "\xff\xff\xff", 3);
+    txs[0].len = 3;
+    expect_invalid(&l, txs, 1, TDEI_MALFORMED, "tx 0");
+    /* After all of that, a valid block still applies at height 1. */
+    txs[0] = tx_make(0, 1, "beta-works", 1);
+    {
+        struct exec_block_info info;
+        ck_assert_msg(block_run(&l, txs, 1, &info) == 0, "%s", errmsg);
+        ck_assert_uint_eq(info.height, 1);
+    }
+    ledger_close(&l);
+}
+END_TEST
+
+static void tweak_app_hash(Tdei__Header *h) { h->app_hash.data[0] ^= 1; }
+
+static void tweak_results_root(Tdei__Header *h)
+{
+    h->last_results_root.data[5] ^= 1;
+}
+
+static void tweak_time(Tdei__Header *h) { h->time_ms = GENESIS_TIME; }
+
+static void tweak_proposer(Tdei__Header *h)
+{
+    h->proposer = (ProtobufCBinaryData){32, node[1].pubkey};
+}
+
+static void tweak_validators(Tdei__Header *h)
+{
+    h->next_validators_hash.data[31] ^= 1;
+}
+
+START_TEST(test_exec_block_invalid_by_header)
+{
+    static const struct
+    {
+        header_tweak_fn tweak;
+        const char *text;
+    } cases[] = {
+        {tweak_app_hash, "app_hash"},
+        {tweak_results_root, "last_results_root"},
+        {tweak_time, "time"},
+        {tweak_proposer, "proposer"},
+        {tweak_validators, "next_validators_hash"},
+    };
+    struct ledger l;
+    struct exec_block_info info;
+
+    ledger_open(&l, "a");
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        ProtobufCBinaryData bytes = block_make(&l, NULL, 0, cases[i].tweak);
+        ck_assert_int_eq(block_apply(&l, &bytes, &info), TDEI_BAD_BLOCK);
+        ck_assert_msg(strstr(errmsg, cases[i].text) != NULL, "%s", errmsg);
+        tdei_free(bytes.data);
+    }
+    /* A block applied twice: the second is at the wrong height. */
+    {
+        ProtobufCBinaryData bytes = block_make(&l, NULL, 0, NULL);
+        ck_assert_int_eq(block_apply(&l, &bytes, &info), 0);
+        ck_assert_int_eq(block_apply(&l, &bytes, &info), TDEI_BAD_BLOCK);
+        ck_assert_ptr_nonnull(strstr(errmsg, "height 1"));
+        tdei_free(bytes.data);
+    }
+    ledger_close(&l);
+}
+END_TEST
+
+/* A verifier that says yes to everything, and counts. */
+static int verified_calls;
+static int verify_yes(void *impl, const uint8_t tx_id[32],
+                      const uint8_t sig[64])
+{
+    (void)impl;
+    (void)tx_id;
+    (void)sig;
+    verified_calls++;
+    return 1;
+}
+
+START_TEST(test_exec_verifier_cache_is_consulted)
+{
+    struct ledger l;
+    struct exec_block_info info;
+    struct exec_verifier v = {.impl = NULL, .verified = verify_yes};
+    ProtobufCBinaryData txs[1];
+    ProtobufCBinaryData bytes;
+
+    ledger_open(&l, "a");
+    txs[0] = tx_make(0, 1, "beta-works", 1);
+    txs[0].data[txs[0].len - 1] ^= 1;
+    bytes = block_make(&l, txs, 1, NULL);
+    /* Check only (no batch): the same block, with and without a cache. */
+    {
+        const struct codec_limits limits = CODEC_LIMITS_DEFAULT;
+        Tdei__Block *block;
+        Tdei__Header *header;
+        struct store_read *r;
+        ck_assert_int_eq(codec_block_decode(&block, &header, bytes.data,
+                                            bytes.len, &limits, errmsg),
+                         0);
+        ck_assert_int_eq(store_read_begin(l.store, &r, errmsg), 0);
+        ck_assert_int_eq(exec_block(ex, NULL, &info, r, block, header, NULL, 0,
+                                    NULL, errmsg),
+                         TDEI_BADSIG);
+        verified_calls = 0;
+        ck_assert_int_eq(
+            exec_block(ex, NULL, &info, r, block, header, NULL, 0, &v, errmsg),
+            0);
+        ck_assert_int_eq(verified_calls, 1);
+        store_read_end(r);
+        codec_header_free(header);
+        codec_block_free(block);
+    }
+    /* Nothing was written by the checks. */
+    ck_assert_uint_eq(tip_of(&l).height, 0);
+    ck_assert_uint_eq(balance(&l, "beta-works"), 500);
+    tdei_free(bytes.data);
+    txs_free(txs, 1);
+    ledger_close(&l);
+}
+END_TEST
+
+/* ---- determinism and replay ---------------------------------------------- */
+
+/* Run the same three blocks on @l; record app hashes and results roots.
+ * @swap reverses the first two txs of block 1 (independent signers). */
+static void three_blocks(struct ledger *l, int swap,
+                         struct exec_block_info info[3])
+{
+    ProtobufCBinaryData txs[3];
+
+    txs[swap ? 1 : 0] = tx_make(0, 1, "beta-works", 100);
+    txs[swap ? 0 : 1] = tx_make(2, 1, "beta-works", 1); /* refused: 0 */
+    txs[2] = tx_make(1, 1, "acme-steel", 7);
+    ck_assert_msg(block_run(l, txs, 3, &info[0]) == 0, "%s", errmsg);
+    txs[0] = tx_make(0, 2, "pub-svc", 5);
+    txs[1] = tx_make(2, 2, "beta-works", 1);
+    ck_assert_msg(block_run(l, txs, 2, &info[1]) == 0, "%s", errmsg);
+    txs[0] = tx_make(1, 2, "beta-works", 1); /* self: refused */
+    txs[1] = tx_make(1, 3, "gamma-audit", 9);
+    txs[2] = tx_make(0, 3, "beta-works", 1);
+    ck_assert_msg(block_run(l, txs, 3, &info[2]) == 0, "%s", errmsg);
+}
+
+START_TEST(test_exec_deterministic_across_stores)
+{
+    struct ledger a;
+    struct ledger b;
+    struct ledger c;
+    struct exec_block_info ia[3];
+    struct exec_block_info ib[3];
+    struct exec_block_info ic[3];
+
+    ledger_open(&a, "a");
+    ledger_open(&b, "b");
+    ledger_open(&c, "c");
+    three_blocks(&a, 0, ia);
+    three_blocks(&b, 0, ib);
+    three_blocks(&c, 1, ic);
+    for (size_t i = 0; i < 3; i++) {
+        ck_assert(memcmp(ia[i].app_hash, ib[i].app_hash, 32) == 0);
+        ck_assert(memcmp(ia[i].results_root, ib[i].results_root, 32) == 0);
+        ck_assert_uint_eq(ia[i].refused_count, ib[i].refused_count);
+    }
+    ck_assert_uint_eq(ia[0].refused_count, 1);
+    ck_assert_uint_eq(ia[2].refused_count, 1);
+    /* Another order of the same txs: same balances, another history. */
+    ck_assert(memcmp(ia[0].app_hash, ic[0].app_hash, 32) != 0);
+    ck_assert(memcmp(ia[0].results_root, ic[0].results_root, 32) != 0);
+    ck_assert_uint_eq(balance(&a, "beta-works"), balance(&c, "beta-works"));
+    ledger_close(&a);
+    ledger_close(&b);
+    ledger_close(&c);
+}
+END_TEST
+
+START_TEST(test_exec_replay_from_stored_blocks)
+{
+    struct ledger a;
+    struct ledger r2;
+    struct exec_block_info ia[3];
+    struct exec_tip ta;
+
+    ledger_open(&a, "a");
+    ledger_open(&r2, "replay");
+    three_blocks(&a, 0, ia);
+    for (uint64_t h = 1; h <= 3; h++) {
+        struct store_read *r;
+        struct exec_block_info info;
+        ProtobufCBinaryData bytes;
+        const uint8_t *val;
+        uint8_t key[8];
+        ck_assert_int_eq(store_read_begin(a.store, &r, errmsg), 0);
+        store_u64_encode(key, h);
+        ck_assert_int_eq(
+            store_get(r, STORE_DB_BLOCKS, key, 8, &val, &bytes.len), 0);
+        bytes.data = tdei_malloc(bytes.len);
+        memcpy(bytes.data, val, bytes.len);
+        store_read_end(r);
+        ck_assert_msg(block_apply(&r2, &bytes, &info) == 0, "%s", errmsg);
+        ck_assert(memcmp(info.app_hash, ia[h - 1].app_hash, 32) == 0);
+        ck_assert(memcmp(info.results_root, ia[h - 1].results_root, 32) == 0);
+        tdei_free(bytes.data);
+    }
+    ta = tip_of(&a);
+    {
+        struct exec_tip tr = tip_of(&r2);
+        ck_assert_uint_eq(tr.height, 3);
+        ck_assert(memcmp(tr.app_hash, ta.app_hash, 32) == 0);
+        ck_assert(memcmp(tr.last_block_id, ta.last_block_id, 32) == 0);
+    }
+    ledger_close(&a);
+    ledger_close(&r2);
+}
+END_TEST
+
+START_TEST(test_exec_history_heads_chain_without_gaps)
+{
+    static const char object[] = "member/beta-works";
+    struct ledger l;
+    struct exec_block_info info[3];
+    struct store_read *r;
+    struct store_iter it;
+    uint8_t prefix[64];
+    size_t plen;
+    uint8_t prev[32] = {0};
+    uint8_t head[32];
+    size_t k = 0;
+    const uint8_t *key;
+    const uint8_t *val;
+    size_t klen;
+    size_t vlen;
+
+    ledger_open(&l, "a");
+    three_blocks(&l, 0, info);
+    plen = strlen(EXEC_INDEX_HIST);
+    memcpy(prefix, EXEC_INDEX_HIST, plen);
+    prefix[plen++] = (uint8_t)strlen(object);
+    memcpy(prefix + plen, object, strlen(object));
+    plen += strlen(object);
+    ck_assert_int_eq(store_read_begin(l.store, &r, errmsg), 0);
+    ck_assert_int_eq(
+        store_iter_init(&it, r, STORE_DB_INDEX, prefix, plen, NULL, 0, 0), 0);
+    while (store_iter_next(&it, &key, &klen, &val, &vlen) == 0) {
+        uint64_t height = store_u64_decode(key + plen);
+        uint32_t index = store_u32_decode(key + plen + 8);
+        Tdei__TxResult *res;
+        uint8_t loc[12];
+        const uint8_t *rv;
+        size_t rlen;
+        int found = 0;
+
+        ck_assert_uint_eq(vlen, 64);
+        ck_assert(memcmp(val, prev, 32) == 0); /* no gap */
+        /* The tx's own result records the same step. */
+        store_u64_encode(loc, height);
+        store_u32_encode(loc + 8, index);
+        ck_assert_int_eq(store_get(r, STORE_DB_RESULTS, loc, 12, &rv, &rlen),
+                         0);
+        ck_assert_int_eq(codec_txresult_decode(&res, rv, rlen, errmsg), 0);
+        for (size_t i = 0; i < res->n_heads; i++) {
+            const Tdei__HeadUpdate *hu = res->heads[i];
+            if (hu->object.len == strlen(object) &&
+                memcmp(hu->object.data, object, hu->object.len) == 0) {
+                ck_assert(memcmp(hu->prev_head.data, val, 32) == 0);
+                ck_assert(memcmp(hu->new_head.data, val + 32, 32) == 0);
+                found = 1;
+            }
+        }
+        codec_txresult_free(res);
+        ck_assert(found);
+        memcpy(prev, val + 32, 32);
+        k++;
+    }
+    store_iter_close(&it);
+    /* beta-works is touched by 3 txs of block 1 (one of them refused), 1
+     * of block 2 and 3 of block 3 (one refused): 7 steps. */
+    ck_assert_uint_eq(k, 7);
+    ck_assert_int_eq(exec_query_head(r, (const uint8_t *)object, strlen(object),
+                                     head, errmsg),
+                     0);
+    ck_assert(memcmp(head, prev, 32) == 0);
+    store_read_end(r);
+    ledger_close(&l);
+}
+END_TEST
+
+static Suite *exec_suite(void)
+{
+    Suite *s = suite_create("exec");
+    struct
+    {
+        const char *name;
+        const TTest *test;
+    } cases[] = {
+        {"genesis", test_exec_genesis_builds_state},
+        {"transfers", test_exec_block_of_transfers_exact_balances},
+        {"refused", test_exec_refused_tx_consumes_nonce_keeps_reason_and_heads},
+        {"mint", test_exec_mint_refused_when_disabled},
+        {"invalid_tx", test_exec_block_invalid_by_one_tx},
+        {"invalid_header", test_exec_block_invalid_by_header},
+        {"verifier", test_exec_verifier_cache_is_consulted},
+        {"determinism", test_exec_deterministic_across_stores},
+        {"replay", test_exec_replay_from_stored_blocks},
+        {"heads", test_exec_history_heads_chain_without_gaps},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        TCase *tc = tcase_create(cases[i].name);
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_set_timeout(tc, 60);
+        tcase_add_test(tc, cases[i].test);
+        suite_add_tcase(s, tc);
+    }
+    return s;
+}
+
+int main(void) { return testutil_run(exec_suite()); }
