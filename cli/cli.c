@@ -209,7 +209,8 @@ int cli_identity_print(const struct cli_ctx *ctx,
     return CLI_EXIT_OK;
 }
 
-int cli_connect(const struct cli_ctx *ctx, struct api_client *client)
+int cli_connect(const struct cli_ctx *ctx, struct api_client *client,
+                uint32_t timeout_ms)
 {
     char errmsg[TDEI_ERRMSG_SIZE] = "";
     char path[HOME_PATH_MAX];
@@ -237,8 +238,8 @@ int cli_connect(const struct cli_ctx *ctx, struct api_client *client)
                                          "give --node ADDR");
         }
     }
-    rc = api_client_connect(client, addr, API_CLIENT_TIMEOUT_MS,
-                            TDEI_API_FRAME_MAX, errmsg);
+    rc = api_client_connect(client, addr, timeout_ms, TDEI_API_FRAME_MAX,
+                            errmsg);
     if (rc != 0) {
         return cli_fail(rc, errmsg);
     }
@@ -250,10 +251,15 @@ int cli_call(const struct cli_ctx *ctx, Tdei__Api__Request *req,
 {
     struct api_client client;
     char errmsg[TDEI_ERRMSG_SIZE] = "";
+    uint32_t timeout_ms = API_CLIENT_TIMEOUT_MS;
     int rc;
 
     *resp = NULL;
-    rc = cli_connect(ctx, &client);
+    if (req->req_case == TDEI__API__REQUEST__REQ_SUBMIT &&
+        req->submit->wait) {
+        timeout_ms += req->submit->timeout_ms;
+    }
+    rc = cli_connect(ctx, &client, timeout_ms);
     if (rc != CLI_EXIT_OK) {
         return rc;
     }

@@ -95,11 +95,14 @@ struct home_identity;
 struct api_client;
 
 /* Connect to the node: ctx->node when given, else the home's api.socket
- * (config.ini; default DIR/api.sock). Prints the error and returns its
- * exit code on failure; 0 with @client connected. */
-int cli_connect(const struct cli_ctx *ctx, struct api_client *client);
+ * (config.ini; default DIR/api.sock), with @timeout_ms bounding each
+ * connect, send and receive. Prints the error and returns its exit code
+ * on failure; 0 with @client connected. */
+int cli_connect(const struct cli_ctx *ctx, struct api_client *client,
+                uint32_t timeout_ms);
 
-/* Send @req to the node and read its answer into *@resp. A transport
+/* Send @req to the node and read its answer into *@resp (a submit that
+ * waits for its commit gets its timeout plus a margin to answer). A transport
  * failure or an answer with a non-zero code is printed (code name and
  * the node's message) and returned as an exit code, with *@resp NULL.
  * Returns: CLI_EXIT_OK with *@resp to free with api_client_response_free. */

@@ -3,6 +3,7 @@
 
 #include "core/alloc.h"
 #include "core/assert.h"
+#include "core/codec.h"
 #include "core/error.h"
 
 #include <string.h>
@@ -218,41 +219,9 @@ int frame_encode_message(const ProtobufCMessage *msg, size_t max_size,
  * Message decoding through tdei_malloc
  * ------------------------------------------------------------------------ */
 
-/* Whether an allocation failed during one unpack, so that a NULL from
- * protobuf-c becomes TDEI_NOMEM and not TDEI_MALFORMED. */
-struct frame_alloc_state
-{
-    int failed; /* 1 once tdei_malloc returned NULL */
-};
-
-static void *frame_alloc(void *data, size_t size)
-{
-    void *ptr = tdei_malloc(size);
-
-    if (ptr == NULL && data != NULL) {
-        ((struct frame_alloc_state *)data)->failed = 1;
-    }
-    return ptr;
-}
-
-static void frame_alloc_free(void *data, void *ptr)
-{
-    (void)data;
-    tdei_free(ptr);
-}
-
-/* For freeing only; never written, so any thread may use it. */
-static ProtobufCAllocator frame_allocator = {
-    .alloc = frame_alloc,
-    .free = frame_alloc_free,
-    .allocator_data = NULL,
-};
-
 void frame_message_free(ProtobufCMessage *msg)
 {
-    if (msg != NULL) {
-        protobuf_c_message_free_unpacked(msg, &frame_allocator);
-    }
+    codec_message_free(msg);
 }
 
 /* Read a varint at *@pos (< @end). Returns 0, or -1 when it runs past
@@ -370,12 +339,6 @@ int frame_message_decode(const ProtobufCMessageDescriptor *desc,
                          const char *what, ProtobufCMessage **out, char *errmsg)
 {
     static const uint8_t empty[1] = {0};
-    struct frame_alloc_state state = {0};
-    ProtobufCAllocator allocator = {
-        .alloc = frame_alloc,
-        .free = frame_alloc_free,
-        .allocator_data = &state,
-    };
     int rc;
 
     *out = NULL;
@@ -386,16 +349,5 @@ int frame_message_decode(const ProtobufCMessageDescriptor *desc,
     if (rc != 0) {
         return rc;
     }
-    *out = protobuf_c_message_unpack(desc, &allocator, len,
-                                     len == 0 ? empty : buf);
-    if (*out != NULL) {
-        return 0;
-    }
-    if (state.failed) {
-        return tdei_errorf(errmsg, ERRSZ, TDEI_NOMEM,
-                           "%s: out of memory decoding %zu bytes", what, len);
-    }
-    return tdei_errorf(errmsg, ERRSZ, TDEI_MALFORMED,
-                       "%s (%zu bytes) does not decode as a %s message", what,
-                       len, desc->name);
+    return codec_message_unpack(out, desc, buf, len, what, errmsg);
 }

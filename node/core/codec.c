@@ -64,18 +64,17 @@ static ProtobufCAllocator codec_allocator = {
     .allocator_data = NULL,
 };
 
-static void codec_message_free(ProtobufCMessage *msg)
+void codec_message_free(ProtobufCMessage *msg)
 {
     if (msg != NULL) {
         protobuf_c_message_free_unpacked(msg, &codec_allocator);
     }
 }
 
-/* Unpack @len bytes as a @desc message into *@out. */
-static int codec_unpack(ProtobufCMessage **out,
-                        const ProtobufCMessageDescriptor *desc,
-                        const uint8_t *buf, size_t len, const char *what,
-                        char *errmsg)
+int codec_message_unpack(ProtobufCMessage **out,
+                         const ProtobufCMessageDescriptor *desc,
+                         const uint8_t *buf, size_t len, const char *what,
+                         char *errmsg)
 {
     static const uint8_t empty[1] = {0};
     struct codec_alloc_state state = {0};
@@ -669,7 +668,7 @@ int codec_tx_decode(Tdei__Tx **out, const uint8_t *buf, size_t len,
                            "(params.tx_size_max)",
                            len, max_size);
     }
-    rc = codec_unpack(&msg, &tdei__tx__descriptor, buf, len, "tx", errmsg);
+    rc = codec_message_unpack(&msg, &tdei__tx__descriptor, buf, len, "tx", errmsg);
     if (rc != 0) {
         return rc;
     }
@@ -781,7 +780,7 @@ int codec_txbody_decode(Tdei__TxBody **out, const uint8_t *buf, size_t len,
     int rc;
 
     *out = NULL;
-    rc = codec_unpack(&msg, &tdei__tx_body__descriptor, buf, len, "tx body",
+    rc = codec_message_unpack(&msg, &tdei__tx_body__descriptor, buf, len, "tx body",
                       errmsg);
     if (rc != 0) {
         return rc;
@@ -869,7 +868,7 @@ int codec_header_decode(Tdei__Header **out, const uint8_t *buf, size_t len,
                            "header is %zu bytes; the limit is %u", len,
                            CODEC_HEADER_SIZE_MAX);
     }
-    rc = codec_unpack(&msg, &tdei__header__descriptor, buf, len, "header",
+    rc = codec_message_unpack(&msg, &tdei__header__descriptor, buf, len, "header",
                       errmsg);
     if (rc != 0) {
         return rc;
@@ -972,7 +971,7 @@ int codec_commit_decode(Tdei__Commit **out, const uint8_t *buf, size_t len,
                            "(params.validators_max)",
                            sigs, limits->validators_max);
     }
-    rc = codec_unpack(&msg, &tdei__commit__descriptor, buf, len, "commit",
+    rc = codec_message_unpack(&msg, &tdei__commit__descriptor, buf, len, "commit",
                       errmsg);
     if (rc != 0) {
         return rc;
@@ -1112,7 +1111,7 @@ int codec_block_decode(Tdei__Block **out, Tdei__Header **header,
     if (rc != 0) {
         return rc;
     }
-    rc = codec_unpack(&msg, &tdei__block__descriptor, buf, len, "block",
+    rc = codec_message_unpack(&msg, &tdei__block__descriptor, buf, len, "block",
                       errmsg);
     if (rc != 0) {
         return rc;
@@ -1181,7 +1180,7 @@ int codec_vote_decode(Tdei__Vote **out, const uint8_t *buf, size_t len,
                            "vote is %zu bytes; the limit is %u", len,
                            CODEC_VOTE_SIZE_MAX);
     }
-    rc = codec_unpack(&msg, &tdei__vote__descriptor, buf, len, "vote",
+    rc = codec_message_unpack(&msg, &tdei__vote__descriptor, buf, len, "vote",
                       errmsg);
     if (rc != 0) {
         return rc;
@@ -1307,7 +1306,7 @@ int codec_proposal_decode(Tdei__Proposal **out, Tdei__Header **header,
     if (rc != 0) {
         return rc;
     }
-    rc = codec_unpack(&msg, &tdei__proposal__descriptor, buf, len,
+    rc = codec_message_unpack(&msg, &tdei__proposal__descriptor, buf, len,
                       "proposal", errmsg);
     if (rc != 0) {
         return rc;
@@ -1390,7 +1389,7 @@ int codec_evidence_decode(Tdei__Evidence **out, const uint8_t *buf,
                            "evidence is %zu bytes; the limit is %u", len,
                            CODEC_EVIDENCE_SIZE_MAX);
     }
-    rc = codec_unpack(&msg, &tdei__evidence__descriptor, buf, len,
+    rc = codec_message_unpack(&msg, &tdei__evidence__descriptor, buf, len,
                       "evidence", errmsg);
     if (rc != 0) {
         return rc;
@@ -1544,7 +1543,7 @@ int codec_txresult_decode(Tdei__TxResult **out, const uint8_t *buf,
                            "are %u and %u",
                            events, heads, CODEC_EVENTS_MAX, CODEC_HEADS_MAX);
     }
-    rc = codec_unpack(&msg, &tdei__tx_result__descriptor, buf, len, "result",
+    rc = codec_message_unpack(&msg, &tdei__tx_result__descriptor, buf, len, "result",
                       errmsg);
     if (rc != 0) {
         return rc;
@@ -1626,7 +1625,7 @@ int codec_validator_set_decode(Tdei__ValidatorSet **out, const uint8_t *buf,
                            "validators is %zu (params.validators_max)",
                            len, limits->validators_max, size_max);
     }
-    rc = codec_unpack(&msg, &tdei__validator_set__descriptor, buf, len,
+    rc = codec_message_unpack(&msg, &tdei__validator_set__descriptor, buf, len,
                       "validator set", errmsg);
     if (rc != 0) {
         return rc;
@@ -1800,7 +1799,7 @@ static int record_decode(ProtobufCMessage **out,
                            "%s record is %zu bytes; the limit is %zu", what,
                            len, size_max);
     }
-    rc = codec_unpack(&msg, desc, buf, len, what, errmsg);
+    rc = codec_message_unpack(&msg, desc, buf, len, what, errmsg);
     if (rc != 0) {
         return rc;
     }

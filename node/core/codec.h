@@ -356,6 +356,21 @@ int codec_validator_set_decode(Tdei__ValidatorSet **out, const uint8_t *buf,
 /* Free a message returned by the decoder of its type. NULL is allowed and
  * does nothing. Only for decoded messages: one built by the caller on the
  * stack or by hand is the caller's to release. */
+/* Unpack @len bytes as a @desc message into *@out, allocating through
+ * tdei_malloc, with no rule beyond protobuf's own (the typed decoders add
+ * theirs; the client API uses it for its own messages).
+ * Returns: 0, TDEI_NOMEM or TDEI_MALFORMED ("@what (N bytes) does not
+ * decode as a X message"). Out: out (free with codec_message_free), NULL
+ * on error; errmsg. */
+int codec_message_unpack(ProtobufCMessage **out,
+                         const ProtobufCMessageDescriptor *desc,
+                         const uint8_t *buf, size_t len, const char *what,
+                         char *errmsg);
+
+/* Free a message from codec_message_unpack or any decoder here (NULL
+ * allowed). */
+void codec_message_free(ProtobufCMessage *msg);
+
 void codec_tx_free(Tdei__Tx *tx);
 void codec_txbody_free(Tdei__TxBody *body);
 void codec_header_free(Tdei__Header *header);
