@@ -89,6 +89,9 @@ static int bench_args_parse(struct bench_args *args, int argc, char **argv)
         const char *opt = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
         int rc = 0;
+        if (strcmp(opt, "--help") == 0 || strcmp(opt, "-h") == 0) {
+            return -1;
+        }
         if (val == NULL) {
             fprintf(stderr, "bench_store: %s needs a value\n", opt);
             return -1;
