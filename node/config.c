@@ -76,6 +76,13 @@ static const struct config_key config_keys[] = {
     {"mempool", "nonce_window", CONFIG_U64,
      CONFIG_FIELD(mempool_nonce_window), 0, 1, 1000000, "1000",
      "how far a nonce may run ahead of the committed one"},
+    {"mempool", "verify_inflight_max", CONFIG_U64,
+     CONFIG_FIELD(mempool_verify_inflight_max), 0, 1, 65536, "1024",
+     "signature verifications queued on worker threads at most"},
+    {"mempool", "sig_cache_max", CONFIG_U64,
+     CONFIG_FIELD(mempool_sig_cache_max), 0, 0, 1ull << 26, "0",
+     "verified signatures remembered for block execution; 0: twice "
+     "mempool.max_txs"},
 };
 
 #define CONFIG_KEY_COUNT (sizeof(config_keys) / sizeof(config_keys[0]))

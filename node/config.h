@@ -36,6 +36,8 @@ struct tdei_config {
     uint64_t mempool_max_bytes;      /* mempool.max_bytes */
     uint64_t mempool_max_per_signer; /* mempool.max_per_signer */
     uint64_t mempool_nonce_window;   /* mempool.nonce_window */
+    uint64_t mempool_verify_inflight_max; /* mempool.verify_inflight_max */
+    uint64_t mempool_sig_cache_max;  /* mempool.sig_cache_max, 0 = 2x txs */
 };
 
 /* Fill @cfg with the defaults; member is empty and role is 0 (both are

@@ -495,6 +495,8 @@ static int node_open_mempool(struct node *node, char *errmsg)
     opts.max_bytes = node->cfg.mempool_max_bytes;
     opts.max_per_signer = node->cfg.mempool_max_per_signer;
     opts.nonce_window = node->cfg.mempool_nonce_window;
+    opts.verify_inflight_max = node->cfg.mempool_verify_inflight_max;
+    opts.sig_cache_max = node->cfg.mempool_sig_cache_max;
     opts.tx_size_max = node->limits.tx_size_max;
     randombytes_buf(opts.hash_key, sizeof(opts.hash_key));
     return mempool_create(&node->mempool, &opts, node->genesis.chain_id,
