@@ -3,6 +3,7 @@
 #include "harness.h"
 
 #include "config.h"
+#include "contracts/contract.h"
 #include "core/alloc.h"
 #include "core/codec.h"
 #include "core/error.h"
@@ -347,6 +348,38 @@ int integ_balance(struct api_client *client, const char *id,
     if (rc == 0) {
         *balance = resp->account->balance;
     }
+    api_client_response_free(resp);
+    return rc;
+}
+
+int integ_committed_nonce(struct api_client *client,
+                          const struct integ_net *net, size_t m,
+                          uint64_t *nonce)
+{
+    Tdei__Api__Request req = TDEI__API__REQUEST__INIT;
+    Tdei__Api__GetObject get = TDEI__API__GET_OBJECT__INIT;
+    Tdei__Api__Response *resp = NULL;
+    Tdei__OperatorKey *opkey = NULL;
+    uint8_t key[CONTRACT_KEY_SIZE_MAX];
+    char errmsg[TDEI_ERRMSG_SIZE] = "";
+    int rc;
+
+    get.key.data = key;
+    get.key.len = contract_key_opkey(key, net->ops[m].pubkey);
+    req.req_case = TDEI__API__REQUEST__REQ_GET_OBJECT;
+    req.get_object = &get;
+    rc = api_client_call(client, &req, &resp, errmsg);
+    if (rc == 0 && resp->code != 0) {
+        rc = (int)resp->code;
+    }
+    if (rc == 0) {
+        rc = codec_operator_key_decode(&opkey, resp->object->value.data,
+                                       resp->object->value.len, errmsg);
+    }
+    if (rc == 0) {
+        *nonce = opkey->nonce;
+    }
+    codec_operator_key_free(opkey);
     api_client_response_free(resp);
     return rc;
 }

@@ -71,6 +71,12 @@ int integ_balance(struct api_client *client, const char *id,
 int integ_status(struct api_client *client, uint64_t *height,
                  uint8_t app_hash[32]);
 
+/* Read the committed nonce of member @m's operator key (its
+ * OperatorKey record). Returns 0 or a code. */
+int integ_committed_nonce(struct api_client *client,
+                          const struct integ_net *net, size_t m,
+                          uint64_t *nonce);
+
 /* Milliseconds of a monotonic clock. */
 uint64_t integ_now_ms(void);
 

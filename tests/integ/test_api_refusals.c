@@ -249,29 +249,10 @@ static void expect_serving(struct api_client *client)
 /* The committed nonce of member @m's operator key. */
 static uint64_t committed_nonce(size_t m)
 {
-    Tdei__Api__Request req = TDEI__API__REQUEST__INIT;
-    Tdei__Api__GetObject get = TDEI__API__GET_OBJECT__INIT;
-    Tdei__Api__Response *resp;
-    Tdei__OperatorKey *opkey = NULL;
-    uint8_t key[CONTRACT_KEY_SIZE_MAX];
-    char errmsg[TDEI_ERRMSG_SIZE] = "";
-    uint64_t nonce;
+    uint64_t nonce = 0;
 
-    get.key.data = key;
-    get.key.len = contract_key_opkey(key, fx.net.ops[m].pubkey);
-    req.req_case = TDEI__API__REQUEST__REQ_GET_OBJECT;
-    req.get_object = &get;
-    resp = call(&fx.client, &req);
-    ck_assert_msg(resp->code == 0, "opkey of %s: %s", fx.net.ids[m],
-                  resp->error);
-    ck_assert_int_eq(codec_operator_key_decode(&opkey,
-                                               resp->object->value.data,
-                                               resp->object->value.len,
-                                               errmsg),
+    ck_assert_int_eq(integ_committed_nonce(&fx.client, &fx.net, m, &nonce),
                      0);
-    nonce = opkey->nonce;
-    codec_operator_key_free(opkey);
-    api_client_response_free(resp);
     return nonce;
 }
 

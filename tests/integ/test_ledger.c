@@ -172,28 +172,9 @@ struct crash_record {
 /* The committed nonce of signer @s, read from its OperatorKey record. */
 static uint64_t committed_nonce(struct api_client *client, size_t s)
 {
-    Tdei__Api__Request req = TDEI__API__REQUEST__INIT;
-    Tdei__Api__GetObject get = TDEI__API__GET_OBJECT__INIT;
-    Tdei__Api__Response *resp = NULL;
-    Tdei__OperatorKey *opkey = NULL;
-    uint8_t key[CONTRACT_KEY_SIZE_MAX];
-    char errmsg[TDEI_ERRMSG_SIZE] = "";
-    uint64_t nonce;
+    uint64_t nonce = 0;
 
-    get.key.data = key;
-    get.key.len = contract_key_opkey(key, net.ops[s].pubkey);
-    req.req_case = TDEI__API__REQUEST__REQ_GET_OBJECT;
-    req.get_object = &get;
-    ck_assert_int_eq(api_client_call(client, &req, &resp, errmsg), 0);
-    ck_assert_uint_eq(resp->code, 0);
-    ck_assert_int_eq(codec_operator_key_decode(&opkey,
-                                               resp->object->value.data,
-                                               resp->object->value.len,
-                                               errmsg),
-                     0);
-    nonce = opkey->nonce;
-    codec_operator_key_free(opkey);
-    api_client_response_free(resp);
+    ck_assert_int_eq(integ_committed_nonce(client, &net, s, &nonce), 0);
     return nonce;
 }
 
