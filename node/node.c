@@ -21,6 +21,7 @@
 
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <uv.h>
@@ -215,6 +216,11 @@ static void node_job_free(struct node_job *job)
     tdei_free(job);
 }
 
+static int node_key_compare(const void *a, const void *b)
+{
+    return memcmp(a, b, TDEI_PUBKEY_SIZE);
+}
+
 static void node_block_after(uv_work_t *work, int status)
 {
     struct node_job *job = work->data;
@@ -245,19 +251,19 @@ static void node_block_after(uv_work_t *work, int status)
              (unsigned long long)job->info.height, job->info.tx_count,
              job->info.refused_count,
              tdei_hex_encode(hex, sizeof(hex), job->info.app_hash, 8));
-    /* The signers of the block, deduplicated, for the mempool. */
+    /* The signers of the block, sorted and deduplicated, for the mempool. */
     signers = tdei_calloc(job->count + 1, sizeof(*signers));
     if (signers != NULL) {
         for (size_t i = 0; i < job->count; i++) {
-            size_t j = 0;
-            while (j < signer_count &&
-                   memcmp(signers[j], job->entries[i].signer,
-                          TDEI_PUBKEY_SIZE) != 0) {
-                j++;
-            }
-            if (j == signer_count) {
-                memcpy(signers[signer_count++], job->entries[i].signer,
-                       TDEI_PUBKEY_SIZE);
+            memcpy(signers[i], job->entries[i].signer, TDEI_PUBKEY_SIZE);
+        }
+        qsort(signers, job->count, sizeof(*signers), node_key_compare);
+        for (size_t i = 0; i < job->count; i++) {
+            if (signer_count == 0 ||
+                memcmp(signers[signer_count - 1], signers[i],
+                       TDEI_PUBKEY_SIZE) != 0) {
+                memmove(signers[signer_count++], signers[i],
+                        TDEI_PUBKEY_SIZE);
             }
         }
     }

@@ -123,7 +123,8 @@ void node__waiters_committed(struct node *node, const struct node_job *job)
     }
 }
 
-/* Remove every waiter for which @match says yes, answering with @code. */
+/* Answer and remove the waiters whose deadline is before @now_ms
+ * (TDEI_TIMEOUT), or every waiter when @cancel_all (TDEI_CANCELED). */
 static void waiters_drop(struct node *node, uint64_t now_ms, int cancel_all)
 {
     for (size_t b = 0; b < NODE_WAIT_BUCKETS && node->waiter_count > 0;
@@ -389,12 +390,13 @@ static void handle_get_block(struct node *node, struct api_call *call,
     tdei_free(commit_bytes);
 }
 
-static void handle_get_object(struct node *node, struct api_call *call,
-                              struct store_read *r,
+static void handle_get_object(struct api_call *call, struct store_read *r,
                               const Tdei__Api__GetObject *req)
 {
     Tdei__Api__Response resp = TDEI__API__RESPONSE__INIT;
     Tdei__Api__ObjectInfo info = TDEI__API__OBJECT_INFO__INIT;
+    struct exec_tip tip;
+    char errmsg[TDEI_ERRMSG_SIZE] = "";
     const uint8_t *value;
     size_t len;
     int rc;
@@ -414,9 +416,13 @@ static void handle_get_object(struct node *node, struct api_call *call,
                                    : "cannot read the state");
         return;
     }
+    if (exec_query_tip(r, &tip, errmsg) != 0) {
+        api_call_respond_error(call, TDEI_CORRUPT, "%s", errmsg);
+        return;
+    }
     info.value.data = (uint8_t *)(uintptr_t)value;
     info.value.len = len;
-    info.height = node->height;
+    info.height = tip.height; /* the snapshot the record was read in */
     resp.resp_case = TDEI__API__RESPONSE__RESP_OBJECT;
     resp.object = &info;
     api_call_respond(call, &resp);
@@ -490,7 +496,8 @@ static void handle_get_status(struct node *node, struct api_call *call,
     status.node_key.len = TDEI_PUBKEY_SIZE;
     status.mempool_txs = stats.txs;
     status.mempool_bytes = stats.bytes;
-    status.validator = 1;
+    status.validator = 1; /* node_check_genesis: this layer's nodes are
+                             their chain's one validator */
     status.version = PACKAGE_VERSION;
     status.now_ms = node__wall_ms();
     resp.resp_case = TDEI__API__RESPONSE__RESP_STATUS;
@@ -528,7 +535,7 @@ static void node_request(void *impl, struct api_call *call,
         handle_get_block(node, call, r, req->get_block);
         break;
     case TDEI__API__REQUEST__REQ_GET_OBJECT:
-        handle_get_object(node, call, r, req->get_object);
+        handle_get_object(call, r, req->get_object);
         break;
     case TDEI__API__REQUEST__REQ_GET_ACCOUNT:
         handle_get_account(call, r, req->get_account);
