@@ -26,6 +26,12 @@
  *                [--connections C] [--window W] [--timeout-s T]
  *                [--node PATH]
  *
+ * Defaults: 20,000 txs, 16 signers (members 0-15; member 0 also runs the
+ * validator), block interval 20 ms, 8 connections x 48 in flight (384
+ * txs, below mempool.verify_inflight_max), timeout 120 s. The run is
+ * closed-loop: throughput is at most in-flight / latency, so raise
+ * --connections to find the node's limit.
+ *
  * The node binary is --node, else $TDEI_NODE_BIN, else ./tdei-node. The
  * node is stopped by pid and the temporary directory removed on every
  * exit path (TDEI_KEEP=1 keeps the directory and the node's log); the
@@ -526,7 +532,7 @@ int main(int argc, char **argv)
     b.args = (struct bench_args){.txs = 20000,
                                  .signers = 16,
                                  .block_interval_ms = 20,
-                                 .connections = 4,
+                                 .connections = 8,
                                  .window = 48,
                                  .timeout_s = 120};
     rc = bench_parse(&b.args, argc, argv);

@@ -9,22 +9,12 @@
  *   - no block allocated through tdei_malloc outlives the input.
  * Any violation calls abort(), which libFuzzer reports as a crash.
  *
- * Build (from the top of the source tree, after a configure + make in
- * build/ so that build/proto/gen/tdei.pb-c.[ch] exist):
- *
- *   clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
- *       -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
- *       -Inode -I. -Ibuild/proto/gen \
- *       tests/fuzz/fuzz_codec.c node/core/codec.c node/core/alloc.c \
- *       node/core/error.c node/core/hash.c node/core/ids.c node/core/log.c \
- *       build/proto/gen/tdei.pb-c.c \
- *       $(pkg-config --cflags --libs libprotobuf-c libsodium) \
- *       -o fuzz_codec
- *   mkdir -p fuzz-corpus && ./fuzz_codec -max_len=70000 fuzz-corpus
- *
- * Without libFuzzer (any C11 compiler, e.g. to replay a crash file in CI),
- * add -DFUZZ_CODEC_STANDALONE, drop -fsanitize=fuzzer, and run
- * ./fuzz_codec FILE...: each file is fed once.
+ * Build with libFuzzer: `make fuzz` in the build directory (clang), then
+ *   ./tests/fuzz/fuzz_codec -max_len=70000 CORPUS_DIR
+ * `make check` runs it as tests/fuzz/smoke_codec (tests/fuzz/smoke.c):
+ * seeded random and mutated inputs, no libFuzzer needed. With
+ * -DFUZZ_CODEC_STANDALONE instead, ./fuzz_codec FILE... feeds each file
+ * once (to replay a crash).
  */
 #include "core/alloc.h"
 #include "core/codec.h"
