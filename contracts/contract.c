@@ -42,6 +42,11 @@ static const struct
 } dispatch_table[] = {
     {TDEI__TX_BODY__OP_TRANSFER, "transfer", contract_settle_transfer},
     {TDEI__TX_BODY__OP_MINT, "mint", contract_settle_mint},
+    {TDEI__TX_BODY__OP_MEMBER_PROPOSE, "member_propose",
+     contract_member_propose},
+    {TDEI__TX_BODY__OP_MEMBER_VOTE, "member_vote", contract_member_vote},
+    {TDEI__TX_BODY__OP_OPERATOR_KEY_ROTATE, "operator_key_rotate",
+     contract_operator_key_rotate},
 };
 
 #define DISPATCH_COUNT (sizeof(dispatch_table) / sizeof(dispatch_table[0]))

@@ -44,6 +44,8 @@
  *   "params"                Params
  *   "validators"            ValidatorSet (current validators)
  *   "head/" object key      32 raw bytes: the object's history head
+ *   "mproposal/" 32-byte id MemberProposal (id = the proposing tx id)
+ *   "voters"                VoterCount (active non-auditor members)
  * The object key of a member is its state key "member/" id.
  *
  * Pointers are non-NULL unless stated. Nothing here keeps global state;
@@ -67,6 +69,14 @@
 #define CONTRACT_KEY_PARAMS "params"
 #define CONTRACT_KEY_VALIDATORS "validators"
 #define CONTRACT_KEY_HEAD "head/"
+#define CONTRACT_KEY_PROPOSAL "mproposal/"
+#define CONTRACT_KEY_VOTERS "voters"
+
+/* params.proposal_ttl written at genesis, and used when a params record
+ * holds 0 (one written before the field existed). */
+#define CONTRACT_PROPOSAL_TTL_DEFAULT 1000u
+/* The largest proposal_ttl governance may set (about a year at 1 s). */
+#define CONTRACT_PROPOSAL_TTL_MAX 31536000u
 
 /* Room for any key the builders below produce: "head/" plus the longest
  * object key. */
@@ -324,5 +334,52 @@ int contract_settle_transfer(struct contract_ctx *ctx,
  * (TDEI_OVERFLOW). Touches the minter and the receiver. Emits "mint" with
  * by, to, amount. */
 int contract_settle_mint(struct contract_ctx *ctx, const Tdei__TxBody *body);
+
+/* ---- membership (contracts/membership.c) --------------------------------- */
+
+/* member_propose: propose an add, remove, suspend, key_change or params
+ * change. The
+ * proposal id is the tx id; the proposal is stored at "mproposal/" id and
+ * the proposer's proposal counts as its approval, so with few voting
+ * members it may pass at once. Rules, in order: the signer's member is an
+ * active voting member, not an auditor (TDEI_NOT_VOTER); add: the id,
+ * node key and operator key are unregistered (TDEI_MEMBER_EXISTS);
+ * remove/suspend: the target exists (TDEI_UNKNOWN_MEMBER), is not removed,
+ * and for suspend is active (TDEI_MEMBER_STATE); key_change: as remove,
+ * a new node key is unregistered (TDEI_MEMBER_EXISTS) and the member is
+ * not a validator (TDEI_MEMBER_STATE: the validator set does not follow
+ * membership changes yet); params: the
+ * name is proposal_ttl or mint_enabled (TDEI_UNKNOWN_PARAM) and the value
+ * in range, 1-CONTRACT_PROPOSAL_TTL_MAX or 0/1 (TDEI_PARAM_RANGE); a
+ * params proposal touches the object "params". The proposal expires
+ * after params.proposal_ttl blocks (0 in the record: 1000). Touches the
+ * signer, the proposal and the target. Emits "member.proposal" with id,
+ * kind, member, by, outcome (the counts). */
+int contract_member_propose(struct contract_ctx *ctx,
+                            const Tdei__TxBody *body);
+
+/* member_vote: approve or reject an open proposal. Rules, in order: the
+ * signer is an active voting member (TDEI_NOT_VOTER); the proposal exists
+ * (TDEI_UNKNOWN_PROPOSAL), is open (TDEI_PROPOSAL_CLOSED) and the height
+ * is at most its expires_height (TDEI_PROPOSAL_EXPIRED: checked lazily
+ * here, no height index); the signer's member has not voted, with any of
+ * its operator keys (TDEI_ALREADY_VOTED). Then, with N the voting members
+ * (active, not auditor: the "voters" record) at this tx: approvals * 3 >
+ * 2N passes the proposal and applies it in this tx (the target rules of
+ * member_propose are checked again and refuse the vote when they no
+ * longer hold); else rejections * 3 >= N fails it. Touches the signer,
+ * the proposal and (on apply) the target. Emits "member.proposal". */
+int contract_member_vote(struct contract_ctx *ctx, const Tdei__TxBody *body);
+
+/* operator_key_rotate: add and/or remove an operator key of the signer's
+ * own member, without a vote. Rules, in order: remove_key is not the
+ * signing key (TDEI_SIGNING_KEY: the node stores the signer's nonce after
+ * the tx); add_key is not registered to anyone (TDEI_MEMBER_EXISTS);
+ * remove_key is a key of the member (TDEI_UNKNOWN_KEY); at least one key
+ * remains (TDEI_LAST_KEY); at most CODEC_OPERATOR_KEYS_MAX keys
+ * (TDEI_KEY_LIMIT). Touches the signer's member. Emits
+ * "member.key_rotate" with member, keys (the new count). */
+int contract_operator_key_rotate(struct contract_ctx *ctx,
+                                 const Tdei__TxBody *body);
 
 #endif

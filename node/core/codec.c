@@ -716,6 +716,158 @@ static int mint_check(const Tdei__Mint *mint, char *errmsg)
     return rc;
 }
 
+/* A bytes field that is either empty or exactly 32 bytes. */
+static int key_or_empty(size_t len, const char *what, char *errmsg)
+{
+    return len == 0 ? 0 : len_check(len, CODEC_KEY_SIZE, errmsg, "%s", what);
+}
+
+/* A field that must be unset for this proposal kind. */
+static int unset_check(int set, const char *field, char *errmsg)
+{
+    if (!set) {
+        return 0;
+    }
+    return tdei_errorf(errmsg, ERRSZ, TDEI_MALFORMED,
+                       "tx member_propose %s is set but its kind does not "
+                       "use it; leave it empty",
+                       field);
+}
+
+static int member_propose_add_check(const Tdei__MemberPropose *p,
+                                    char *errmsg)
+{
+    int rc = text_check(p->name, CODEC_MEMBER_NAME_MAX,
+                        "tx member_propose name", errmsg);
+
+    if (rc == 0 && p->name[0] == '\0') {
+        rc = tdei_errorf(errmsg, ERRSZ, TDEI_MALFORMED,
+                         "tx member_propose name is empty; give the "
+                         "member's display name");
+    }
+    if (rc == 0 && (p->role < 1 || p->role > TDEI_ROLE_AUDITOR)) {
+        rc = tdei_errorf(errmsg, ERRSZ, TDEI_MALFORMED,
+                         "tx member_propose role %" PRIu32 " is not 1-4 "
+                         "(%s)",
+                         p->role, TDEI_ROLE_NAMES);
+    }
+    if (rc == 0) {
+        rc = len_check(p->node_key.len, CODEC_KEY_SIZE, errmsg,
+                       "tx member_propose node_key");
+    }
+    if (rc == 0) {
+        rc = len_check(p->operator_key.len, CODEC_KEY_SIZE, errmsg,
+                       "tx member_propose operator_key");
+    }
+    if (rc == 0) {
+        rc = len_check(p->encryption_key.len, CODEC_KEY_SIZE, errmsg,
+                       "tx member_propose encryption_key");
+    }
+    if (rc == 0 && p->validator && p->role == TDEI_ROLE_AUDITOR) {
+        rc = tdei_errorf(errmsg, ERRSZ, TDEI_MALFORMED,
+                         "tx member_propose adds an auditor as a "
+                         "validator; auditors never vote in consensus");
+    }
+    if (rc == 0) {
+        rc = unset_check(p->param[0] != '\0' || p->value != 0,
+                         "param/value", errmsg);
+    }
+    return rc;
+}
+
+static int member_propose_check(const Tdei__MemberPropose *p, char *errmsg)
+{
+    int rc = no_unknown(&p->base, "tx member_propose", errmsg);
+
+    if (rc != 0) {
+        return rc;
+    }
+    if (p->kind < CODEC_PROPOSE_ADD || p->kind > CODEC_PROPOSE_PARAMS) {
+        return tdei_errorf(errmsg, ERRSZ, TDEI_MALFORMED,
+                           "tx member_propose kind %" PRIu32 " is not 1-5 "
+                           "(add, remove, suspend, key_change, params)",
+                           p->kind);
+    }
+    if (p->kind == CODEC_PROPOSE_PARAMS) {
+        if (!token_valid(p->param, CODEC_EVENT_TYPE_MAX)) {
+            return tdei_errorf(errmsg, ERRSZ, TDEI_MALFORMED,
+                               "tx member_propose param is not 1-%u bytes "
+                               "of [a-z0-9._-]",
+                               CODEC_EVENT_TYPE_MAX);
+        }
+        return unset_check(p->member[0] != '\0' || p->name[0] != '\0' ||
+                               p->role != 0 || p->node_key.len != 0 ||
+                               p->operator_key.len != 0 ||
+                               p->encryption_key.len != 0 || p->validator,
+                           "member fields", errmsg);
+    }
+    rc = member_id_check(p->member, "tx member_propose member", errmsg);
+    if (rc != 0 || p->kind == CODEC_PROPOSE_ADD) {
+        return rc != 0 ? rc : member_propose_add_check(p, errmsg);
+    }
+    rc = unset_check(p->name[0] != '\0' || p->role != 0 ||
+                         p->operator_key.len != 0 || p->validator ||
+                         p->param[0] != '\0' || p->value != 0,
+                     "name/role/operator_key/validator/param/value", errmsg);
+    if (rc != 0 || p->kind != CODEC_PROPOSE_KEY_CHANGE) {
+        if (rc == 0) {
+            rc = unset_check(p->node_key.len != 0 ||
+                                 p->encryption_key.len != 0,
+                             "node_key/encryption_key", errmsg);
+        }
+        return rc;
+    }
+    rc = key_or_empty(p->node_key.len, "tx member_propose node_key", errmsg);
+    if (rc == 0) {
+        rc = key_or_empty(p->encryption_key.len,
+                          "tx member_propose encryption_key", errmsg);
+    }
+    if (rc == 0 && p->node_key.len == 0 && p->encryption_key.len == 0) {
+        rc = tdei_errorf(errmsg, ERRSZ, TDEI_MALFORMED,
+                         "tx member_propose key_change sets no key; give a "
+                         "new node_key, encryption_key or both");
+    }
+    return rc;
+}
+
+static int member_vote_check(const Tdei__MemberVote *v, char *errmsg)
+{
+    int rc = no_unknown(&v->base, "tx member_vote", errmsg);
+
+    if (rc == 0) {
+        rc = len_check(v->proposal.len, CODEC_HASH_SIZE, errmsg,
+                       "tx member_vote proposal");
+    }
+    return rc;
+}
+
+static int operator_key_rotate_check(const Tdei__OperatorKeyRotate *r,
+                                     char *errmsg)
+{
+    int rc = no_unknown(&r->base, "tx operator_key_rotate", errmsg);
+
+    if (rc == 0) {
+        rc = key_or_empty(r->add_key.len, "tx operator_key_rotate add_key",
+                          errmsg);
+    }
+    if (rc == 0) {
+        rc = key_or_empty(r->remove_key.len,
+                          "tx operator_key_rotate remove_key", errmsg);
+    }
+    if (rc == 0 && r->add_key.len == 0 && r->remove_key.len == 0) {
+        rc = tdei_errorf(errmsg, ERRSZ, TDEI_MALFORMED,
+                         "tx operator_key_rotate sets no key; give add_key, "
+                         "remove_key or both");
+    }
+    if (rc == 0 && r->add_key.len != 0 && r->remove_key.len != 0 &&
+        memcmp(r->add_key.data, r->remove_key.data, CODEC_KEY_SIZE) == 0) {
+        rc = tdei_errorf(errmsg, ERRSZ, TDEI_MALFORMED,
+                         "tx operator_key_rotate adds and removes the same "
+                         "key; name two different keys");
+    }
+    return rc;
+}
+
 /* Unknown fields of a body: an op number is TDEI_UNKNOWN_OP. */
 static int txbody_unknown_check(const Tdei__TxBody *body, char *errmsg)
 {
@@ -766,6 +918,12 @@ static int txbody_check(const Tdei__TxBody *body, char *errmsg)
         return transfer_check(body->transfer, errmsg);
     case TDEI__TX_BODY__OP_MINT:
         return mint_check(body->mint, errmsg);
+    case TDEI__TX_BODY__OP_MEMBER_PROPOSE:
+        return member_propose_check(body->member_propose, errmsg);
+    case TDEI__TX_BODY__OP_MEMBER_VOTE:
+        return member_vote_check(body->member_vote, errmsg);
+    case TDEI__TX_BODY__OP_OPERATOR_KEY_ROTATE:
+        return operator_key_rotate_check(body->operator_key_rotate, errmsg);
     default:
         return tdei_errorf(errmsg, ERRSZ, TDEI_UNKNOWN_OP,
                            "tx op %d is not known to this node",
@@ -2016,6 +2174,90 @@ int codec_params_encode(const Tdei__Params *params, uint8_t **out,
                         size_t *len)
 {
     return codec_encode(&params->base, out, len);
+}
+
+/* Strictly ascending member ids. */
+static int id_list_check(char *const *ids, size_t n, const char *what,
+                         char *errmsg)
+{
+    for (size_t i = 0; i < n; i++) {
+        int rc = member_id_check(ids[i], what, errmsg);
+        if (rc != 0) {
+            return rc;
+        }
+        if (i > 0 && strcmp(ids[i - 1], ids[i]) >= 0) {
+            return tdei_errorf(errmsg, ERRSZ, TDEI_MALFORMED,
+                               "%s are not strictly ascending", what);
+        }
+    }
+    return 0;
+}
+
+static int proposal_record_check(const ProtobufCMessage *msg, char *errmsg)
+{
+    const Tdei__MemberProposal *p = (const Tdei__MemberProposal *)msg;
+    int rc;
+
+    if (p->op == NULL) {
+        return tdei_errorf(errmsg, ERRSZ, TDEI_MALFORMED,
+                           "member proposal record has no op");
+    }
+    rc = member_propose_check(p->op, errmsg);
+    if (rc == 0) {
+        rc = member_id_check(p->proposer, "member proposal proposer", errmsg);
+    }
+    if (rc == 0) {
+        rc = id_list_check(p->approvals, p->n_approvals,
+                           "member proposal approvals", errmsg);
+    }
+    if (rc == 0) {
+        rc = id_list_check(p->rejections, p->n_rejections,
+                           "member proposal rejections", errmsg);
+    }
+    if (rc == 0 && (p->status < CODEC_PROPOSAL_OPEN ||
+                    p->status > CODEC_PROPOSAL_FAILED)) {
+        rc = tdei_errorf(errmsg, ERRSZ, TDEI_MALFORMED,
+                         "member proposal status %" PRIu32 " is not 1-3",
+                         p->status);
+    }
+    return rc;
+}
+
+static int voter_count_record_check(const ProtobufCMessage *msg,
+                                    char *errmsg)
+{
+    (void)msg;
+    (void)errmsg;
+    return 0;
+}
+
+int codec_member_proposal_decode(Tdei__MemberProposal **out,
+                                 const uint8_t *buf, size_t len,
+                                 char *errmsg)
+{
+    return record_decode((ProtobufCMessage **)out,
+                         &tdei__member_proposal__descriptor, buf, len,
+                         CODEC_MEMBER_PROPOSAL_SIZE_MAX, "member proposal",
+                         proposal_record_check, errmsg);
+}
+
+int codec_voter_count_decode(Tdei__VoterCount **out, const uint8_t *buf,
+                             size_t len, char *errmsg)
+{
+    return record_decode((ProtobufCMessage **)out,
+                         &tdei__voter_count__descriptor, buf, len,
+                         CODEC_VOTER_COUNT_SIZE_MAX, "voter count",
+                         voter_count_record_check, errmsg);
+}
+
+void codec_member_proposal_free(Tdei__MemberProposal *proposal)
+{
+    codec_message_free((ProtobufCMessage *)proposal);
+}
+
+void codec_voter_count_free(Tdei__VoterCount *count)
+{
+    codec_message_free((ProtobufCMessage *)count);
 }
 
 int codec_utf8_valid(const uint8_t *s, size_t len)

@@ -434,7 +434,7 @@ int codec_validator_set_encode(const Tdei__ValidatorSet *set, uint8_t **out,
 #define CODEC_ACCOUNT_SIZE_MAX 16u   /* <= 11 bytes */
 #define CODEC_OPKEY_SIZE_MAX 64u     /* OperatorKey: <= 45 bytes */
 #define CODEC_NODEKEY_SIZE_MAX 64u   /* NodeKey: <= 34 bytes */
-#define CODEC_PARAMS_SIZE_MAX 128u   /* Params: <= 57 bytes */
+#define CODEC_PARAMS_SIZE_MAX 128u   /* Params: <= 68 bytes */
 
 /* Member statuses (Member.status). */
 enum codec_member_status {
@@ -489,6 +489,42 @@ int codec_node_key_encode(const Tdei__NodeKey *nodekey, uint8_t **out,
                           size_t *len);
 int codec_params_encode(const Tdei__Params *params, uint8_t **out,
                         size_t *len);
+
+/* membership: MemberPropose.kind. */
+enum codec_propose_kind {
+    CODEC_PROPOSE_ADD = 1,
+    CODEC_PROPOSE_REMOVE = 2,
+    CODEC_PROPOSE_SUSPEND = 3,
+    CODEC_PROPOSE_KEY_CHANGE = 4,
+    CODEC_PROPOSE_PARAMS = 5
+};
+
+/* membership: MemberProposal.status. */
+enum codec_proposal_status {
+    CODEC_PROPOSAL_OPEN = 1,
+    CODEC_PROPOSAL_PASSED = 2, /* approved and applied */
+    CODEC_PROPOSAL_FAILED = 3  /* at least 1/3 rejected */
+};
+
+/* A MemberProposal holds at most one vote per member (GENESIS_MEMBERS_MAX
+ * members of <= 34 bytes each, plus the op). */
+#define CODEC_MEMBER_PROPOSAL_SIZE_MAX (48u * 1024u)
+#define CODEC_VOTER_COUNT_SIZE_MAX 16u /* VoterCount: <= 11 bytes */
+
+/* Decode a MemberProposal record. Checks: size; the op as
+ * codec_txbody_decode checks a member_propose; proposer a member id;
+ * approvals and rejections strictly ascending member ids; status 1-3.
+ * Returns, In, Out: as the decoders above. */
+int codec_member_proposal_decode(Tdei__MemberProposal **out,
+                                 const uint8_t *buf, size_t len,
+                                 char *errmsg);
+
+/* Decode a VoterCount record. Checks: size. Returns, In, Out: as above. */
+int codec_voter_count_decode(Tdei__VoterCount **out, const uint8_t *buf,
+                             size_t len, char *errmsg);
+
+void codec_member_proposal_free(Tdei__MemberProposal *proposal);
+void codec_voter_count_free(Tdei__VoterCount *count);
 
 /* Text rules shared with execution (the ones the decoders apply), so that
  * execution never produces a TxResult its decoder would refuse. */

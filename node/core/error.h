@@ -126,7 +126,37 @@
                          "check that tdei-node is running and the address")   \
     X(TDEI_ADDR_IN_USE, 1049, "the address or socket is in use by another "   \
                               "process; stop that process or change "         \
-                              "api.socket / api.listen")
+                              "api.socket / api.listen")                      \
+    X(TDEI_NOT_VOTER, 1050, "only an active voting member (not an auditor, "  \
+                            "not suspended) may propose or vote; have a "     \
+                            "voting member sign it")                          \
+    X(TDEI_UNKNOWN_PROPOSAL, 1051, "no such member proposal; check the "      \
+                                   "proposal id (the proposing tx id)")       \
+    X(TDEI_PROPOSAL_CLOSED, 1052, "the member proposal is already decided; "  \
+                                  "make a new proposal")                      \
+    X(TDEI_PROPOSAL_EXPIRED, 1053, "the member proposal expired "             \
+                                   "(params.proposal_ttl blocks); make a new " \
+                                   "proposal")                                \
+    X(TDEI_ALREADY_VOTED, 1054, "the member already voted on this "           \
+                                "proposal; one vote per member, whatever "    \
+                                "its operator keys")                          \
+    X(TDEI_MEMBER_EXISTS, 1055, "the member id, node key or operator key is " \
+                                "already registered; choose another")         \
+    X(TDEI_MEMBER_STATE, 1056, "the member's status does not allow this "     \
+                               "change; check the member's status first")  \
+    X(TDEI_UNKNOWN_PARAM, 1057, "no such governable param; name one of "      \
+                                "proposal_ttl, mint_enabled")                 \
+    X(TDEI_PARAM_RANGE, 1058, "the param value is outside its range; give a " \
+                              "value in the named range")                     \
+    X(TDEI_KEY_LIMIT, 1059, "the member already holds the most operator "     \
+                            "keys (8); remove one first")                     \
+    X(TDEI_UNKNOWN_KEY, 1060, "the key is not an operator key of the "        \
+                              "signer's member; check the key")               \
+    X(TDEI_LAST_KEY, 1061, "a member keeps at least one operator key; add "   \
+                           "the new key before removing the last one")        \
+    X(TDEI_SIGNING_KEY, 1062, "a tx cannot remove the key that signs it; "    \
+                              "sign the removal with another operator key "   \
+                              "of the member")
 
 enum tdei_error {
     TDEI_OK = 0,

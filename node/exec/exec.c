@@ -278,7 +278,9 @@ static int genesis_validators_put(struct state *st, const struct genesis *g)
 static int genesis_state(struct state *st, const struct genesis *g)
 {
     static const uint8_t params_key[] = CONTRACT_KEY_PARAMS;
+    static const uint8_t voters_key[] = CONTRACT_KEY_VOTERS;
     Tdei__Params params = TDEI__PARAMS__INIT;
+    Tdei__VoterCount voters = TDEI__VOTER_COUNT__INIT;
     int rc = 0;
 
     params.tx_size_max = g->params.tx_size_max;
@@ -286,11 +288,18 @@ static int genesis_state(struct state *st, const struct genesis *g)
     params.block_size_max = g->params.block_size_max;
     params.validators_max = g->params.validators_max;
     params.mint_enabled = 0;
+    params.proposal_ttl = CONTRACT_PROPOSAL_TTL_DEFAULT;
     for (size_t i = 0; rc == 0 && i < g->member_count; i++) {
         rc = genesis_member_put(st, &g->members[i]);
+        if (g->members[i].role != TDEI_ROLE_AUDITOR) {
+            voters.count++;
+        }
     }
     if (rc == 0) {
         rc = put_msg(st, params_key, sizeof(params_key) - 1, &params.base);
+    }
+    if (rc == 0) {
+        rc = put_msg(st, voters_key, sizeof(voters_key) - 1, &voters.base);
     }
     if (rc == 0) {
         rc = genesis_validators_put(st, g);
