@@ -527,6 +527,93 @@ START_TEST(test_exec_mint_refused_when_disabled)
 }
 END_TEST
 
+/* Sign @body (its signer and nonce set here) as member @from's tx. */
+static ProtobufCBinaryData tx_sign_body(size_t from, uint64_t nonce,
+                                        Tdei__TxBody *body,
+                                        uint8_t tx_id[CODEC_HASH_SIZE])
+{
+    Tdei__Tx tx = TDEI__TX__INIT;
+    uint8_t sig[TDEI_SIG_SIZE];
+    ProtobufCBinaryData out;
+    uint8_t *bytes;
+    size_t len;
+
+    body->version = CODEC_VERSION;
+    body->chain_id = (char *)CHAIN;
+    body->signer = (ProtobufCBinaryData){32, op[from].pubkey};
+    body->nonce = nonce;
+    ck_assert_int_eq(codec_txbody_encode(body, &bytes, &len), 0);
+    ck_assert_int_eq(tdei_sign_tagged(sig, &op[from], TDEI_TAG_TX, bytes, len),
+                     0);
+    if (tx_id != NULL) {
+        codec_tx_id(tx_id, bytes, len);
+    }
+    tx.body = (ProtobufCBinaryData){len, bytes};
+    tx.sig = (ProtobufCBinaryData){TDEI_SIG_SIZE, sig};
+    ck_assert_int_eq(codec_tx_encode(&tx, &out.data, &out.len), 0);
+    tdei_free(bytes);
+    return out;
+}
+
+static ProtobufCBinaryData tx_vote(size_t from, uint64_t nonce,
+                                   const uint8_t proposal[CODEC_HASH_SIZE])
+{
+    Tdei__TxBody body = TDEI__TX_BODY__INIT;
+    Tdei__MemberVote vote = TDEI__MEMBER_VOTE__INIT;
+
+    vote.proposal = (ProtobufCBinaryData){CODEC_HASH_SIZE,
+                                          (uint8_t *)(uintptr_t)proposal};
+    vote.approve = 1;
+    body.op_case = TDEI__TX_BODY__OP_MEMBER_VOTE;
+    body.member_vote = &vote;
+    return tx_sign_body(from, nonce, &body, NULL);
+}
+
+/* Governance through real blocks: the three voting members enable mint
+ * (a params proposal by pub-svc, then the votes of the other two), and
+ * pub-svc's mint, refused before, is applied after. */
+START_TEST(test_exec_governance_enables_mint_through_blocks)
+{
+    struct ledger l;
+    struct exec_block_info info;
+    Tdei__TxBody body = TDEI__TX_BODY__INIT;
+    Tdei__MemberPropose propose = TDEI__MEMBER_PROPOSE__INIT;
+    uint8_t proposal[CODEC_HASH_SIZE];
+    ProtobufCBinaryData txs[2];
+
+    ledger_open(&l, "gov");
+    txs[0] = tx_make_op(2, CHAIN, 1, "acme-steel", 5, 1);
+    ck_assert_msg(block_run(&l, txs, 1, &info) == 0, "%s", errmsg);
+    ck_assert_uint_eq(info.refused_count, 1);
+    propose.kind = CODEC_PROPOSE_PARAMS;
+    propose.member = (char *)"";
+    propose.name = (char *)"";
+    propose.param = (char *)"mint_enabled";
+    propose.value = 1;
+    body.op_case = TDEI__TX_BODY__OP_MEMBER_PROPOSE;
+    body.member_propose = &propose;
+    txs[0] = tx_sign_body(2, 2, &body, proposal);
+    ck_assert_msg(block_run(&l, txs, 1, &info) == 0, "%s", errmsg);
+    ck_assert_uint_eq(info.refused_count, 0);
+    /* 1 of 3 approvals: open. Then acme (2 of 3: 6 > 6 is false, still
+     * open) and beta (3 of 3: passed) in one block. */
+    txs[0] = tx_vote(0, 1, proposal);
+    txs[1] = tx_vote(1, 1, proposal);
+    ck_assert_msg(block_run(&l, txs, 2, &info) == 0, "%s", errmsg);
+    ck_assert_uint_eq(info.refused_count, 0);
+    txs[0] = tx_make_op(2, CHAIN, 3, "acme-steel", 5, 1);
+    ck_assert_msg(block_run(&l, txs, 1, &info) == 0, "%s", errmsg);
+    ck_assert_uint_eq(info.refused_count, 0);
+    ck_assert_uint_eq(balance(&l, "acme-steel"), 1005);
+    /* A fourth vote on the decided proposal is refused, nonce consumed. */
+    txs[0] = tx_vote(0, 2, proposal);
+    ck_assert_msg(block_run(&l, txs, 1, &info) == 0, "%s", errmsg);
+    ck_assert_uint_eq(info.refused_count, 1);
+    ck_assert_uint_eq(nonce_of(&l, 0), 2);
+    ledger_close(&l);
+}
+END_TEST
+
 /* Execute one block of @txs (freed) and expect @code with @text. */
 static void expect_invalid(struct ledger *l, ProtobufCBinaryData *txs, size_t n,
                            int code, const char *text)
@@ -870,6 +957,7 @@ static Suite *exec_suite(void)
         {"transfers", test_exec_block_of_transfers_exact_balances},
         {"refused", test_exec_refused_tx_consumes_nonce_keeps_reason_and_heads},
         {"mint", test_exec_mint_refused_when_disabled},
+        {"governance", test_exec_governance_enables_mint_through_blocks},
         {"invalid_tx", test_exec_block_invalid_by_one_tx},
         {"invalid_header", test_exec_block_invalid_by_header},
         {"verifier", test_exec_verifier_cache_is_consulted},
