@@ -2,6 +2,7 @@
  * in-memory state: proposals and votes for add, remove and suspend, the
  * 2/3 pass and 1/3 fail thresholds, lazy expiry, each refusal code with
  * its reason, history touches, and the codec checks of the new ops. */
+#include "contract_fixture.h"
 #include "testutil.h"
 
 #include "contracts/contract.h"
@@ -12,100 +13,39 @@
 
 #include <string.h>
 
-#define BIG (16u * 1024u * 1024u)
 
-static struct state_mem *mem;
-static struct state *st;
 static struct contract_ctx ctx;
 static uint8_t signer[32] = {0x01};
 
 /* ---- fixture: four voting members, an auditor, a suspended member -------- */
 
-static void seed_put(struct state *s, const uint8_t *key, size_t klen,
-                     const ProtobufCMessage *msg)
-{
-    uint8_t *buf;
-    size_t len;
-
-    ck_assert_int_eq(codec_encode(msg, &buf, &len), 0);
-    ck_assert_int_eq(state_put(s, key, klen, buf, len), 0);
-    tdei_free(buf);
-}
-
-static void seed_member(struct state *s, const char *id, enum tdei_role role,
-                        uint32_t status, uint8_t keybyte)
-{
-    uint8_t key32[32] = {0};
-    uint8_t key[CONTRACT_KEY_SIZE_MAX];
-    ProtobufCBinaryData op = {32, key32};
-    Tdei__Member m = TDEI__MEMBER__INIT;
-    Tdei__OperatorKey ok = TDEI__OPERATOR_KEY__INIT;
-    Tdei__NodeKey nk = TDEI__NODE_KEY__INIT;
-
-    key32[0] = keybyte;
-    m.id = (char *)id;
-    m.name = (char *)id;
-    m.role = (uint32_t)role;
-    m.node_key = (ProtobufCBinaryData){32, key32};
-    m.encryption_key = (ProtobufCBinaryData){32, key32};
-    m.n_operator_keys = 1;
-    m.operator_keys = &op;
-    m.status = status;
-    m.validator = strcmp(id, "pub-svc") == 0;
-    seed_put(s, key, contract_key_member(key, id), &m.base);
-    ok.member = (char *)id;
-    seed_put(s, key, contract_key_opkey(key, key32), &ok.base);
-    nk.member = (char *)id;
-    seed_put(s, key, contract_key_nodekey(key, key32), &nk.base);
-}
+#define st fixture_st
 
 static void seed(uint64_t ttl)
 {
-    static const uint8_t params_key[] = CONTRACT_KEY_PARAMS;
     static const uint8_t voters_key[] = CONTRACT_KEY_VOTERS;
-    struct state_base base = state_mem_base(mem);
+    struct state *s = fixture_seed_begin();
     Tdei__Params p = TDEI__PARAMS__INIT;
     Tdei__VoterCount v = TDEI__VOTER_COUNT__INIT;
-    struct state *s;
-    const struct state_write *w;
-    size_t count;
 
-    ck_assert_int_eq(state_create(&s, &base, BIG), 0);
-    seed_member(s, "pub-svc", TDEI_ROLE_PUBLIC_SERVICE, CODEC_MEMBER_ACTIVE, 1);
-    seed_member(s, "acme-steel", TDEI_ROLE_MANUFACTURER, CODEC_MEMBER_ACTIVE,
-                2);
-    seed_member(s, "beta-works", TDEI_ROLE_PLATFORM, CODEC_MEMBER_ACTIVE, 3);
-    seed_member(s, "gamma-co", TDEI_ROLE_MANUFACTURER, CODEC_MEMBER_ACTIVE, 4);
-    seed_member(s, "audit-co", TDEI_ROLE_AUDITOR, CODEC_MEMBER_ACTIVE, 5);
-    seed_member(s, "sleepy-co", TDEI_ROLE_MANUFACTURER, CODEC_MEMBER_SUSPENDED,
-                6);
-    p.tx_size_max = 65536;
-    p.block_txs_max = 10000;
-    p.block_size_max = 8u << 20;
-    p.validators_max = 100;
+    fixture_member(s, "pub-svc", TDEI_ROLE_PUBLIC_SERVICE, CODEC_MEMBER_ACTIVE,
+                   1, 0);
+    fixture_member(s, "acme-steel", TDEI_ROLE_MANUFACTURER,
+                   CODEC_MEMBER_ACTIVE, 2, 0);
+    fixture_member(s, "beta-works", TDEI_ROLE_PLATFORM, CODEC_MEMBER_ACTIVE, 3,
+                   0);
+    fixture_member(s, "gamma-co", TDEI_ROLE_MANUFACTURER, CODEC_MEMBER_ACTIVE,
+                   4, 0);
+    fixture_member(s, "audit-co", TDEI_ROLE_AUDITOR, CODEC_MEMBER_ACTIVE, 5,
+                   0);
+    fixture_member(s, "sleepy-co", TDEI_ROLE_MANUFACTURER,
+                   CODEC_MEMBER_SUSPENDED, 6, 0);
+    fixture_params_default(&p);
     p.proposal_ttl = ttl;
-    seed_put(s, params_key, sizeof(params_key) - 1, &p.base);
+    fixture_params_put(s, &p);
     v.count = 4;
-    seed_put(s, voters_key, sizeof(voters_key) - 1, &v.base);
-    ck_assert_int_eq(state_write_set(s, &w, &count), 0);
-    ck_assert_int_eq(state_mem_apply(mem, w, count), 0);
-    state_destroy(s);
-    ck_assert_int_eq(state_create(&st, &base, BIG), 0);
-}
-
-static void setup(void)
-{
-    testutil_leak_setup();
-    ck_assert_int_eq(state_mem_create(&mem, BIG), 0);
-}
-
-static void teardown(void)
-{
-    state_destroy(st);
-    st = NULL;
-    state_mem_destroy(mem);
-    mem = NULL;
-    testutil_leak_teardown();
+    fixture_put(s, voters_key, sizeof(voters_key) - 1, &v.base);
+    fixture_seed_end(s);
 }
 
 /* ---- helpers ------------------------------------------------------------- */
@@ -701,7 +641,7 @@ static Suite *membership_suite(void)
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         TCase *tc = tcase_create(cases[i].name);
-        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_add_checked_fixture(tc, fixture_setup, fixture_teardown);
         tcase_add_test(tc, cases[i].test);
         suite_add_tcase(s, tc);
     }
