@@ -2,6 +2,7 @@
  * record helpers (see contract.h). Pure: no I/O, clock or randomness. */
 #include "contracts/contract.h"
 
+#include "core/alloc.h"
 #include "core/assert.h"
 
 #include <inttypes.h>
@@ -47,6 +48,41 @@ static const struct
     {TDEI__TX_BODY__OP_MEMBER_VOTE, "member_vote", contract_member_vote},
     {TDEI__TX_BODY__OP_OPERATOR_KEY_ROTATE, "operator_key_rotate",
      contract_operator_key_rotate},
+    {TDEI__TX_BODY__OP_CATALOG_PUBLISH, "catalog_publish",
+     contract_catalog_publish},
+    {TDEI__TX_BODY__OP_CATALOG_VERSION, "catalog_version",
+     contract_catalog_version},
+    {TDEI__TX_BODY__OP_CATALOG_WITHDRAW, "catalog_withdraw",
+     contract_catalog_withdraw},
+    {TDEI__TX_BODY__OP_CATALOG_REPRICE, "catalog_reprice",
+     contract_catalog_reprice},
+    {TDEI__TX_BODY__OP_CLASSIFY_SET, "classify_set", contract_classify_set},
+    {TDEI__TX_BODY__OP_CLASSIFY_APPROVE, "classify_approve",
+     contract_classify_approve},
+    {TDEI__TX_BODY__OP_OWNERSHIP_OFFER, "ownership_offer",
+     contract_ownership_offer},
+    {TDEI__TX_BODY__OP_OWNERSHIP_ACCEPT, "ownership_accept",
+     contract_ownership_accept},
+    {TDEI__TX_BODY__OP_OWNERSHIP_CANCEL, "ownership_cancel",
+     contract_ownership_cancel},
+    {TDEI__TX_BODY__OP_EXCHANGE_REQUEST, "exchange_request",
+     contract_exchange_request},
+    {TDEI__TX_BODY__OP_EXCHANGE_APPROVE, "exchange_approve",
+     contract_exchange_approve},
+    {TDEI__TX_BODY__OP_EXCHANGE_REJECT, "exchange_reject",
+     contract_exchange_reject},
+    {TDEI__TX_BODY__OP_EXCHANGE_DELIVER, "exchange_deliver",
+     contract_exchange_deliver},
+    {TDEI__TX_BODY__OP_EXCHANGE_CONFIRM, "exchange_confirm",
+     contract_exchange_confirm},
+    {TDEI__TX_BODY__OP_EXCHANGE_DISPUTE, "exchange_dispute",
+     contract_exchange_dispute},
+    {TDEI__TX_BODY__OP_EXCHANGE_RESOLVE, "exchange_resolve",
+     contract_exchange_resolve},
+    {TDEI__TX_BODY__OP_GRANT_REVOKE, "grant_revoke", contract_grant_revoke},
+    {TDEI__TX_BODY__OP_STREAM_OPEN, "stream_open", contract_stream_open},
+    {TDEI__TX_BODY__OP_STREAM_APPEND, "stream_append", contract_stream_append},
+    {TDEI__TX_BODY__OP_STREAM_CLOSE, "stream_close", contract_stream_close},
 };
 
 #define DISPATCH_COUNT (sizeof(dispatch_table) / sizeof(dispatch_table[0]))
@@ -446,57 +482,6 @@ int contract_member_get(struct contract_ctx *ctx, const char *id,
     return rc == 0 ? 0 : record_corrupt(ctx, "member", errmsg);
 }
 
-int contract_balance_get(struct contract_ctx *ctx, const char *id,
-                         uint64_t *balance)
-{
-    uint8_t key[CONTRACT_KEY_SIZE_MAX];
-    uint8_t val[CODEC_ACCOUNT_SIZE_MAX];
-    char errmsg[TDEI_ERRMSG_SIZE];
-    size_t klen = contract_key_account(key, id);
-    Tdei__Account *account;
-    size_t vlen;
-    int rc;
-
-    *balance = 0;
-    rc = contract_get(ctx, key, klen, val, sizeof(val), &vlen);
-    if (rc == TDEI_NOTFOUND) {
-        return 0;
-    }
-    if (rc == TDEI_TOOBIG) {
-        return record_corrupt(ctx, "account", "larger than any account");
-    }
-    if (rc != 0) {
-        return rc;
-    }
-    rc = codec_account_decode(&account, val, vlen, errmsg);
-    if (rc == TDEI_NOMEM) {
-        reason_set(ctx, "account %s: out of memory", id);
-        return rc;
-    }
-    if (rc != 0) {
-        return record_corrupt(ctx, "account", errmsg);
-    }
-    *balance = account->balance;
-    codec_account_free(account);
-    return 0;
-}
-
-int contract_balance_put(struct contract_ctx *ctx, const char *id,
-                         uint64_t balance)
-{
-    uint8_t key[CONTRACT_KEY_SIZE_MAX];
-    uint8_t val[CODEC_ACCOUNT_SIZE_MAX];
-    Tdei__Account account = TDEI__ACCOUNT__INIT;
-    size_t klen = contract_key_account(key, id);
-    size_t vlen;
-
-    account.balance = balance;
-    vlen = tdei__account__get_packed_size(&account);
-    TDEI_ASSERT(vlen <= sizeof(val));
-    (void)tdei__account__pack(&account, val);
-    return contract_put(ctx, key, klen, val, vlen);
-}
-
 int contract_params_get(struct contract_ctx *ctx, Tdei__Params **out)
 {
     static const uint8_t key[] = CONTRACT_KEY_PARAMS;
@@ -522,4 +507,298 @@ int contract_params_get(struct contract_ctx *ctx, Tdei__Params **out)
         return rc;
     }
     return rc == 0 ? 0 : record_corrupt(ctx, "params", errmsg);
+}
+
+/* ---- the exchange-rule records ------------------------------------------- */
+
+static size_t key_entry(uint8_t out[CONTRACT_KEY_SIZE_MAX], const char *prefix,
+                        const char *id)
+{
+    TDEI_ASSERT(codec_dataset_id_valid(id));
+    return key_bytes(out, prefix, (const uint8_t *)id, strlen(id));
+}
+
+size_t contract_key_dataset(uint8_t out[CONTRACT_KEY_SIZE_MAX], const char *id)
+{
+    return key_entry(out, CONTRACT_KEY_DATASET, id);
+}
+
+size_t contract_key_dsver(uint8_t out[CONTRACT_KEY_SIZE_MAX], const char *id,
+                          uint64_t version)
+{
+    size_t n = key_entry(out, CONTRACT_KEY_DSVER, id);
+
+    out[n++] = '/';
+    for (int i = 7; i >= 0; i--) {
+        out[n++] = (uint8_t)(version >> (8 * i));
+    }
+    return n;
+}
+
+size_t contract_key_exchange(uint8_t out[CONTRACT_KEY_SIZE_MAX],
+                             const uint8_t xid[CODEC_HASH_SIZE])
+{
+    return key_bytes(out, CONTRACT_KEY_EXCHANGE, xid, CODEC_HASH_SIZE);
+}
+
+size_t contract_key_escrow(uint8_t out[CONTRACT_KEY_SIZE_MAX],
+                           const uint8_t xid[CODEC_HASH_SIZE])
+{
+    return key_bytes(out, CONTRACT_KEY_ESCROW, xid, CODEC_HASH_SIZE);
+}
+
+size_t contract_key_grant(uint8_t out[CONTRACT_KEY_SIZE_MAX], const char *id,
+                          const char *member)
+{
+    size_t n = key_entry(out, CONTRACT_KEY_GRANT, id);
+    size_t mlen = strlen(member);
+
+    TDEI_ASSERT(tdei_member_id_check_n(member, mlen) == 0);
+    out[n++] = '/';
+    memcpy(out + n, member, mlen);
+    return n + mlen;
+}
+
+size_t contract_key_stream(uint8_t out[CONTRACT_KEY_SIZE_MAX], const char *id)
+{
+    return key_entry(out, CONTRACT_KEY_STREAM, id);
+}
+
+size_t contract_key_due(uint8_t out[CONTRACT_KEY_SIZE_MAX], uint64_t height)
+{
+    uint8_t be[8];
+
+    for (int i = 0; i < 8; i++) {
+        be[i] = (uint8_t)(height >> (8 * (7 - i)));
+    }
+    return key_bytes(out, CONTRACT_KEY_DUE, be, sizeof(be));
+}
+
+int contract_record_put(struct contract_ctx *ctx, const uint8_t *key,
+                        size_t klen, const ProtobufCMessage *msg)
+{
+    uint8_t *buf;
+    size_t len;
+    int rc = codec_encode(msg, &buf, &len);
+
+    if (rc != 0) {
+        reason_set(ctx, "encoding a state record: out of memory");
+        return rc;
+    }
+    rc = contract_put(ctx, key, klen, buf, len);
+    tdei_free(buf);
+    return rc;
+}
+
+/* Read the value of @key (at most @size_max bytes) into a buffer from
+ * tdei_malloc. Returns 0 (*val the caller's), TDEI_NOTFOUND, TDEI_BUDGET
+ * or a fatal code (reason set). */
+static int record_read(struct contract_ctx *ctx, const uint8_t *key,
+                       size_t klen, size_t size_max, const char *what,
+                       uint8_t **val, size_t *vlen)
+{
+    size_t cap = size_max < 1024u ? size_max : 1024u;
+    uint8_t *buf;
+    int rc;
+
+    *val = NULL;
+    for (;;) {
+        buf = tdei_malloc(cap == 0 ? 1 : cap);
+        if (buf == NULL) {
+            reason_set(ctx, "%s: out of memory", what);
+            return TDEI_NOMEM;
+        }
+        rc = contract_get(ctx, key, klen, buf, cap, vlen);
+        if (rc != TDEI_TOOBIG) {
+            break;
+        }
+        tdei_free(buf);
+        if (*vlen > size_max || cap == size_max) {
+            return record_corrupt(ctx, what, "larger than its largest size");
+        }
+        cap = *vlen;
+    }
+    if (rc != 0) {
+        tdei_free(buf);
+        return rc;
+    }
+    *val = buf;
+    return 0;
+}
+
+/* A decoder's result as a contract code: TDEI_NOMEM stays, the rest is a
+ * damaged record. */
+static int decode_rc(struct contract_ctx *ctx, int rc, const char *what,
+                     const char *errmsg)
+{
+    if (rc == 0 || rc == TDEI_NOMEM) {
+        if (rc != 0) {
+            reason_set(ctx, "%s: out of memory", what);
+        }
+        return rc;
+    }
+    return record_corrupt(ctx, what, errmsg);
+}
+
+/* The body of each typed getter: read @key, decode with @decode_call. */
+#define RECORD_GET(ctx, key, klen, size_max, what, decode_call)                \
+    do {                                                                       \
+        char errmsg[TDEI_ERRMSG_SIZE];                                         \
+        uint8_t *val;                                                          \
+        size_t vlen;                                                           \
+        int rc_ = record_read(ctx, key, klen, size_max, what, &val, &vlen);    \
+        if (rc_ != 0) {                                                        \
+            return rc_;                                                        \
+        }                                                                      \
+        rc_ = decode_call;                                                     \
+        tdei_free(val);                                                        \
+        return decode_rc(ctx, rc_, what, errmsg);                              \
+    } while (0)
+
+int contract_dataset_get(struct contract_ctx *ctx, const char *id,
+                         Tdei__Dataset **out)
+{
+    uint8_t key[CONTRACT_KEY_SIZE_MAX];
+    size_t klen = contract_key_dataset(key, id);
+
+    *out = NULL;
+    RECORD_GET(ctx, key, klen, CODEC_DATASET_SIZE_MAX, "dataset",
+               codec_dataset_decode(out, val, vlen, errmsg));
+}
+
+int contract_dataset_version_get(struct contract_ctx *ctx, const char *id,
+                                 uint64_t version, Tdei__DatasetVersion **out)
+{
+    uint8_t key[CONTRACT_KEY_SIZE_MAX];
+    size_t klen = contract_key_dsver(key, id, version);
+
+    *out = NULL;
+    RECORD_GET(ctx, key, klen, CODEC_DATASET_VERSION_SIZE_MAX,
+               "dataset version",
+               codec_dataset_version_decode(out, val, vlen, errmsg));
+}
+
+int contract_exchange_get(struct contract_ctx *ctx,
+                          const uint8_t xid[CODEC_HASH_SIZE],
+                          Tdei__Exchange **out)
+{
+    uint8_t key[CONTRACT_KEY_SIZE_MAX];
+    size_t klen = contract_key_exchange(key, xid);
+
+    *out = NULL;
+    RECORD_GET(ctx, key, klen, CODEC_EXCHANGE_SIZE_MAX, "exchange",
+               codec_exchange_decode(out, val, vlen, errmsg));
+}
+
+int contract_grant_get(struct contract_ctx *ctx, const char *id,
+                       const char *member, Tdei__GrantRef **out)
+{
+    uint8_t key[CONTRACT_KEY_SIZE_MAX];
+    size_t klen = contract_key_grant(key, id, member);
+
+    *out = NULL;
+    RECORD_GET(ctx, key, klen, CODEC_GRANT_REF_SIZE_MAX, "grant",
+               codec_grant_ref_decode(out, val, vlen, errmsg));
+}
+
+int contract_stream_get(struct contract_ctx *ctx, const char *id,
+                        Tdei__Stream **out)
+{
+    uint8_t key[CONTRACT_KEY_SIZE_MAX];
+    size_t klen = contract_key_stream(key, id);
+
+    *out = NULL;
+    RECORD_GET(ctx, key, klen, CODEC_STREAM_SIZE_MAX, "stream",
+               codec_stream_decode(out, val, vlen, errmsg));
+}
+
+int contract_due_get(struct contract_ctx *ctx, uint64_t height,
+                     Tdei__DueList **out)
+{
+    uint8_t key[CONTRACT_KEY_SIZE_MAX];
+    size_t klen = contract_key_due(key, height);
+
+    *out = NULL;
+    RECORD_GET(ctx, key, klen, CODEC_DUE_LIST_SIZE_MAX, "due list",
+               codec_due_list_decode(out, val, vlen, errmsg));
+}
+
+/* Read an Account record at @key: a missing one is a balance of 0. */
+static int account_at_get(struct contract_ctx *ctx, const uint8_t *key,
+                          size_t klen, const char *what, uint64_t *balance)
+{
+    uint8_t val[CODEC_ACCOUNT_SIZE_MAX];
+    char errmsg[TDEI_ERRMSG_SIZE];
+    Tdei__Account *account;
+    size_t vlen;
+    int rc;
+
+    *balance = 0;
+    rc = contract_get(ctx, key, klen, val, sizeof(val), &vlen);
+    if (rc == TDEI_NOTFOUND) {
+        return 0;
+    }
+    if (rc == TDEI_TOOBIG) {
+        return record_corrupt(ctx, what, "larger than any account");
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    rc = codec_account_decode(&account, val, vlen, errmsg);
+    if (rc != 0) {
+        return decode_rc(ctx, rc, what, errmsg);
+    }
+    *balance = account->balance;
+    codec_account_free(account);
+    return 0;
+}
+
+static int account_at_put(struct contract_ctx *ctx, const uint8_t *key,
+                          size_t klen, uint64_t balance)
+{
+    uint8_t val[CODEC_ACCOUNT_SIZE_MAX];
+    Tdei__Account account = TDEI__ACCOUNT__INIT;
+    size_t vlen;
+
+    account.balance = balance;
+    vlen = tdei__account__get_packed_size(&account);
+    TDEI_ASSERT(vlen <= sizeof(val));
+    (void)tdei__account__pack(&account, val);
+    return contract_put(ctx, key, klen, val, vlen);
+}
+
+int contract_escrow_get(struct contract_ctx *ctx,
+                        const uint8_t xid[CODEC_HASH_SIZE], uint64_t *balance)
+{
+    uint8_t key[CONTRACT_KEY_SIZE_MAX];
+    size_t klen = contract_key_escrow(key, xid);
+
+    return account_at_get(ctx, key, klen, "escrow", balance);
+}
+
+int contract_escrow_put(struct contract_ctx *ctx,
+                        const uint8_t xid[CODEC_HASH_SIZE], uint64_t balance)
+{
+    uint8_t key[CONTRACT_KEY_SIZE_MAX];
+    size_t klen = contract_key_escrow(key, xid);
+
+    return account_at_put(ctx, key, klen, balance);
+}
+
+int contract_balance_get(struct contract_ctx *ctx, const char *id,
+                         uint64_t *balance)
+{
+    uint8_t key[CONTRACT_KEY_SIZE_MAX];
+    size_t klen = contract_key_account(key, id);
+
+    return account_at_get(ctx, key, klen, "account", balance);
+}
+
+int contract_balance_put(struct contract_ctx *ctx, const char *id,
+                         uint64_t balance)
+{
+    uint8_t key[CONTRACT_KEY_SIZE_MAX];
+    size_t klen = contract_key_account(key, id);
+
+    return account_at_put(ctx, key, klen, balance);
 }

@@ -46,7 +46,17 @@
  *   "head/" object key      32 raw bytes: the object's history head
  *   "mproposal/" 32-byte id MemberProposal (id = the proposing tx id)
  *   "voters"                VoterCount (active non-auditor members)
- * The object key of a member is its state key "member/" id.
+ *   "dataset/" id           Dataset (a catalog entry)
+ *   "dsver/" id "/" u64 BE  DatasetVersion
+ *   "exchange/" 32-byte id  Exchange (id = the request tx id)
+ *   "escrow/" 32-byte id    Account (the exchange's escrow)
+ *   "grant/" id "/" member  GrantRef (latest grant of member on entry id)
+ *   "stream/" id            Stream
+ *   "due/" u64 BE height    DueList (deadlines processed at the start of
+ *                           block `height`)
+ * The object key of a member is its state key "member/" id; likewise
+ * "dataset/" id for an entry (dataset or stream: the stream record shares
+ * its entry's history) and "exchange/" id for an exchange.
  *
  * Pointers are non-NULL unless stated. Nothing here keeps global state;
  * a ctx belongs to one thread at a time. */
@@ -71,12 +81,13 @@
 #define CONTRACT_KEY_HEAD "head/"
 #define CONTRACT_KEY_PROPOSAL "mproposal/"
 #define CONTRACT_KEY_VOTERS "voters"
-
-/* params.proposal_ttl written at genesis, and used when a params record
- * holds 0 (one written before the field existed). */
-#define CONTRACT_PROPOSAL_TTL_DEFAULT 1000u
-/* The largest proposal_ttl governance may set (about a year at 1 s). */
-#define CONTRACT_PROPOSAL_TTL_MAX 31536000u
+#define CONTRACT_KEY_DATASET "dataset/"
+#define CONTRACT_KEY_DSVER "dsver/"
+#define CONTRACT_KEY_EXCHANGE "exchange/"
+#define CONTRACT_KEY_ESCROW "escrow/"
+#define CONTRACT_KEY_GRANT "grant/"
+#define CONTRACT_KEY_STREAM "stream/"
+#define CONTRACT_KEY_DUE "due/"
 
 /* Room for any key the builders below produce: "head/" plus the longest
  * object key. */
@@ -314,6 +325,51 @@ int contract_balance_put(struct contract_ctx *ctx, const char *id,
  * the params record is missing). On failure *out is NULL. */
 int contract_params_get(struct contract_ctx *ctx, Tdei__Params **out);
 
+/* Keys of the exchange-rule records above. @id is an entry id
+ * (codec_dataset_id_valid, asserted), @member a member id, @xid a
+ * 32-byte exchange id. Each returns the key's length. */
+size_t contract_key_dataset(uint8_t out[CONTRACT_KEY_SIZE_MAX], const char *id);
+size_t contract_key_dsver(uint8_t out[CONTRACT_KEY_SIZE_MAX], const char *id,
+                          uint64_t version);
+size_t contract_key_exchange(uint8_t out[CONTRACT_KEY_SIZE_MAX],
+                             const uint8_t xid[CODEC_HASH_SIZE]);
+size_t contract_key_escrow(uint8_t out[CONTRACT_KEY_SIZE_MAX],
+                           const uint8_t xid[CODEC_HASH_SIZE]);
+size_t contract_key_grant(uint8_t out[CONTRACT_KEY_SIZE_MAX], const char *id,
+                          const char *member);
+size_t contract_key_stream(uint8_t out[CONTRACT_KEY_SIZE_MAX], const char *id);
+size_t contract_key_due(uint8_t out[CONTRACT_KEY_SIZE_MAX], uint64_t height);
+
+/* Write the record @msg at @key, canonically encoded (codec_encode).
+ * Returns as contract_put. */
+int contract_record_put(struct contract_ctx *ctx, const uint8_t *key,
+                        size_t klen, const ProtobufCMessage *msg);
+
+/* Read and decode a record. Each returns 0 (*out is the caller's, to free
+ * with its codec_*_free), TDEI_NOTFOUND, TDEI_BUDGET, or a fatal code
+ * (TDEI_CORRUPT when the record does not decode; reason set). On failure
+ * *out is NULL. */
+int contract_dataset_get(struct contract_ctx *ctx, const char *id,
+                         Tdei__Dataset **out);
+int contract_dataset_version_get(struct contract_ctx *ctx, const char *id,
+                                 uint64_t version, Tdei__DatasetVersion **out);
+int contract_exchange_get(struct contract_ctx *ctx,
+                          const uint8_t xid[CODEC_HASH_SIZE],
+                          Tdei__Exchange **out);
+int contract_grant_get(struct contract_ctx *ctx, const char *id,
+                       const char *member, Tdei__GrantRef **out);
+int contract_stream_get(struct contract_ctx *ctx, const char *id,
+                        Tdei__Stream **out);
+int contract_due_get(struct contract_ctx *ctx, uint64_t height,
+                     Tdei__DueList **out);
+
+/* The escrow balance of exchange @xid (a missing account is 0), and its
+ * update. Return as contract_balance_get and contract_balance_put. */
+int contract_escrow_get(struct contract_ctx *ctx,
+                        const uint8_t xid[CODEC_HASH_SIZE], uint64_t *balance);
+int contract_escrow_put(struct contract_ctx *ctx,
+                        const uint8_t xid[CODEC_HASH_SIZE], uint64_t balance);
+
 /* ---- settle (contracts/settle.c) ----------------------------------------- */
 
 /* transfer: move amount credits from the signer's member to `to`.
@@ -349,14 +405,13 @@ int contract_settle_mint(struct contract_ctx *ctx, const Tdei__TxBody *body);
  * a new node key is unregistered (TDEI_MEMBER_EXISTS) and the member is
  * not a validator (TDEI_MEMBER_STATE: the validator set does not follow
  * membership changes yet); params: the
- * name is proposal_ttl or mint_enabled (TDEI_UNKNOWN_PARAM) and the value
- * in range, 1-CONTRACT_PROPOSAL_TTL_MAX or 0/1 (TDEI_PARAM_RANGE); a
+ * name is in the params table, contracts/params.h (TDEI_UNKNOWN_PARAM) and
+ * the value in its range (TDEI_PARAM_RANGE); a
  * params proposal touches the object "params". The proposal expires
- * after params.proposal_ttl blocks (0 in the record: 1000). Touches the
+ * after params.proposal_ttl blocks. Touches the
  * signer, the proposal and the target. Emits "member.proposal" with id,
  * kind, member, by, outcome (the counts). */
-int contract_member_propose(struct contract_ctx *ctx,
-                            const Tdei__TxBody *body);
+int contract_member_propose(struct contract_ctx *ctx, const Tdei__TxBody *body);
 
 /* member_vote: approve or reject an open proposal. Rules, in order: the
  * signer is an active voting member (TDEI_NOT_VOTER); the proposal exists
@@ -381,5 +436,60 @@ int contract_member_vote(struct contract_ctx *ctx, const Tdei__TxBody *body);
  * "member.key_rotate" with member, keys (the new count). */
 int contract_operator_key_rotate(struct contract_ctx *ctx,
                                  const Tdei__TxBody *body);
+
+/* ---- catalog (contracts/catalog.c) --------------------------------------- */
+
+int contract_catalog_publish(struct contract_ctx *ctx,
+                             const Tdei__TxBody *body);
+int contract_catalog_version(struct contract_ctx *ctx,
+                             const Tdei__TxBody *body);
+int contract_catalog_withdraw(struct contract_ctx *ctx,
+                              const Tdei__TxBody *body);
+int contract_catalog_reprice(struct contract_ctx *ctx,
+                             const Tdei__TxBody *body);
+
+/* ---- classify (contracts/classify.c) ------------------------------------- */
+
+int contract_classify_set(struct contract_ctx *ctx, const Tdei__TxBody *body);
+int contract_classify_approve(struct contract_ctx *ctx,
+                              const Tdei__TxBody *body);
+
+/* ---- ownership (contracts/ownership.c) ----------------------------------- */
+
+int contract_ownership_offer(struct contract_ctx *ctx,
+                             const Tdei__TxBody *body);
+int contract_ownership_accept(struct contract_ctx *ctx,
+                              const Tdei__TxBody *body);
+int contract_ownership_cancel(struct contract_ctx *ctx,
+                              const Tdei__TxBody *body);
+
+/* ---- exchange (contracts/exchange.c) ------------------------------------- */
+
+int contract_exchange_request(struct contract_ctx *ctx,
+                              const Tdei__TxBody *body);
+int contract_exchange_approve(struct contract_ctx *ctx,
+                              const Tdei__TxBody *body);
+int contract_exchange_reject(struct contract_ctx *ctx,
+                             const Tdei__TxBody *body);
+int contract_exchange_deliver(struct contract_ctx *ctx,
+                              const Tdei__TxBody *body);
+int contract_exchange_confirm(struct contract_ctx *ctx,
+                              const Tdei__TxBody *body);
+int contract_exchange_dispute(struct contract_ctx *ctx,
+                              const Tdei__TxBody *body);
+int contract_exchange_resolve(struct contract_ctx *ctx,
+                              const Tdei__TxBody *body);
+int contract_grant_revoke(struct contract_ctx *ctx, const Tdei__TxBody *body);
+
+/* Process the deadlines due at the start of block ctx->height (the
+ * "due/" list of that height), in list order. Called by execution once
+ * per block, before the block's txs. */
+int contract_block_begin(struct contract_ctx *ctx);
+
+/* ---- stream (contracts/stream.c) ----------------------------------------- */
+
+int contract_stream_open(struct contract_ctx *ctx, const Tdei__TxBody *body);
+int contract_stream_append(struct contract_ctx *ctx, const Tdei__TxBody *body);
+int contract_stream_close(struct contract_ctx *ctx, const Tdei__TxBody *body);
 
 #endif

@@ -16,6 +16,7 @@
  * refused with TDEI_PROPOSAL_EXPIRED (there is no height index yet); the
  * record stays "open" on the ledger, but can never pass. */
 #include "contracts/contract.h"
+#include "contracts/params.h"
 
 #include "core/alloc.h"
 #include "core/assert.h"
@@ -26,22 +27,6 @@
 #include <string.h>
 
 /* ---- small state helpers ------------------------------------------------- */
-
-/* Encode @msg and write it at @key. */
-static int put_msg(struct contract_ctx *ctx, const uint8_t *key, size_t klen,
-                   const ProtobufCMessage *msg)
-{
-    uint8_t *buf;
-    size_t len;
-    int rc = codec_encode(msg, &buf, &len);
-
-    if (rc != 0) {
-        return rc;
-    }
-    rc = contract_put(ctx, key, klen, buf, len);
-    tdei_free(buf);
-    return rc;
-}
 
 /* Set *@exists to whether @key holds a value. */
 static int key_exists(struct contract_ctx *ctx, const uint8_t *key, size_t klen,
@@ -104,7 +89,7 @@ static int voters_put(struct contract_ctx *ctx, uint64_t count)
     Tdei__VoterCount rec = TDEI__VOTER_COUNT__INIT;
 
     rec.count = count;
-    return put_msg(ctx, key, sizeof(key) - 1, &rec.base);
+    return contract_record_put(ctx, key, sizeof(key) - 1, &rec.base);
 }
 
 /* Read proposal @id. Returns 0, TDEI_NOTFOUND, TDEI_BUDGET or fatal. */
@@ -345,33 +330,27 @@ static int key_change_check(struct contract_ctx *ctx,
 static int params_check(struct contract_ctx *ctx, const Tdei__MemberPropose *op)
 {
     uint8_t key[] = CONTRACT_KEY_PARAMS;
+    const struct params_def *def;
     int rc = contract_touch(ctx, key, sizeof(key) - 1);
 
     if (rc != 0) {
         return rc;
     }
-    if (strcmp(op->param, "proposal_ttl") == 0) {
-        if (op->value < 1 || op->value > CONTRACT_PROPOSAL_TTL_MAX) {
-            return contract_refuse(ctx, TDEI_PARAM_RANGE,
-                                   "params proposal_ttl=%" PRIu64 " is "
-                                   "outside 1-%u blocks",
-                                   op->value, CONTRACT_PROPOSAL_TTL_MAX);
-        }
-        return 0;
+    def = params_find(op->param);
+    if (def == NULL) {
+        return contract_refuse(ctx, TDEI_UNKNOWN_PARAM,
+                               "params %s is not governable; tdei member "
+                               "params lists the governable params",
+                               op->param);
     }
-    if (strcmp(op->param, "mint_enabled") == 0) {
-        if (op->value > 1) {
-            return contract_refuse(ctx, TDEI_PARAM_RANGE,
-                                   "params mint_enabled=%" PRIu64 " is not "
-                                   "0 (false) or 1 (true)",
-                                   op->value);
-        }
-        return 0;
+    if (params_check_value(def, op->value) != 0) {
+        return contract_refuse(
+            ctx, TDEI_PARAM_RANGE,
+            "params %s=%" PRIu64 " is outside %" PRIu64 "-%" PRIu64 "%s",
+            op->param, op->value, def->min, def->max,
+            strstr(op->param, ".roles") != NULL ? " with bit 0 clear" : "");
     }
-    return contract_refuse(ctx, TDEI_UNKNOWN_PARAM,
-                           "params %s is not governable; name proposal_ttl "
-                           "or mint_enabled",
-                           op->param);
+    return 0;
 }
 
 /* The rules a proposal must meet when made and again when applied. */
@@ -414,15 +393,18 @@ static int apply_add(struct contract_ctx *ctx, const Tdei__MemberPropose *op,
     opkey.member = op->member;
     nodekey.member = op->member;
     if (rc == 0) {
-        rc = put_msg(ctx, key, contract_key_member(key, op->member), &m.base);
+        rc = contract_record_put(ctx, key, contract_key_member(key, op->member),
+                                 &m.base);
     }
     if (rc == 0) {
-        rc = put_msg(ctx, key, contract_key_opkey(key, op->operator_key.data),
-                     &opkey.base);
+        rc = contract_record_put(ctx, key,
+                                 contract_key_opkey(key, op->operator_key.data),
+                                 &opkey.base);
     }
     if (rc == 0) {
-        rc = put_msg(ctx, key, contract_key_nodekey(key, op->node_key.data),
-                     &nodekey.base);
+        rc = contract_record_put(ctx, key,
+                                 contract_key_nodekey(key, op->node_key.data),
+                                 &nodekey.base);
     }
     if (rc == 0 && op->role != TDEI_ROLE_AUDITOR) {
         rc = voters_put(ctx, voters + 1);
@@ -446,7 +428,8 @@ static int apply_status(struct contract_ctx *ctx, const Tdei__MemberPropose *op,
                 member->role != TDEI_ROLE_AUDITOR;
     member->status = op->kind == CODEC_PROPOSE_REMOVE ? CODEC_MEMBER_REMOVED
                                                       : CODEC_MEMBER_SUSPENDED;
-    rc = put_msg(ctx, key, contract_key_member(key, op->member), &member->base);
+    rc = contract_record_put(ctx, key, contract_key_member(key, op->member),
+                             &member->base);
     codec_member_free(member);
     if (rc == 0 && was_voter && voters == 0) {
         (void)snprintf(ctx->reason, sizeof(ctx->reason),
@@ -485,7 +468,8 @@ static int apply_key_change(struct contract_ctx *ctx,
     if (op->encryption_key.len != 0) {
         member->encryption_key = op->encryption_key;
     }
-    rc = put_msg(ctx, key, contract_key_member(key, op->member), &member->base);
+    rc = contract_record_put(ctx, key, contract_key_member(key, op->member),
+                             &member->base);
     /* Give the decoded message back its own buffers before freeing. */
     member->node_key = keep_node;
     member->encryption_key = keep_enc;
@@ -495,8 +479,9 @@ static int apply_key_change(struct contract_ctx *ctx,
     }
     if (rc == 0 && op->node_key.len != 0) {
         nodekey.member = op->member;
-        rc = put_msg(ctx, key, contract_key_nodekey(key, op->node_key.data),
-                     &nodekey.base);
+        rc = contract_record_put(ctx, key,
+                                 contract_key_nodekey(key, op->node_key.data),
+                                 &nodekey.base);
     }
     return rc;
 }
@@ -510,12 +495,10 @@ static int apply_params(struct contract_ctx *ctx, const Tdei__MemberPropose *op)
     if (rc != 0) {
         return rc;
     }
-    if (strcmp(op->param, "proposal_ttl") == 0) {
-        params->proposal_ttl = op->value;
-    } else {
-        params->mint_enabled = op->value == 1;
-    }
-    rc = put_msg(ctx, key, sizeof(key) - 1, &params->base);
+    /* params_check ran in this tx: the name and value are good. */
+    rc = params_set(params, params_find(op->param), op->value);
+    TDEI_ASSERT(rc == 0);
+    rc = contract_record_put(ctx, key, sizeof(key) - 1, &params->base);
     codec_params_free(params);
     return rc;
 }
@@ -590,7 +573,7 @@ static int tally(struct contract_ctx *ctx, const uint8_t id[CODEC_HASH_SIZE],
                        voters, p->n_approvals, p->n_rejections);
     }
     if (rc == 0) {
-        rc = put_msg(ctx, key, key_proposal(key, id), &p->base);
+        rc = contract_record_put(ctx, key, key_proposal(key, id), &p->base);
     }
     (void)tdei_hex_encode(idhex, sizeof(idhex), id, CODEC_HASH_SIZE);
     if (rc == 0) {
@@ -643,8 +626,7 @@ int contract_member_propose(struct contract_ctx *ctx, const Tdei__TxBody *body)
     if (rc != 0) {
         return rc;
     }
-    ttl = params->proposal_ttl != 0 ? params->proposal_ttl
-                                    : CONTRACT_PROPOSAL_TTL_DEFAULT;
+    ttl = params->proposal_ttl;
     codec_params_free(params);
     approvals[0] = ctx->member;
     p.op = op;
@@ -844,8 +826,8 @@ int contract_operator_key_rotate(struct contract_ctx *ctx,
         old_count = member->n_operator_keys;
         member->operator_keys = keys;
         member->n_operator_keys = n;
-        rc = put_msg(ctx, key, contract_key_member(key, ctx->member),
-                     &member->base);
+        rc = contract_record_put(
+            ctx, key, contract_key_member(key, ctx->member), &member->base);
         member->operator_keys = old_keys;
         member->n_operator_keys = old_count;
     }
@@ -856,8 +838,8 @@ int contract_operator_key_rotate(struct contract_ctx *ctx,
     }
     if (rc == 0 && op->add_key.len != 0) {
         opkey.member = ctx->member;
-        rc = put_msg(ctx, key, contract_key_opkey(key, op->add_key.data),
-                     &opkey.base);
+        rc = contract_record_put(
+            ctx, key, contract_key_opkey(key, op->add_key.data), &opkey.base);
     }
     if (rc == 0) {
         rc = contract_event(ctx, "member.key_rotate");

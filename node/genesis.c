@@ -40,6 +40,9 @@ void genesis_params_default(struct genesis_params *params)
     params->block_txs_max = TDEI_BLOCK_TXS_MAX;
     params->block_size_max = TDEI_BLOCK_SIZE_MAX;
     params->validators_max = TDEI_VALIDATORS_MAX;
+    for (size_t i = 0; i < params_count(); i++) {
+        params->contract[i] = params_at(i)->def;
+    }
 }
 
 static uint64_t *param_field(struct genesis_params *params, size_t i)
@@ -101,6 +104,19 @@ static int genesis_parse_params(struct genesis_params *params,
     json_object_foreach((json_t *)obj, key, value) {
         size_t i = 0;
         uint64_t n;
+        const struct params_def *def = params_find(key);
+        if (def != NULL) {
+            if (json_u64(value, &n) != 0 || params_check_value(def, n) != 0) {
+                return tdei_errorf(
+                    errmsg, TDEI_ERRMSG_SIZE, TDEI_INVAL,
+                    "params.%s must be an integer in %llu-%llu%s", key,
+                    (unsigned long long)def->min,
+                    (unsigned long long)def->max,
+                    strstr(key, ".roles") != NULL ? ", even" : "");
+            }
+            params->contract[params_index(def)] = n;
+            continue;
+        }
         while (i < PARAM_COUNT && strcmp(param_defs[i].name, key) != 0) {
             i++;
         }
@@ -499,6 +515,11 @@ json_t *genesis_to_json(const struct genesis *g)
             params, param_defs[i].name,
             json_integer((json_int_t)*param_field(
                 (struct genesis_params *)(void *)&g->params, i)));
+    }
+    for (size_t i = 0; i < params_count(); i++) {
+        (void)json_object_set_new(
+            params, params_at(i)->name,
+            json_integer((json_int_t)g->params.contract[i]));
     }
     (void)json_object_set_new(root, "params", params);
     for (size_t i = 0; i < g->member_count; i++) {

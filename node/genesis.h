@@ -29,6 +29,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "contracts/params.h"
+
 #define GENESIS_FILE_SIZE_MAX (4u * TDEI_MIB) /* larger files are refused */
 #define GENESIS_MEMBERS_MAX 1000u            /* members in a genesis */
 #define GENESIS_OPERATOR_KEYS_MAX 8u         /* operator keys per member */
@@ -41,6 +43,8 @@ struct genesis_params {
     uint64_t block_txs_max;  /* txs in one block */
     uint64_t block_size_max; /* bytes of one serialized block */
     uint64_t validators_max; /* validators at any height */
+    /* The governable params of contracts/params.h, by table index. */
+    uint64_t contract[PARAMS_MAX];
 };
 
 struct genesis_member {
@@ -64,7 +68,7 @@ struct genesis {
     uint8_t hash[TDEI_HASH_SIZE];         /* SHA-256 of the file bytes */
 };
 
-/* Fill @params with the defaults of limits.h. */
+/* Fill @params with the defaults of limits.h and of the params table. */
 void genesis_params_default(struct genesis_params *params);
 
 /* Flags of genesis_parse and genesis_load. */

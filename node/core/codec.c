@@ -1,5 +1,6 @@
 /* Ledger codec (see codec.h). */
 #include "core/codec.h"
+#include "core/codec_internal.h"
 
 #include "core/alloc.h"
 #include "core/assert.h"
@@ -15,9 +16,8 @@
 
 #define ERRSZ TDEI_ERRMSG_SIZE
 
-/* Bytes of a bad string echoed back in a message (then "..."). */
-#define ECHO_MAX 40u
-#define ECHO_SIZE (ECHO_MAX + 4u)
+#define ECHO_MAX CODEC_ECHO_MAX
+#define ECHO_SIZE CODEC_ECHO_SIZE
 
 /* The first field number of TxBody's op oneof; unknown fields from here on
  * are ops of a newer schema (tdei.proto, TxBody). */
@@ -125,7 +125,7 @@ static void compare_append(ProtobufCBuffer *buffer, size_t len,
 }
 
 /* Accept @buf only if it is exactly what protobuf-c writes for @msg. */
-static int canonical_check(const ProtobufCMessage *msg, const uint8_t *buf,
+int codec_canonical_check(const ProtobufCMessage *msg, const uint8_t *buf,
                            size_t len, const char *what, char *errmsg)
 {
     if (protobuf_c_message_get_packed_size(msg) == len) {
@@ -147,7 +147,7 @@ static int canonical_check(const ProtobufCMessage *msg, const uint8_t *buf,
 }
 
 /* Refuse fields this schema does not know (a newer sender, or junk). */
-static int no_unknown(const ProtobufCMessage *msg, const char *what,
+int codec_no_unknown(const ProtobufCMessage *msg, const char *what,
                       char *errmsg)
 {
     if (msg->n_unknown_fields == 0) {
@@ -359,7 +359,7 @@ static int block_scan_check(const struct block_scan *scan,
 
 /* Copy up to ECHO_MAX bytes of @s into @out for a message, replacing
  * anything but printable ASCII (and quotes and backslashes) with '?'. */
-static const char *echo(char out[ECHO_SIZE], const char *s)
+const char *codec_echo(char out[ECHO_SIZE], const char *s)
 {
     size_t i;
 
@@ -444,11 +444,7 @@ static int token_valid(const char *s, size_t max)
     return 1;
 }
 
-/* Refuse @got != @want bytes; the field's name is formatted from @fmt. */
-static int len_check(size_t got, size_t want, char *errmsg, const char *fmt,
-                     ...) __attribute__((format(printf, 4, 5)));
-
-static int len_check(size_t got, size_t want, char *errmsg, const char *fmt,
+int codec_len_check(size_t got, size_t want, char *errmsg, const char *fmt,
                      ...)
 {
     char name[96];
@@ -475,11 +471,11 @@ static int chain_id_check(const char *chain_id, const char *what,
     return tdei_errorf(errmsg, ERRSZ, TDEI_MALFORMED,
                        "%s chain_id \"%s\" (%zu bytes) is not 1-%u bytes of "
                        "[a-z0-9-]",
-                       what, echo(shown, chain_id), strlen(chain_id),
+                       what, codec_echo(shown, chain_id), strlen(chain_id),
                        TDEI_CHAIN_ID_MAX);
 }
 
-static int member_id_check(const char *id, const char *what, char *errmsg)
+int codec_member_id_check(const char *id, const char *what, char *errmsg)
 {
     char shown[ECHO_SIZE];
 
@@ -489,11 +485,11 @@ static int member_id_check(const char *id, const char *what, char *errmsg)
     return tdei_errorf(errmsg, ERRSZ, TDEI_MALFORMED,
                        "%s \"%s\" (%zu bytes) is not a member id: 3-32 bytes "
                        "of [a-z0-9-]",
-                       what, echo(shown, id), strlen(id));
+                       what, codec_echo(shown, id), strlen(id));
 }
 
 /* Free text: valid UTF-8 of at most @max bytes. */
-static int text_check(const char *text, size_t max, const char *what,
+int codec_text_check(const char *text, size_t max, const char *what,
                       char *errmsg)
 {
     size_t len = strlen(text);
@@ -643,7 +639,7 @@ codec_proposal_msg_sign_bytes(uint8_t out[CODEC_PROPOSAL_SIGN_BYTES_MAX],
 
 static int tx_check(const Tdei__Tx *tx, char *errmsg)
 {
-    int rc = no_unknown(&tx->base, "tx", errmsg);
+    int rc = codec_no_unknown(&tx->base, "tx", errmsg);
 
     if (rc != 0) {
         return rc;
@@ -652,7 +648,7 @@ static int tx_check(const Tdei__Tx *tx, char *errmsg)
         return tdei_errorf(errmsg, ERRSZ, TDEI_MALFORMED,
                            "tx has an empty body");
     }
-    return len_check(tx->sig.len, CODEC_SIG_SIZE, errmsg, "tx sig");
+    return codec_len_check(tx->sig.len, CODEC_SIG_SIZE, errmsg, "tx sig");
 }
 
 int codec_tx_decode(Tdei__Tx **out, const uint8_t *buf, size_t len,
@@ -674,7 +670,7 @@ int codec_tx_decode(Tdei__Tx **out, const uint8_t *buf, size_t len,
     }
     rc = tx_check((const Tdei__Tx *)msg, errmsg);
     if (rc == 0) {
-        rc = canonical_check(msg, buf, len, "tx", errmsg);
+        rc = codec_canonical_check(msg, buf, len, "tx", errmsg);
     }
     if (rc != 0) {
         codec_message_free(msg);
@@ -686,17 +682,17 @@ int codec_tx_decode(Tdei__Tx **out, const uint8_t *buf, size_t len,
 
 static int transfer_check(const Tdei__Transfer *transfer, char *errmsg)
 {
-    int rc = no_unknown(&transfer->base, "tx transfer", errmsg);
+    int rc = codec_no_unknown(&transfer->base, "tx transfer", errmsg);
 
     if (rc == 0) {
-        rc = member_id_check(transfer->to, "tx transfer to", errmsg);
+        rc = codec_member_id_check(transfer->to, "tx transfer to", errmsg);
     }
     if (rc == 0 && transfer->amount == 0) {
         rc = tdei_errorf(errmsg, ERRSZ, TDEI_MALFORMED,
                          "tx transfer amount is 0; it must be at least 1");
     }
     if (rc == 0) {
-        rc = text_check(transfer->memo, CODEC_MEMO_MAX, "tx transfer memo",
+        rc = codec_text_check(transfer->memo, CODEC_MEMO_MAX, "tx transfer memo",
                         errmsg);
     }
     return rc;
@@ -704,10 +700,10 @@ static int transfer_check(const Tdei__Transfer *transfer, char *errmsg)
 
 static int mint_check(const Tdei__Mint *mint, char *errmsg)
 {
-    int rc = no_unknown(&mint->base, "tx mint", errmsg);
+    int rc = codec_no_unknown(&mint->base, "tx mint", errmsg);
 
     if (rc == 0) {
-        rc = member_id_check(mint->to, "tx mint to", errmsg);
+        rc = codec_member_id_check(mint->to, "tx mint to", errmsg);
     }
     if (rc == 0 && mint->amount == 0) {
         rc = tdei_errorf(errmsg, ERRSZ, TDEI_MALFORMED,
@@ -717,9 +713,9 @@ static int mint_check(const Tdei__Mint *mint, char *errmsg)
 }
 
 /* A bytes field that is either empty or exactly 32 bytes. */
-static int key_or_empty(size_t len, const char *what, char *errmsg)
+int codec_key_or_empty(size_t len, const char *what, char *errmsg)
 {
-    return len == 0 ? 0 : len_check(len, CODEC_KEY_SIZE, errmsg, "%s", what);
+    return len == 0 ? 0 : codec_len_check(len, CODEC_KEY_SIZE, errmsg, "%s", what);
 }
 
 /* A field that must be unset for this proposal kind. */
@@ -737,7 +733,7 @@ static int unset_check(int set, const char *field, char *errmsg)
 static int member_propose_add_check(const Tdei__MemberPropose *p,
                                     char *errmsg)
 {
-    int rc = text_check(p->name, CODEC_MEMBER_NAME_MAX,
+    int rc = codec_text_check(p->name, CODEC_MEMBER_NAME_MAX,
                         "tx member_propose name", errmsg);
 
     if (rc == 0 && p->name[0] == '\0') {
@@ -752,15 +748,15 @@ static int member_propose_add_check(const Tdei__MemberPropose *p,
                          p->role, TDEI_ROLE_NAMES);
     }
     if (rc == 0) {
-        rc = len_check(p->node_key.len, CODEC_KEY_SIZE, errmsg,
+        rc = codec_len_check(p->node_key.len, CODEC_KEY_SIZE, errmsg,
                        "tx member_propose node_key");
     }
     if (rc == 0) {
-        rc = len_check(p->operator_key.len, CODEC_KEY_SIZE, errmsg,
+        rc = codec_len_check(p->operator_key.len, CODEC_KEY_SIZE, errmsg,
                        "tx member_propose operator_key");
     }
     if (rc == 0) {
-        rc = len_check(p->encryption_key.len, CODEC_KEY_SIZE, errmsg,
+        rc = codec_len_check(p->encryption_key.len, CODEC_KEY_SIZE, errmsg,
                        "tx member_propose encryption_key");
     }
     if (rc == 0 && p->validator && p->role == TDEI_ROLE_AUDITOR) {
@@ -777,7 +773,7 @@ static int member_propose_add_check(const Tdei__MemberPropose *p,
 
 static int member_propose_check(const Tdei__MemberPropose *p, char *errmsg)
 {
-    int rc = no_unknown(&p->base, "tx member_propose", errmsg);
+    int rc = codec_no_unknown(&p->base, "tx member_propose", errmsg);
 
     if (rc != 0) {
         return rc;
@@ -801,7 +797,7 @@ static int member_propose_check(const Tdei__MemberPropose *p, char *errmsg)
                                p->encryption_key.len != 0 || p->validator,
                            "member fields", errmsg);
     }
-    rc = member_id_check(p->member, "tx member_propose member", errmsg);
+    rc = codec_member_id_check(p->member, "tx member_propose member", errmsg);
     if (rc != 0 || p->kind == CODEC_PROPOSE_ADD) {
         return rc != 0 ? rc : member_propose_add_check(p, errmsg);
     }
@@ -817,9 +813,9 @@ static int member_propose_check(const Tdei__MemberPropose *p, char *errmsg)
         }
         return rc;
     }
-    rc = key_or_empty(p->node_key.len, "tx member_propose node_key", errmsg);
+    rc = codec_key_or_empty(p->node_key.len, "tx member_propose node_key", errmsg);
     if (rc == 0) {
-        rc = key_or_empty(p->encryption_key.len,
+        rc = codec_key_or_empty(p->encryption_key.len,
                           "tx member_propose encryption_key", errmsg);
     }
     if (rc == 0 && p->node_key.len == 0 && p->encryption_key.len == 0) {
@@ -832,10 +828,10 @@ static int member_propose_check(const Tdei__MemberPropose *p, char *errmsg)
 
 static int member_vote_check(const Tdei__MemberVote *v, char *errmsg)
 {
-    int rc = no_unknown(&v->base, "tx member_vote", errmsg);
+    int rc = codec_no_unknown(&v->base, "tx member_vote", errmsg);
 
     if (rc == 0) {
-        rc = len_check(v->proposal.len, CODEC_HASH_SIZE, errmsg,
+        rc = codec_len_check(v->proposal.len, CODEC_HASH_SIZE, errmsg,
                        "tx member_vote proposal");
     }
     return rc;
@@ -844,14 +840,14 @@ static int member_vote_check(const Tdei__MemberVote *v, char *errmsg)
 static int operator_key_rotate_check(const Tdei__OperatorKeyRotate *r,
                                      char *errmsg)
 {
-    int rc = no_unknown(&r->base, "tx operator_key_rotate", errmsg);
+    int rc = codec_no_unknown(&r->base, "tx operator_key_rotate", errmsg);
 
     if (rc == 0) {
-        rc = key_or_empty(r->add_key.len, "tx operator_key_rotate add_key",
+        rc = codec_key_or_empty(r->add_key.len, "tx operator_key_rotate add_key",
                           errmsg);
     }
     if (rc == 0) {
-        rc = key_or_empty(r->remove_key.len,
+        rc = codec_key_or_empty(r->remove_key.len,
                           "tx operator_key_rotate remove_key", errmsg);
     }
     if (rc == 0 && r->add_key.len == 0 && r->remove_key.len == 0) {
@@ -881,7 +877,7 @@ static int txbody_unknown_check(const Tdei__TxBody *body, char *errmsg)
                                tag);
         }
     }
-    return no_unknown(&body->base, "tx body", errmsg);
+    return codec_no_unknown(&body->base, "tx body", errmsg);
 }
 
 static int txbody_check(const Tdei__TxBody *body, char *errmsg)
@@ -903,7 +899,7 @@ static int txbody_check(const Tdei__TxBody *body, char *errmsg)
     }
     rc = chain_id_check(body->chain_id, "tx", errmsg);
     if (rc == 0) {
-        rc = len_check(body->signer.len, CODEC_KEY_SIZE, errmsg,
+        rc = codec_len_check(body->signer.len, CODEC_KEY_SIZE, errmsg,
                        "tx signer");
     }
     if (rc == 0 && body->nonce == 0) {
@@ -924,6 +920,29 @@ static int txbody_check(const Tdei__TxBody *body, char *errmsg)
         return member_vote_check(body->member_vote, errmsg);
     case TDEI__TX_BODY__OP_OPERATOR_KEY_ROTATE:
         return operator_key_rotate_check(body->operator_key_rotate, errmsg);
+    case TDEI__TX_BODY__OP_CATALOG_PUBLISH:
+    case TDEI__TX_BODY__OP_CATALOG_VERSION:
+    case TDEI__TX_BODY__OP_CATALOG_WITHDRAW:
+    case TDEI__TX_BODY__OP_CATALOG_REPRICE:
+    case TDEI__TX_BODY__OP_CLASSIFY_SET:
+    case TDEI__TX_BODY__OP_CLASSIFY_APPROVE:
+    case TDEI__TX_BODY__OP_OWNERSHIP_OFFER:
+    case TDEI__TX_BODY__OP_OWNERSHIP_ACCEPT:
+    case TDEI__TX_BODY__OP_OWNERSHIP_CANCEL:
+        return codec_catalog_op_check(body, errmsg);
+    case TDEI__TX_BODY__OP_EXCHANGE_REQUEST:
+    case TDEI__TX_BODY__OP_EXCHANGE_APPROVE:
+    case TDEI__TX_BODY__OP_EXCHANGE_REJECT:
+    case TDEI__TX_BODY__OP_EXCHANGE_DELIVER:
+    case TDEI__TX_BODY__OP_EXCHANGE_CONFIRM:
+    case TDEI__TX_BODY__OP_EXCHANGE_DISPUTE:
+    case TDEI__TX_BODY__OP_EXCHANGE_RESOLVE:
+    case TDEI__TX_BODY__OP_GRANT_REVOKE:
+        return codec_exchange_op_check(body, errmsg);
+    case TDEI__TX_BODY__OP_STREAM_OPEN:
+    case TDEI__TX_BODY__OP_STREAM_APPEND:
+    case TDEI__TX_BODY__OP_STREAM_CLOSE:
+        return codec_stream_op_check(body, errmsg);
     default:
         return tdei_errorf(errmsg, ERRSZ, TDEI_UNKNOWN_OP,
                            "tx op %d is not known to this node",
@@ -945,7 +964,7 @@ int codec_txbody_decode(Tdei__TxBody **out, const uint8_t *buf, size_t len,
     }
     rc = txbody_check((const Tdei__TxBody *)msg, errmsg);
     if (rc == 0) {
-        rc = canonical_check(msg, buf, len, "tx body", errmsg);
+        rc = codec_canonical_check(msg, buf, len, "tx body", errmsg);
     }
     if (rc != 0) {
         codec_message_free(msg);
@@ -980,7 +999,7 @@ static int header_check(const Tdei__Header *header, char *errmsg)
                            "this node reads version %u",
                            header->version, CODEC_VERSION);
     }
-    rc = no_unknown(&header->base, "header", errmsg);
+    rc = codec_no_unknown(&header->base, "header", errmsg);
     if (rc == 0) {
         rc = chain_id_check(header->chain_id, "header", errmsg);
     }
@@ -1002,13 +1021,13 @@ static int header_check(const Tdei__Header *header, char *errmsg)
                            header->last_block_id.len);
     }
     if (header->height > 1) {
-        rc = len_check(header->last_block_id.len, CODEC_HASH_SIZE, errmsg,
+        rc = codec_len_check(header->last_block_id.len, CODEC_HASH_SIZE, errmsg,
                        "header last_block_id at height %" PRIu64,
                        header->height);
     }
     for (size_t i = 0; rc == 0 && i < sizeof(fixed) / sizeof(fixed[0]);
          i++) {
-        rc = len_check(fixed[i].field->len, CODEC_HASH_SIZE, errmsg,
+        rc = codec_len_check(fixed[i].field->len, CODEC_HASH_SIZE, errmsg,
                        "header %s", fixed[i].name);
     }
     return rc;
@@ -1033,7 +1052,7 @@ int codec_header_decode(Tdei__Header **out, const uint8_t *buf, size_t len,
     }
     rc = header_check((const Tdei__Header *)msg, errmsg);
     if (rc == 0) {
-        rc = canonical_check(msg, buf, len, "header", errmsg);
+        rc = codec_canonical_check(msg, buf, len, "header", errmsg);
     }
     if (rc != 0) {
         codec_message_free(msg);
@@ -1047,7 +1066,7 @@ static int commit_check(const Tdei__Commit *commit,
                         const struct codec_limits *limits, const char *what,
                         char *errmsg)
 {
-    int rc = no_unknown(&commit->base, what, errmsg);
+    int rc = codec_no_unknown(&commit->base, what, errmsg);
 
     if (rc != 0) {
         return rc;
@@ -1056,7 +1075,7 @@ static int commit_check(const Tdei__Commit *commit,
         return tdei_errorf(errmsg, ERRSZ, TDEI_MALFORMED,
                            "%s height is 0; heights start at 1", what);
     }
-    rc = len_check(commit->block_id.len, CODEC_HASH_SIZE, errmsg,
+    rc = codec_len_check(commit->block_id.len, CODEC_HASH_SIZE, errmsg,
                    "%s block_id", what);
     if (rc != 0) {
         return rc;
@@ -1080,10 +1099,10 @@ static int commit_check(const Tdei__Commit *commit,
                                "which this schema does not know",
                                what, i, sig->base.unknown_fields[0].tag);
         }
-        rc = len_check(sig->validator.len, CODEC_KEY_SIZE, errmsg,
+        rc = codec_len_check(sig->validator.len, CODEC_KEY_SIZE, errmsg,
                        "%s signature %zu validator", what, i);
         if (rc == 0) {
-            rc = len_check(sig->sig.len, CODEC_SIG_SIZE, errmsg,
+            rc = codec_len_check(sig->sig.len, CODEC_SIG_SIZE, errmsg,
                            "%s signature %zu sig", what, i);
         }
         if (rc != 0) {
@@ -1136,7 +1155,7 @@ int codec_commit_decode(Tdei__Commit **out, const uint8_t *buf, size_t len,
     }
     rc = commit_check((const Tdei__Commit *)msg, limits, "commit", errmsg);
     if (rc == 0) {
-        rc = canonical_check(msg, buf, len, "commit", errmsg);
+        rc = codec_canonical_check(msg, buf, len, "commit", errmsg);
     }
     if (rc != 0) {
         codec_message_free(msg);
@@ -1158,7 +1177,7 @@ static int block_check(const Tdei__Block *block,
     int rc;
 
     *header_out = NULL;
-    rc = no_unknown(&block->base, what, errmsg);
+    rc = codec_no_unknown(&block->base, what, errmsg);
     if (rc != 0) {
         return rc;
     }
@@ -1277,7 +1296,7 @@ int codec_block_decode(Tdei__Block **out, Tdei__Header **header,
     rc = block_check((const Tdei__Block *)msg, limits, &decoded_header,
                      "block", errmsg);
     if (rc == 0) {
-        rc = canonical_check(msg, buf, len, "block", errmsg);
+        rc = codec_canonical_check(msg, buf, len, "block", errmsg);
     }
     if (rc != 0) {
         codec_header_free(decoded_header);
@@ -1295,7 +1314,7 @@ int codec_block_decode(Tdei__Block **out, Tdei__Header **header,
 
 static int vote_check(const Tdei__Vote *vote, const char *what, char *errmsg)
 {
-    int rc = no_unknown(&vote->base, what, errmsg);
+    int rc = codec_no_unknown(&vote->base, what, errmsg);
 
     if (rc != 0) {
         return rc;
@@ -1317,10 +1336,10 @@ static int vote_check(const Tdei__Vote *vote, const char *what, char *errmsg)
                            "empty for nil",
                            what, vote->block_id.len);
     }
-    rc = len_check(vote->validator.len, CODEC_KEY_SIZE, errmsg,
+    rc = codec_len_check(vote->validator.len, CODEC_KEY_SIZE, errmsg,
                    "%s validator", what);
     if (rc == 0) {
-        rc = len_check(vote->sig.len, CODEC_SIG_SIZE, errmsg, "%s sig",
+        rc = codec_len_check(vote->sig.len, CODEC_SIG_SIZE, errmsg, "%s sig",
                        what);
     }
     return rc;
@@ -1345,7 +1364,7 @@ int codec_vote_decode(Tdei__Vote **out, const uint8_t *buf, size_t len,
     }
     rc = vote_check((const Tdei__Vote *)msg, "vote", errmsg);
     if (rc == 0) {
-        rc = canonical_check(msg, buf, len, "vote", errmsg);
+        rc = codec_canonical_check(msg, buf, len, "vote", errmsg);
     }
     if (rc != 0) {
         codec_message_free(msg);
@@ -1364,7 +1383,7 @@ static int proposal_check(const Tdei__Proposal *proposal,
     int rc;
 
     *header_out = NULL;
-    rc = no_unknown(&proposal->base, "proposal", errmsg);
+    rc = codec_no_unknown(&proposal->base, "proposal", errmsg);
     if (rc != 0) {
         return rc;
     }
@@ -1380,14 +1399,14 @@ static int proposal_check(const Tdei__Proposal *proposal,
                            "round below its round %" PRIu32,
                            proposal->pol_round, proposal->round);
     }
-    rc = len_check(proposal->block_id.len, CODEC_HASH_SIZE, errmsg,
+    rc = codec_len_check(proposal->block_id.len, CODEC_HASH_SIZE, errmsg,
                    "proposal block_id");
     if (rc == 0) {
-        rc = len_check(proposal->proposer.len, CODEC_KEY_SIZE, errmsg,
+        rc = codec_len_check(proposal->proposer.len, CODEC_KEY_SIZE, errmsg,
                        "proposal proposer");
     }
     if (rc == 0) {
-        rc = len_check(proposal->sig.len, CODEC_SIG_SIZE, errmsg,
+        rc = codec_len_check(proposal->sig.len, CODEC_SIG_SIZE, errmsg,
                        "proposal sig");
     }
     if (rc != 0) {
@@ -1472,7 +1491,7 @@ int codec_proposal_decode(Tdei__Proposal **out, Tdei__Header **header,
     rc = proposal_check((const Tdei__Proposal *)msg, limits, &decoded_header,
                         errmsg);
     if (rc == 0) {
-        rc = canonical_check(msg, buf, len, "proposal", errmsg);
+        rc = codec_canonical_check(msg, buf, len, "proposal", errmsg);
     }
     if (rc != 0) {
         codec_header_free(decoded_header);
@@ -1498,7 +1517,7 @@ static int evidence_check(const Tdei__Evidence *evidence, char *errmsg)
 {
     const Tdei__Vote *a = evidence->a;
     const Tdei__Vote *b = evidence->b;
-    int rc = no_unknown(&evidence->base, "evidence", errmsg);
+    int rc = codec_no_unknown(&evidence->base, "evidence", errmsg);
 
     if (rc != 0) {
         return rc;
@@ -1554,7 +1573,7 @@ int codec_evidence_decode(Tdei__Evidence **out, const uint8_t *buf,
     }
     rc = evidence_check((const Tdei__Evidence *)msg, errmsg);
     if (rc == 0) {
-        rc = canonical_check(msg, buf, len, "evidence", errmsg);
+        rc = codec_canonical_check(msg, buf, len, "evidence", errmsg);
     }
     if (rc != 0) {
         codec_message_free(msg);
@@ -1582,7 +1601,7 @@ static int event_check(const Tdei__Event *event, size_t index, char *errmsg)
         return tdei_errorf(errmsg, ERRSZ, TDEI_MALFORMED,
                            "result event %zu type \"%s\" is not 1-%u bytes "
                            "of [a-z0-9._-]",
-                           index, echo(shown, event->type),
+                           index, codec_echo(shown, event->type),
                            CODEC_EVENT_TYPE_MAX);
     }
     if (event->n_attrs > CODEC_ATTRS_MAX) {
@@ -1603,12 +1622,12 @@ static int event_check(const Tdei__Event *event, size_t index, char *errmsg)
             return tdei_errorf(errmsg, ERRSZ, TDEI_MALFORMED,
                                "result event %zu attribute key \"%s\" is not "
                                "1-%u bytes of [a-z0-9._-]",
-                               index, echo(shown, attr->key),
+                               index, codec_echo(shown, attr->key),
                                CODEC_ATTR_KEY_MAX);
         }
         (void)snprintf(what, sizeof(what), "result event %zu attribute %zu",
                        index, i);
-        rc = text_check(attr->value, CODEC_ATTR_VALUE_MAX, what, errmsg);
+        rc = codec_text_check(attr->value, CODEC_ATTR_VALUE_MAX, what, errmsg);
         if (rc != 0) {
             return rc;
         }
@@ -1631,10 +1650,10 @@ static int head_check(const Tdei__HeadUpdate *head, size_t index,
                            "be 1-%u",
                            index, head->object.len, CODEC_OBJECT_KEY_MAX);
     }
-    rc = len_check(head->prev_head.len, CODEC_HASH_SIZE, errmsg,
+    rc = codec_len_check(head->prev_head.len, CODEC_HASH_SIZE, errmsg,
                    "result head %zu prev_head", index);
     if (rc == 0) {
-        rc = len_check(head->new_head.len, CODEC_HASH_SIZE, errmsg,
+        rc = codec_len_check(head->new_head.len, CODEC_HASH_SIZE, errmsg,
                        "result head %zu new_head", index);
     }
     return rc;
@@ -1642,10 +1661,10 @@ static int head_check(const Tdei__HeadUpdate *head, size_t index,
 
 static int txresult_check(const Tdei__TxResult *result, char *errmsg)
 {
-    int rc = no_unknown(&result->base, "result", errmsg);
+    int rc = codec_no_unknown(&result->base, "result", errmsg);
 
     if (rc == 0) {
-        rc = text_check(result->log, CODEC_LOG_MAX, "result log", errmsg);
+        rc = codec_text_check(result->log, CODEC_LOG_MAX, "result log", errmsg);
     }
     if (rc != 0) {
         return rc;
@@ -1708,7 +1727,7 @@ int codec_txresult_decode(Tdei__TxResult **out, const uint8_t *buf,
     }
     rc = txresult_check((const Tdei__TxResult *)msg, errmsg);
     if (rc == 0) {
-        rc = canonical_check(msg, buf, len, "result", errmsg);
+        rc = codec_canonical_check(msg, buf, len, "result", errmsg);
     }
     if (rc != 0) {
         codec_message_free(msg);
@@ -1723,7 +1742,7 @@ static int validator_set_check(const Tdei__ValidatorSet *set,
                                char *errmsg)
 {
     char what[48];
-    int rc = no_unknown(&set->base, "validator set", errmsg);
+    int rc = codec_no_unknown(&set->base, "validator set", errmsg);
 
     if (rc != 0) {
         return rc;
@@ -1744,13 +1763,13 @@ static int validator_set_check(const Tdei__ValidatorSet *set,
             return tdei_errorf(errmsg, ERRSZ, TDEI_MALFORMED,
                                "validator %zu has an unknown field", i);
         }
-        rc = len_check(validator->node_key.len, CODEC_KEY_SIZE, errmsg,
+        rc = codec_len_check(validator->node_key.len, CODEC_KEY_SIZE, errmsg,
                        "validator %zu node_key", i);
         if (rc != 0) {
             return rc;
         }
         (void)snprintf(what, sizeof(what), "validator %zu member", i);
-        rc = member_id_check(validator->member, what, errmsg);
+        rc = codec_member_id_check(validator->member, what, errmsg);
         if (rc != 0) {
             return rc;
         }
@@ -1791,7 +1810,7 @@ int codec_validator_set_decode(Tdei__ValidatorSet **out, const uint8_t *buf,
     rc = validator_set_check((const Tdei__ValidatorSet *)msg, limits,
                              errmsg);
     if (rc == 0) {
-        rc = canonical_check(msg, buf, len, "validator set", errmsg);
+        rc = codec_canonical_check(msg, buf, len, "validator set", errmsg);
     }
     if (rc != 0) {
         codec_message_free(msg);
@@ -1938,11 +1957,9 @@ int codec_validator_set_encode(const Tdei__ValidatorSet *set, uint8_t **out,
  * State records (added with execution; see codec.h "State records")
  * ------------------------------------------------------------------------ */
 
-typedef int (*record_check_fn)(const ProtobufCMessage *msg, char *errmsg);
-
 /* The common shape of a record decoder: size, unpack, field rules,
  * canonical encoding. */
-static int record_decode(ProtobufCMessage **out,
+int codec_record_decode(ProtobufCMessage **out,
                          const ProtobufCMessageDescriptor *desc,
                          const uint8_t *buf, size_t len, size_t size_max,
                          const char *what, record_check_fn check,
@@ -1961,12 +1978,12 @@ static int record_decode(ProtobufCMessage **out,
     if (rc != 0) {
         return rc;
     }
-    rc = no_unknown(msg, what, errmsg);
+    rc = codec_no_unknown(msg, what, errmsg);
     if (rc == 0) {
         rc = check(msg, errmsg);
     }
     if (rc == 0) {
-        rc = canonical_check(msg, buf, len, what, errmsg);
+        rc = codec_canonical_check(msg, buf, len, what, errmsg);
     }
     if (rc != 0) {
         codec_message_free(msg);
@@ -1979,10 +1996,10 @@ static int record_decode(ProtobufCMessage **out,
 static int member_record_check(const ProtobufCMessage *msg, char *errmsg)
 {
     const Tdei__Member *m = (const Tdei__Member *)msg;
-    int rc = member_id_check(m->id, "member id", errmsg);
+    int rc = codec_member_id_check(m->id, "member id", errmsg);
 
     if (rc == 0) {
-        rc = text_check(m->name, CODEC_MEMBER_NAME_MAX, "member name",
+        rc = codec_text_check(m->name, CODEC_MEMBER_NAME_MAX, "member name",
                         errmsg);
     }
     if (rc != 0) {
@@ -1993,10 +2010,10 @@ static int member_record_check(const ProtobufCMessage *msg, char *errmsg)
                            "member %s role %" PRIu32 " is not 1-4", m->id,
                            m->role);
     }
-    rc = len_check(m->node_key.len, CODEC_KEY_SIZE, errmsg,
+    rc = codec_len_check(m->node_key.len, CODEC_KEY_SIZE, errmsg,
                    "member %s node_key", m->id);
     if (rc == 0) {
-        rc = len_check(m->encryption_key.len, TDEI_X25519_SIZE, errmsg,
+        rc = codec_len_check(m->encryption_key.len, TDEI_X25519_SIZE, errmsg,
                        "member %s encryption_key", m->id);
     }
     if (rc != 0) {
@@ -2011,7 +2028,7 @@ static int member_record_check(const ProtobufCMessage *msg, char *errmsg)
                            CODEC_OPERATOR_KEYS_MAX);
     }
     for (size_t i = 0; i < m->n_operator_keys; i++) {
-        rc = len_check(m->operator_keys[i].len, CODEC_KEY_SIZE, errmsg,
+        rc = codec_len_check(m->operator_keys[i].len, CODEC_KEY_SIZE, errmsg,
                        "member %s operator key %zu", m->id, i);
         if (rc != 0) {
             return rc;
@@ -2049,14 +2066,14 @@ static int opkey_record_check(const ProtobufCMessage *msg, char *errmsg)
 {
     const Tdei__OperatorKey *k = (const Tdei__OperatorKey *)msg;
 
-    return member_id_check(k->member, "operator key member", errmsg);
+    return codec_member_id_check(k->member, "operator key member", errmsg);
 }
 
 static int nodekey_record_check(const ProtobufCMessage *msg, char *errmsg)
 {
     const Tdei__NodeKey *k = (const Tdei__NodeKey *)msg;
 
-    return member_id_check(k->member, "node key member", errmsg);
+    return codec_member_id_check(k->member, "node key member", errmsg);
 }
 
 static int params_record_check(const ProtobufCMessage *msg, char *errmsg)
@@ -2075,13 +2092,34 @@ static int params_record_check(const ProtobufCMessage *msg, char *errmsg)
                            "block_size_max %" PRIu64,
                            p->tx_size_max, p->block_size_max);
     }
+    if (p->n_levels != CODEC_LEVELS) {
+        return tdei_errorf(errmsg, ERRSZ, TDEI_MALFORMED,
+                           "params record has %zu level policies; it must "
+                           "have %u",
+                           p->n_levels, CODEC_LEVELS);
+    }
+    for (size_t i = 0; i < p->n_levels; i++) {
+        const Tdei__LevelPolicy *lp = p->levels[i];
+        int rc = codec_no_unknown(&lp->base, "params level policy", errmsg);
+        if (rc != 0) {
+            return rc;
+        }
+        if (lp->approval < 1 || lp->approval > 3 || lp->roles > 30u ||
+            (lp->roles & 1u) != 0 || lp->grant_ttl == 0) {
+            return tdei_errorf(errmsg, ERRSZ, TDEI_MALFORMED,
+                               "params level %zu policy is out of range "
+                               "(approval 1-3, roles an even mask <= 30, "
+                               "grant_ttl >= 1)",
+                               i + 1);
+        }
+    }
     return 0;
 }
 
 int codec_member_decode(Tdei__Member **out, const uint8_t *buf, size_t len,
                         char *errmsg)
 {
-    return record_decode((ProtobufCMessage **)out, &tdei__member__descriptor,
+    return codec_record_decode((ProtobufCMessage **)out, &tdei__member__descriptor,
                          buf, len, CODEC_MEMBER_SIZE_MAX, "member",
                          member_record_check, errmsg);
 }
@@ -2089,7 +2127,7 @@ int codec_member_decode(Tdei__Member **out, const uint8_t *buf, size_t len,
 int codec_account_decode(Tdei__Account **out, const uint8_t *buf, size_t len,
                          char *errmsg)
 {
-    return record_decode((ProtobufCMessage **)out,
+    return codec_record_decode((ProtobufCMessage **)out,
                          &tdei__account__descriptor, buf, len,
                          CODEC_ACCOUNT_SIZE_MAX, "account",
                          account_record_check, errmsg);
@@ -2098,7 +2136,7 @@ int codec_account_decode(Tdei__Account **out, const uint8_t *buf, size_t len,
 int codec_operator_key_decode(Tdei__OperatorKey **out, const uint8_t *buf,
                               size_t len, char *errmsg)
 {
-    return record_decode((ProtobufCMessage **)out,
+    return codec_record_decode((ProtobufCMessage **)out,
                          &tdei__operator_key__descriptor, buf, len,
                          CODEC_OPKEY_SIZE_MAX, "operator key",
                          opkey_record_check, errmsg);
@@ -2107,7 +2145,7 @@ int codec_operator_key_decode(Tdei__OperatorKey **out, const uint8_t *buf,
 int codec_node_key_decode(Tdei__NodeKey **out, const uint8_t *buf,
                           size_t len, char *errmsg)
 {
-    return record_decode((ProtobufCMessage **)out,
+    return codec_record_decode((ProtobufCMessage **)out,
                          &tdei__node_key__descriptor, buf, len,
                          CODEC_NODEKEY_SIZE_MAX, "node key",
                          nodekey_record_check, errmsg);
@@ -2116,7 +2154,7 @@ int codec_node_key_decode(Tdei__NodeKey **out, const uint8_t *buf,
 int codec_params_decode(Tdei__Params **out, const uint8_t *buf, size_t len,
                         char *errmsg)
 {
-    return record_decode((ProtobufCMessage **)out, &tdei__params__descriptor,
+    return codec_record_decode((ProtobufCMessage **)out, &tdei__params__descriptor,
                          buf, len, CODEC_PARAMS_SIZE_MAX, "params",
                          params_record_check, errmsg);
 }
@@ -2181,7 +2219,7 @@ static int id_list_check(char *const *ids, size_t n, const char *what,
                          char *errmsg)
 {
     for (size_t i = 0; i < n; i++) {
-        int rc = member_id_check(ids[i], what, errmsg);
+        int rc = codec_member_id_check(ids[i], what, errmsg);
         if (rc != 0) {
             return rc;
         }
@@ -2204,7 +2242,7 @@ static int proposal_record_check(const ProtobufCMessage *msg, char *errmsg)
     }
     rc = member_propose_check(p->op, errmsg);
     if (rc == 0) {
-        rc = member_id_check(p->proposer, "member proposal proposer", errmsg);
+        rc = codec_member_id_check(p->proposer, "member proposal proposer", errmsg);
     }
     if (rc == 0) {
         rc = id_list_check(p->approvals, p->n_approvals,
@@ -2235,7 +2273,7 @@ int codec_member_proposal_decode(Tdei__MemberProposal **out,
                                  const uint8_t *buf, size_t len,
                                  char *errmsg)
 {
-    return record_decode((ProtobufCMessage **)out,
+    return codec_record_decode((ProtobufCMessage **)out,
                          &tdei__member_proposal__descriptor, buf, len,
                          CODEC_MEMBER_PROPOSAL_SIZE_MAX, "member proposal",
                          proposal_record_check, errmsg);
@@ -2244,7 +2282,7 @@ int codec_member_proposal_decode(Tdei__MemberProposal **out,
 int codec_voter_count_decode(Tdei__VoterCount **out, const uint8_t *buf,
                              size_t len, char *errmsg)
 {
-    return record_decode((ProtobufCMessage **)out,
+    return codec_record_decode((ProtobufCMessage **)out,
                          &tdei__voter_count__descriptor, buf, len,
                          CODEC_VOTER_COUNT_SIZE_MAX, "voter count",
                          voter_count_record_check, errmsg);

@@ -434,7 +434,8 @@ int codec_validator_set_encode(const Tdei__ValidatorSet *set, uint8_t **out,
 #define CODEC_ACCOUNT_SIZE_MAX 16u   /* <= 11 bytes */
 #define CODEC_OPKEY_SIZE_MAX 64u     /* OperatorKey: <= 45 bytes */
 #define CODEC_NODEKEY_SIZE_MAX 64u   /* NodeKey: <= 34 bytes */
-#define CODEC_PARAMS_SIZE_MAX 128u   /* Params: <= 68 bytes */
+#define CODEC_PARAMS_SIZE_MAX 512u   /* Params: <= 200 bytes */
+#define CODEC_LEVELS 3u              /* Params.levels: levels 1, 2, 3 */
 
 /* Member statuses (Member.status). */
 enum codec_member_status {
@@ -468,7 +469,9 @@ int codec_node_key_decode(Tdei__NodeKey **out, const uint8_t *buf,
                           size_t len, char *errmsg);
 
 /* Decode a Params record. Checks: @len <= CODEC_PARAMS_SIZE_MAX; every
- * limit at least 1; tx_size_max <= block_size_max. Returns, In, Out: as
+ * limit at least 1; tx_size_max <= block_size_max; exactly CODEC_LEVELS
+ * level policies, each with approval 1-3, roles an even mask <= 30 and
+ * grant_ttl >= 1. Returns, In, Out: as
  * above. */
 int codec_params_decode(Tdei__Params **out, const uint8_t *buf, size_t len,
                         char *errmsg);
@@ -525,6 +528,138 @@ int codec_voter_count_decode(Tdei__VoterCount **out, const uint8_t *buf,
 
 void codec_member_proposal_free(Tdei__MemberProposal *proposal);
 void codec_voter_count_free(Tdei__VoterCount *count);
+
+/* ------------------------------------------------------------------------
+ * The exchange rules: catalog, classify, ownership, exchange, stream
+ * (tdei.proto ops 48-127 and their state records; DESIGN.md section 6)
+ *
+ * codec_txbody_decode checks the fields of these ops (codec_catalog.c,
+ * codec_exchange.c, codec_stream.c): ids, lengths, enums and the label
+ * pairs; the contracts check everything that depends on state.
+ * ------------------------------------------------------------------------ */
+
+#define CODEC_DATASET_ID_MIN 3u    /* entry ids: 3-64 bytes of [a-z0-9-] */
+#define CODEC_DATASET_ID_MAX 64u
+#define CODEC_TITLE_MAX 200u       /* bytes of UTF-8, at least 1 */
+#define CODEC_DESCRIPTION_MAX 4096u
+#define CODEC_TAG_MAX 32u          /* a tag: 1-32 bytes of [a-z0-9._-] */
+#define CODEC_TAGS_MAX 16u
+#define CODEC_SCHEMA_MAX 1024u
+#define CODEC_PARENTS_MAX 16u
+#define CODEC_NOTE_MAX 256u        /* purpose, reasons, notes */
+#define CODEC_SEALED_KEY_SIZE 80u  /* crypto_box_seal of a 32-byte key */
+#define CODEC_STREAM_SUBS_MAX 64u  /* live subscriptions of one stream */
+#define CODEC_DOMAIN_MAX 5u        /* data domains 1-5 */
+
+/* Record sizes: each bounds the largest valid encoding, rounded up. */
+#define CODEC_DATASET_SIZE_MAX (8u * TDEI_KIB)
+#define CODEC_DATASET_VERSION_SIZE_MAX 1280u
+#define CODEC_EXCHANGE_SIZE_MAX 2048u
+#define CODEC_GRANT_REF_SIZE_MAX 64u
+#define CODEC_STREAM_SIZE_MAX (3u * TDEI_KIB)
+/* A DueList holds at most CODEC_DUE_MAX ids of 34 encoded bytes each. */
+#define CODEC_DUE_MAX 100000u
+#define CODEC_DUE_LIST_SIZE_MAX (34u * CODEC_DUE_MAX)
+
+/* CatalogPublish.kind, Dataset.kind, Exchange.kind. */
+enum codec_kind { CODEC_KIND_DATASET = 1, CODEC_KIND_STREAM = 2 };
+
+/* Data domains of the industrial data classification guide. */
+enum codec_domain {
+    CODEC_DOMAIN_RD = 1,
+    CODEC_DOMAIN_PRODUCTION = 2,
+    CODEC_DOMAIN_OPERATION = 3, /* operation & maintenance */
+    CODEC_DOMAIN_MANAGEMENT = 4,
+    CODEC_DOMAIN_EXTERNAL = 5
+};
+
+/* Data Security Law classes (data_class). */
+enum codec_class {
+    CODEC_CLASS_GENERAL = 1,
+    CODEC_CLASS_IMPORTANT = 2,
+    CODEC_CLASS_CORE = 3
+};
+
+/* PriceTerms.model. */
+enum codec_price_model {
+    CODEC_PRICE_ONE_TIME = 1,
+    CODEC_PRICE_PER_RECORD = 2,
+    CODEC_PRICE_SUBSCRIPTION = 3
+};
+
+/* Dataset.status. */
+enum codec_dataset_status {
+    CODEC_DATASET_ACTIVE = 1,
+    CODEC_DATASET_WITHDRAWN = 2
+};
+
+/* Exchange.status. */
+enum codec_exchange_status {
+    CODEC_EXCHANGE_REQUESTED = 1,
+    CODEC_EXCHANGE_APPROVED = 2,
+    CODEC_EXCHANGE_DELIVERED = 3,
+    CODEC_EXCHANGE_SETTLED = 4,
+    CODEC_EXCHANGE_REJECTED = 5,
+    CODEC_EXCHANGE_EXPIRED = 6,
+    CODEC_EXCHANGE_DISPUTED = 7,
+    CODEC_EXCHANGE_REFUNDED = 8,
+    CODEC_EXCHANGE_REVOKED = 9,
+    CODEC_EXCHANGE_ENDED = 10
+};
+
+/* Stream.status. */
+enum codec_stream_status { CODEC_STREAM_OPEN = 1, CODEC_STREAM_CLOSED = 2 };
+
+/* Return 1 when @id is an entry id (3-64 bytes of [a-z0-9-]). */
+int codec_dataset_id_valid(const char *id);
+
+/* Return 1 when (@level, @data_class) is an allowed pair: L1 general; L2
+ * general or important; L3 important or core. */
+int codec_labels_allowed(uint32_t level, uint32_t data_class);
+
+/* Names for messages and the CLI; "?" for a number out of range. */
+const char *codec_domain_name(uint32_t domain);        /* "rd" .. */
+const char *codec_class_name(uint32_t data_class);     /* "general" .. */
+const char *codec_price_model_name(uint32_t model);    /* "one_time" .. */
+const char *codec_exchange_status_name(uint32_t status); /* "requested" */
+
+/* Record decoders, with the rules of the decoders above. Checks:
+ * Dataset: size; the fields of a CatalogPublish (as codec_txbody_decode
+ *   checks them), owner and publisher member ids, version >= 1, status
+ *   1-2, offer_to empty or a member id, pending labels all 0 or an
+ *   allowed pair with a domain 0-5.
+ * DatasetVersion: size; version >= 1; content_root 32 bytes; prev_root
+ *   empty (version 1 only) or 32 bytes; schema text.
+ * Exchange: size; id 32 bytes; dataset an entry id; kind, model, level,
+ *   class, status in range; consumer and owner member ids; approvals empty
+ *   or member ids; content_root and delivered_root empty or 32 bytes;
+ *   sealed_key empty or CODEC_SEALED_KEY_SIZE; purpose and note text.
+ * GrantRef: size; exchange 32 bytes.
+ * Stream: size; id an entry id; status 1-2; last_batch_root empty or 32
+ *   bytes; at most CODEC_STREAM_SUBS_MAX subscriptions of 32 bytes,
+ *   strictly ascending.
+ * DueList: size; every entry 32 bytes.
+ * Returns, In, Out: as the decoders above. */
+int codec_dataset_decode(Tdei__Dataset **out, const uint8_t *buf, size_t len,
+                         char *errmsg);
+int codec_dataset_version_decode(Tdei__DatasetVersion **out,
+                                 const uint8_t *buf, size_t len,
+                                 char *errmsg);
+int codec_exchange_decode(Tdei__Exchange **out, const uint8_t *buf,
+                          size_t len, char *errmsg);
+int codec_grant_ref_decode(Tdei__GrantRef **out, const uint8_t *buf,
+                           size_t len, char *errmsg);
+int codec_stream_decode(Tdei__Stream **out, const uint8_t *buf, size_t len,
+                        char *errmsg);
+int codec_due_list_decode(Tdei__DueList **out, const uint8_t *buf, size_t len,
+                          char *errmsg);
+
+void codec_dataset_free(Tdei__Dataset *dataset);
+void codec_dataset_version_free(Tdei__DatasetVersion *version);
+void codec_exchange_free(Tdei__Exchange *exchange);
+void codec_grant_ref_free(Tdei__GrantRef *ref);
+void codec_stream_free(Tdei__Stream *stream);
+void codec_due_list_free(Tdei__DueList *list);
 
 /* Text rules shared with execution (the ones the decoders apply), so that
  * execution never produces a TxResult its decoder would refuse. */

@@ -144,8 +144,8 @@
                                 "already registered; choose another")         \
     X(TDEI_MEMBER_STATE, 1056, "the member's status does not allow this "     \
                                "change; check the member's status first")  \
-    X(TDEI_UNKNOWN_PARAM, 1057, "no such governable param; name one of "      \
-                                "proposal_ttl, mint_enabled")                 \
+    X(TDEI_UNKNOWN_PARAM, 1057, "no such governable param; see tdei member "   \
+                                "params for the list")                        \
     X(TDEI_PARAM_RANGE, 1058, "the param value is outside its range; give a " \
                               "value in the named range")                     \
     X(TDEI_KEY_LIMIT, 1059, "the member already holds the most operator "     \
@@ -156,7 +156,63 @@
                            "the new key before removing the last one")        \
     X(TDEI_SIGNING_KEY, 1062, "a tx cannot remove the key that signs it; "    \
                               "sign the removal with another operator key "   \
-                              "of the member")
+                              "of the member")                                \
+    X(TDEI_DATASET_EXISTS, 1063, "a catalog entry with this id already "      \
+                                 "exists (ids are never reused); choose "     \
+                                 "another id")                                \
+    X(TDEI_UNKNOWN_DATASET, 1064, "no such catalog entry; check the id "      \
+                                  "with tdei catalog search")                 \
+    X(TDEI_NOT_OWNER, 1065, "only the entry's owner may do this; have the "   \
+                            "owner sign it")                                  \
+    X(TDEI_DATASET_STATE, 1066, "the entry's kind or status does not "        \
+                                "allow this; check it with tdei catalog "     \
+                                "show")                                       \
+    X(TDEI_LINEAGE, 1067, "a parent entry is missing, or the publisher "      \
+                          "neither owns it nor holds a grant whose "          \
+                          "license allows derivation; obtain a licensed "     \
+                          "grant first")                                      \
+    X(TDEI_LABELS, 1068, "the level and class are not an allowed pair; "      \
+                         "use L1 general, L2 general or important, L3 "       \
+                         "important or core")                                 \
+    X(TDEI_NOTHING_PENDING, 1069, "there is nothing pending to approve, "     \
+                                  "accept or cancel; check the entry's "      \
+                                  "state")                                    \
+    X(TDEI_PRICE_MISMATCH, 1070, "the expected price differs from the "       \
+                                 "catalog price; read the price with tdei "   \
+                                 "catalog show and ask again")                \
+    X(TDEI_POLICY, 1071, "the level's policy does not allow this receiver "   \
+                         "or request; read the policy in the params and "     \
+                         "the reason")                                        \
+    X(TDEI_UNKNOWN_EXCHANGE, 1072, "no such exchange; check the exchange "    \
+                                   "id (the request tx id)")                  \
+    X(TDEI_EXCHANGE_STATE, 1073, "the exchange is not at the step this "      \
+                                 "needs; check its status with tdei "         \
+                                 "exchange show")                             \
+    X(TDEI_NOT_PARTY, 1074, "the signer's member has no part in this step "   \
+                            "of the exchange; have the consumer, owner or "   \
+                            "regulator sign it")                              \
+    X(TDEI_CONTENT_MISMATCH, 1075, "the content root differs from the "       \
+                                   "requested version's; deliver that "       \
+                                   "version")                                 \
+    X(TDEI_GRANT_TTL, 1076, "the grant asked for is longer than the level "   \
+                            "or class allows; ask for fewer blocks")          \
+    X(TDEI_OWN_DATASET, 1077, "a member cannot request its own entry; it "    \
+                              "already holds the data")                       \
+    X(TDEI_STREAM_STATE, 1078, "the stream is not open (never opened, or "    \
+                               "closed); open it first")                      \
+    X(TDEI_STREAM_SEQ, 1079, "the batch does not continue the stream's "      \
+                             "sequence exactly; start at the stream's "       \
+                             "next sequence number")                          \
+    X(TDEI_STREAM_TIME, 1080, "the batch's timestamps go backwards; "         \
+                              "timestamps must be monotonic")                 \
+    X(TDEI_STREAM_STALE, 1081, "the batch is older than params.max_lag_ms "   \
+                               "behind block time; collect and send in "      \
+                               "real time")                                   \
+    X(TDEI_STREAM_AHEAD, 1082, "the batch is later than "                     \
+                               "params.max_clock_skew_ms ahead of block "     \
+                               "time; check the collector's clock")           \
+    X(TDEI_SUBS_LIMIT, 1083, "the stream has the most live subscriptions; "   \
+                             "wait for one to end")
 
 enum tdei_error {
     TDEI_OK = 0,

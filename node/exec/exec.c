@@ -1,6 +1,8 @@
 /* Block execution (see exec.h). */
 #include "exec/exec.h"
 
+#include "contracts/params.h"
+
 #include "core/alloc.h"
 #include "core/assert.h"
 #include "core/error.h"
@@ -279,16 +281,20 @@ static int genesis_state(struct state *st, const struct genesis *g)
 {
     static const uint8_t params_key[] = CONTRACT_KEY_PARAMS;
     static const uint8_t voters_key[] = CONTRACT_KEY_VOTERS;
-    Tdei__Params params = TDEI__PARAMS__INIT;
+    struct params_storage ps;
+    Tdei__Params *params = &ps.params;
     Tdei__VoterCount voters = TDEI__VOTER_COUNT__INIT;
     int rc = 0;
 
-    params.tx_size_max = g->params.tx_size_max;
-    params.block_txs_max = g->params.block_txs_max;
-    params.block_size_max = g->params.block_size_max;
-    params.validators_max = g->params.validators_max;
-    params.mint_enabled = 0;
-    params.proposal_ttl = CONTRACT_PROPOSAL_TTL_DEFAULT;
+    params_storage_init(&ps);
+    params->tx_size_max = g->params.tx_size_max;
+    params->block_txs_max = g->params.block_txs_max;
+    params->block_size_max = g->params.block_size_max;
+    params->validators_max = g->params.validators_max;
+    for (size_t i = 0; rc == 0 && i < params_count(); i++) {
+        /* genesis_parse checked every value against the table. */
+        rc = params_set(params, params_at(i), g->params.contract[i]);
+    }
     for (size_t i = 0; rc == 0 && i < g->member_count; i++) {
         rc = genesis_member_put(st, &g->members[i]);
         if (g->members[i].role != TDEI_ROLE_AUDITOR) {
@@ -296,7 +302,7 @@ static int genesis_state(struct state *st, const struct genesis *g)
         }
     }
     if (rc == 0) {
-        rc = put_msg(st, params_key, sizeof(params_key) - 1, &params.base);
+        rc = put_msg(st, params_key, sizeof(params_key) - 1, &params->base);
     }
     if (rc == 0) {
         rc = put_msg(st, voters_key, sizeof(voters_key) - 1, &voters.base);

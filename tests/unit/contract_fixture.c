@@ -88,8 +88,11 @@ void fixture_member(struct state *s, const char *id, enum tdei_role role,
     fixture_put(s, key, contract_key_account(key, id), &a.base);
 }
 
-void fixture_params_default(Tdei__Params *p)
+void fixture_params_default(struct params_storage *ps)
 {
+    Tdei__Params *p = &ps->params;
+
+    params_storage_init(ps);
     p->tx_size_max = 65536;
     p->block_txs_max = 10000;
     p->block_size_max = 8u << 20;

@@ -5,6 +5,7 @@
 #define TDEI_TESTS_CONTRACT_FIXTURE_H
 
 #include "contracts/contract.h"
+#include "contracts/params.h"
 #include "core/ids.h"
 #include "exec/state.h"
 
@@ -34,8 +35,9 @@ void fixture_put(struct state *s, const uint8_t *key, size_t klen,
 void fixture_member(struct state *s, const char *id, enum tdei_role role,
                     uint32_t status, uint8_t keybyte, uint64_t balance);
 
-/* Fill @p with the default limits of DESIGN.md section 4. */
-void fixture_params_default(Tdei__Params *p);
+/* Make @ps->params the default params: the limits of DESIGN.md section 4
+ * and the defaults of the params table (contracts/params.h). */
+void fixture_params_default(struct params_storage *ps);
 
 /* Put @p as the params record. */
 void fixture_params_put(struct state *s, const Tdei__Params *p);

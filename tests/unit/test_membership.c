@@ -21,11 +21,12 @@ static uint8_t signer[32] = {0x01};
 
 #define st fixture_st
 
+/* Seed the ledger; @ttl is params.proposal_ttl, 0 for its default. */
 static void seed(uint64_t ttl)
 {
     static const uint8_t voters_key[] = CONTRACT_KEY_VOTERS;
     struct state *s = fixture_seed_begin();
-    Tdei__Params p = TDEI__PARAMS__INIT;
+    struct params_storage p;
     Tdei__VoterCount v = TDEI__VOTER_COUNT__INIT;
 
     fixture_member(s, "pub-svc", TDEI_ROLE_PUBLIC_SERVICE, CODEC_MEMBER_ACTIVE,
@@ -41,8 +42,10 @@ static void seed(uint64_t ttl)
     fixture_member(s, "sleepy-co", TDEI_ROLE_MANUFACTURER,
                    CODEC_MEMBER_SUSPENDED, 6, 0);
     fixture_params_default(&p);
-    p.proposal_ttl = ttl;
-    fixture_params_put(s, &p);
+    if (ttl != 0) {
+        p.params.proposal_ttl = ttl;
+    }
+    fixture_params_put(s, &p.params);
     v.count = 4;
     fixture_put(s, voters_key, sizeof(voters_key) - 1, &v.base);
     fixture_seed_end(s);

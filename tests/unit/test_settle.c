@@ -25,7 +25,7 @@ static const uint8_t signer[32] = {0x01};
 static void seed(int mint_enabled)
 {
     struct state *s = fixture_seed_begin();
-    Tdei__Params p = TDEI__PARAMS__INIT;
+    struct params_storage p;
 
     fixture_member(s, "pub-svc", TDEI_ROLE_PUBLIC_SERVICE, CODEC_MEMBER_ACTIVE,
                    1, 0);
@@ -38,8 +38,8 @@ static void seed(int mint_enabled)
     fixture_member(s, "rich-co", TDEI_ROLE_MANUFACTURER, CODEC_MEMBER_ACTIVE,
                    5, UINT64_MAX - 5);
     fixture_params_default(&p);
-    p.mint_enabled = mint_enabled;
-    fixture_params_put(s, &p);
+    p.params.mint_enabled = mint_enabled;
+    fixture_params_put(s, &p.params);
     fixture_seed_end(s);
 }
 

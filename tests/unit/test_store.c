@@ -612,12 +612,12 @@ START_TEST(test_version_mismatch_refused)
     put_str(s, STORE_DB_STATE, "a", "b");
     store_close(s);
 
-    raw_set_version(2, 8);
+    raw_set_version(STORE_FORMAT_VERSION + 1, 8);
     s = (struct store *)1;
     rc = store_open(&s, dir, NULL, errmsg);
     ck_assert_int_eq(rc, TDEI_VERSION);
     ck_assert_ptr_null(s);
-    ck_assert_ptr_nonnull(strstr(errmsg, "version 2"));
+    ck_assert_ptr_nonnull(strstr(errmsg, "version 3"));
     ck_assert_ptr_nonnull(strstr(errmsg, dir));
 
     raw_set_version(1, 3);
@@ -629,7 +629,7 @@ START_TEST(test_version_mismatch_refused)
     ck_assert_ptr_nonnull(strstr(errmsg, "no store.version"));
 
     /* the refusals left the lock free and the version right once fixed */
-    raw_set_version(1, 8);
+    raw_set_version(STORE_FORMAT_VERSION, 8);
     s = open_ok(NULL);
     store_close(s);
 }
