@@ -36,8 +36,7 @@ static void expect_canonical(const ProtobufCMessage *msg, const uint8_t *data,
     if (codec_encode(msg, &again, &again_len) != 0) {
         return; /* out of memory: nothing to compare */
     }
-    if (again_len != size ||
-        (size > 0 && memcmp(again, data, size) != 0)) {
+    if (again_len != size || (size > 0 && memcmp(again, data, size) != 0)) {
         fprintf(stderr, "fuzz_codec: accepted a non-canonical %s\n",
                 msg->descriptor->name);
         abort();
@@ -45,26 +44,26 @@ static void expect_canonical(const ProtobufCMessage *msg, const uint8_t *data,
     tdei_free(again);
 }
 
-#define EXPECT(cond)                                                          \
-    do {                                                                      \
-        if (!(cond)) {                                                        \
-            fprintf(stderr, "fuzz_codec: %s:%d: %s\n", __FILE__, __LINE__,    \
-                    #cond);                                                   \
-            abort();                                                          \
-        }                                                                     \
+#define EXPECT(cond)                                                           \
+    do {                                                                       \
+        if (!(cond)) {                                                         \
+            fprintf(stderr, "fuzz_codec: %s:%d: %s\n", __FILE__, __LINE__,     \
+                    #cond);                                                    \
+            abort();                                                           \
+        }                                                                      \
     } while (0)
 
 /* Decode with decoder @call into @var of @type and check the oracle. */
-#define RUN(type, var, freer, call)                                           \
-    do {                                                                      \
-        type *var = NULL;                                                     \
-        if ((call) == 0) {                                                    \
-            EXPECT(var != NULL);                                              \
-            expect_canonical(&var->base, data, size);                         \
-        } else {                                                              \
-            EXPECT(var == NULL);                                              \
-        }                                                                     \
-        freer(var);                                                           \
+#define RUN(type, var, freer, call)                                            \
+    do {                                                                       \
+        type *var = NULL;                                                      \
+        if ((call) == 0) {                                                     \
+            EXPECT(var != NULL);                                               \
+            expect_canonical(&var->base, data, size);                          \
+        } else {                                                               \
+            EXPECT(var == NULL);                                               \
+        }                                                                      \
+        freer(var);                                                            \
     } while (0)
 
 static void decode_all(const uint8_t *data, size_t size,
@@ -88,6 +87,24 @@ static void decode_all(const uint8_t *data, size_t size,
         codec_txresult_decode(&result, data, size, errmsg));
     RUN(Tdei__ValidatorSet, set, codec_validator_set_free,
         codec_validator_set_decode(&set, data, size, limits, errmsg));
+    RUN(Tdei__Member, member, codec_member_free,
+        codec_member_decode(&member, data, size, errmsg));
+    RUN(Tdei__Params, params, codec_params_free,
+        codec_params_decode(&params, data, size, errmsg));
+    RUN(Tdei__MemberProposal, proposal, codec_member_proposal_free,
+        codec_member_proposal_decode(&proposal, data, size, errmsg));
+    RUN(Tdei__Dataset, dataset, codec_dataset_free,
+        codec_dataset_decode(&dataset, data, size, errmsg));
+    RUN(Tdei__DatasetVersion, version, codec_dataset_version_free,
+        codec_dataset_version_decode(&version, data, size, errmsg));
+    RUN(Tdei__Exchange, exchange, codec_exchange_free,
+        codec_exchange_decode(&exchange, data, size, errmsg));
+    RUN(Tdei__GrantRef, grant, codec_grant_ref_free,
+        codec_grant_ref_decode(&grant, data, size, errmsg));
+    RUN(Tdei__Stream, stream, codec_stream_free,
+        codec_stream_decode(&stream, data, size, errmsg));
+    RUN(Tdei__DueList, due, codec_due_list_free,
+        codec_due_list_decode(&due, data, size, errmsg));
     {
         Tdei__Header *header = NULL;
         RUN(Tdei__Block, block, codec_block_free,
@@ -134,8 +151,7 @@ int main(int argc, char **argv)
             return 1;
         }
         buf = malloc((size_t)size + 1);
-        if (buf == NULL ||
-            fread(buf, 1, (size_t)size, file) != (size_t)size) {
+        if (buf == NULL || fread(buf, 1, (size_t)size, file) != (size_t)size) {
             fprintf(stderr, "fuzz_codec: cannot read %s\n", argv[i]);
             return 1;
         }

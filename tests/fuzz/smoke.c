@@ -22,7 +22,7 @@
 
 #define SMOKE_RUNS_DEFAULT 20000u
 #define SMOKE_INPUT_MAX 8192u
-#define SMOKE_SEEDS 5u
+#define SMOKE_SEEDS 7u
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -42,7 +42,8 @@ static size_t smoke_below(size_t n)
     return n == 0 ? 0 : (size_t)(smoke_next() % n);
 }
 
-struct smoke_seed {
+struct smoke_seed
+{
     uint8_t *data;
     size_t len;
 };
@@ -57,17 +58,21 @@ static void smoke_check_seeds(const struct smoke_seed seeds[SMOKE_SEEDS])
     Tdei__Commit *commit = NULL;
     Tdei__Block *block = NULL;
     ProtobufCMessage *req = NULL;
+    Tdei__TxBody *body = NULL;
+    Tdei__Dataset *ds = NULL;
 
     if (codec_tx_decode(&tx, seeds[0].data, seeds[0].len, seeds[0].len,
                         errmsg) != 0 ||
         codec_vote_decode(&vote, seeds[1].data, seeds[1].len, errmsg) != 0 ||
         codec_commit_decode(&commit, seeds[2].data, seeds[2].len, &limits,
                             errmsg) != 0 ||
-        codec_block_decode(&block, NULL, seeds[3].data, seeds[3].len,
-                           &limits, errmsg) != 0 ||
+        codec_block_decode(&block, NULL, seeds[3].data, seeds[3].len, &limits,
+                           errmsg) != 0 ||
         codec_message_unpack(&req, &tdei__api__request__descriptor,
                              seeds[4].data + 5, seeds[4].len - 5, "request",
-                             errmsg) != 0) {
+                             errmsg) != 0 ||
+        codec_txbody_decode(&body, seeds[5].data, seeds[5].len, errmsg) != 0 ||
+        codec_dataset_decode(&ds, seeds[6].data, seeds[6].len, errmsg) != 0) {
         fprintf(stderr, "smoke: a seed does not decode: %s\n", errmsg);
         abort();
     }
@@ -76,10 +81,83 @@ static void smoke_check_seeds(const struct smoke_seed seeds[SMOKE_SEEDS])
     codec_commit_free(commit);
     codec_block_free(block);
     codec_message_free(req);
+    codec_txbody_free(body);
+    codec_dataset_free(ds);
+}
+
+/* Seeds 5 and 6: a catalog_publish TxBody and the Dataset record it makes,
+ * the largest messages of the exchange rules. */
+static void smoke_rule_seeds(struct smoke_seed seeds[SMOKE_SEEDS],
+                             const uint8_t signer[32])
+{
+    static char *tags[] = {(char *)(uintptr_t) "press",
+                           (char *)(uintptr_t) "vibration"};
+    static char *parents[] = {(char *)(uintptr_t) "press-raw"};
+    static const uint8_t root[32] = {7};
+    Tdei__TxBody body = TDEI__TX_BODY__INIT;
+    Tdei__CatalogPublish pub = TDEI__CATALOG_PUBLISH__INIT;
+    Tdei__PriceTerms price = TDEI__PRICE_TERMS__INIT;
+    Tdei__License license = TDEI__LICENSE__INIT;
+    Tdei__Dataset ds = TDEI__DATASET__INIT;
+
+    price.model = CODEC_PRICE_ONE_TIME;
+    price.amount = 120;
+    license.may_derive = 1;
+    pub.id = (char *)(uintptr_t) "press-line-4";
+    pub.kind = CODEC_KIND_DATASET;
+    pub.title = (char *)(uintptr_t) "Press line 4 vibration";
+    pub.description = (char *)(uintptr_t) "1 kHz accelerometer, 2026";
+    pub.n_tags = 2;
+    pub.tags = tags;
+    pub.domain = CODEC_DOMAIN_PRODUCTION;
+    pub.level = 2;
+    pub.data_class = CODEC_CLASS_IMPORTANT;
+    pub.schema = (char *)(uintptr_t) "csv: t_ms,ax,ay,az";
+    pub.price = &price;
+    pub.license = &license;
+    pub.n_parents = 1;
+    pub.parents = parents;
+    pub.content_root.data = (uint8_t *)(uintptr_t)root;
+    pub.content_root.len = 32;
+    pub.size = 1048576;
+    body.version = CODEC_VERSION;
+    body.chain_id = (char *)(uintptr_t) "tdei-smoke";
+    body.signer.data = (uint8_t *)(uintptr_t)signer;
+    body.signer.len = 32;
+    body.nonce = 2;
+    body.op_case = TDEI__TX_BODY__OP_CATALOG_PUBLISH;
+    body.catalog_publish = &pub;
+    ds.id = pub.id;
+    ds.kind = pub.kind;
+    ds.title = pub.title;
+    ds.description = pub.description;
+    ds.n_tags = pub.n_tags;
+    ds.tags = pub.tags;
+    ds.domain = pub.domain;
+    ds.level = pub.level;
+    ds.data_class = pub.data_class;
+    ds.schema = pub.schema;
+    ds.price = &price;
+    ds.license = &license;
+    ds.n_parents = pub.n_parents;
+    ds.parents = pub.parents;
+    ds.content_root = pub.content_root;
+    ds.size = pub.size;
+    ds.owner = (char *)(uintptr_t) "acme-steel";
+    ds.publisher = ds.owner;
+    ds.version = 1;
+    ds.status = CODEC_DATASET_ACTIVE;
+    ds.created_height = 4;
+    ds.updated_height = 4;
+    if (codec_txbody_encode(&body, &seeds[5].data, &seeds[5].len) != 0 ||
+        codec_encode(&ds.base, &seeds[6].data, &seeds[6].len) != 0) {
+        abort();
+    }
 }
 
 /* Valid messages to mutate: a Tx, a Vote, a Commit, a Block holding the
- * Tx, and an API frame (chunk byte, length, Request) submitting it. */
+ * Tx, an API frame (chunk byte, length, Request) submitting it, and the
+ * exchange-rule seeds of smoke_rule_seeds. */
 static void smoke_seeds(struct smoke_seed seeds[SMOKE_SEEDS])
 {
     Tdei__TxBody body = TDEI__TX_BODY__INIT;
@@ -107,11 +185,11 @@ static void smoke_seeds(struct smoke_seed seeds[SMOKE_SEEDS])
     if (tdei_keypair_generate(&kp) != 0) {
         abort();
     }
-    transfer.to = (char *)(uintptr_t)"beta-mfg";
+    transfer.to = (char *)(uintptr_t) "beta-mfg";
     transfer.amount = 250;
-    transfer.memo = (char *)(uintptr_t)"invoice 7";
+    transfer.memo = (char *)(uintptr_t) "invoice 7";
     body.version = CODEC_VERSION;
-    body.chain_id = (char *)(uintptr_t)"tdei-smoke";
+    body.chain_id = (char *)(uintptr_t) "tdei-smoke";
     body.signer.data = kp.pubkey;
     body.signer.len = 32;
     body.nonce = 1;
@@ -144,7 +222,7 @@ static void smoke_seeds(struct smoke_seed seeds[SMOKE_SEEDS])
     commit.n_signatures = 1;
     commit.signatures = csigs;
     header.version = 1;
-    header.chain_id = (char *)(uintptr_t)"tdei-smoke";
+    header.chain_id = (char *)(uintptr_t) "tdei-smoke";
     header.height = 2;
     header.time_ms = 1764000000000ull;
     header.last_block_id = commit.block_id;
@@ -187,6 +265,7 @@ static void smoke_seeds(struct smoke_seed seeds[SMOKE_SEEDS])
     seeds[4].data[3] = (uint8_t)(req_len >> 8);
     seeds[4].data[4] = (uint8_t)req_len;
     memcpy(seeds[4].data + 5, req_bytes, req_len);
+    smoke_rule_seeds(seeds, kp.pubkey);
     tdei_free(body_bytes);
     tdei_free(header_bytes);
     tdei_free(req_bytes);
@@ -297,8 +376,8 @@ int main(int argc, char **argv)
         }
     }
     smoke_state = seed == 0 ? 1 : seed;
-    fprintf(stderr, "smoke: seed %llu, %lu runs (--seed %llu replays)\n",
-            seed, runs, seed);
+    fprintf(stderr, "smoke: seed %llu, %lu runs (--seed %llu replays)\n", seed,
+            runs, seed);
     smoke_seeds(seeds);
     for (size_t i = 0; i < SMOKE_SEEDS; i++) {
         LLVMFuzzerTestOneInput(seeds[i].data, seeds[i].len);
