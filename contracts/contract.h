@@ -488,8 +488,59 @@ int contract_block_begin(struct contract_ctx *ctx);
 
 /* ---- stream (contracts/stream.c) ----------------------------------------- */
 
+/* stream_open: open stream entry `id` for appends. Rules, in order: the
+ * entry exists (TDEI_UNKNOWN_DATASET); its kind is stream and it is
+ * active (TDEI_DATASET_STATE); the signer's member owns it
+ * (TDEI_NOT_OWNER); it has no Stream record yet (TDEI_STREAM_STATE: a
+ * stream opens once, and a closed stream never reopens). Writes
+ * "stream/<id>" = Stream{status open, next_seq 0}. Touches the entry
+ * ("dataset/<id>"). Emits "stream.opened" with id, by. */
 int contract_stream_open(struct contract_ctx *ctx, const Tdei__TxBody *body);
+
+/* stream_append: append one batch to stream `id` and charge its
+ * subscribers. Rules, in order: the Stream record exists and is open
+ * (TDEI_STREAM_STATE); the signer's member is the entry's current owner
+ * (TDEI_UNKNOWN_DATASET when the entry is missing, else TDEI_NOT_OWNER;
+ * a withdrawn entry's open stream still appends: open exchanges run to
+ * their end); count <= params.stream_batch_max (TDEI_TOOBIG);
+ * seq_first == the stream's next_seq (TDEI_STREAM_SEQ, the reason gives
+ * the expected number); first_ts >= the stream's last_ts
+ * (TDEI_STREAM_TIME); last_ts at most params.max_lag_ms behind block time
+ * (TDEI_STREAM_STALE, the reason says how far behind) and at most
+ * params.max_clock_skew_ms ahead of it (TDEI_STREAM_AHEAD).
+ * Then: next_seq = seq_first + count, last_ts, batches + 1 and
+ * last_batch_root = batch_root; and each subscription of
+ * Stream.subscriptions (at most CODEC_STREAM_SUBS_MAX), in ascending id
+ * order: an exchange not settled, or past grant_expires (height >
+ * grant_expires), ends: status ended, closed_height, its escrow
+ * remainder back to the consumer, removed from the list. Otherwise it
+ * pays paid = min(count, escrow / price) records (all of them when the
+ * price is 0), paid * price credits from its escrow ("escrow/<xid>" and
+ * Exchange.escrow) to the entry's CURRENT owner (TDEI_OVERFLOW when a
+ * balance would overflow), Exchange.records += paid; when the escrow
+ * left is below the price (price > 0) it ends as above. A listed
+ * exchange that does not exist is a damaged state (TDEI_CORRUPT).
+ * Touches the entry only (CODEC_HEADS_MAX could not hold every
+ * exchange). Emits "stream.appended" with id, by, seq_first, count,
+ * first_ts, last_ts, batch_root (hex), charged (subscriptions charged),
+ * amount (credits charged in all), ended (subscriptions ended); then
+ * "stream.charged" events with id, by and, per charged subscription in
+ * list order, "charge" = "<exchange hex> <records> <amount>"; then
+ * "stream.ended" events with id, by and, per ended subscription, "end" =
+ * "<exchange hex> <refund> <why>", why one of spent, expired,
+ * not_settled, closed. Each grouped event holds at most CODEC_ATTRS_MAX -
+ * 2 outcomes: one event per subscription would pass CODEC_EVENTS_MAX
+ * and CONTRACT_ATTRS_TOTAL_MAX for a full stream. */
 int contract_stream_append(struct contract_ctx *ctx, const Tdei__TxBody *body);
+
+/* stream_close: close stream `id` for good. Rules, in order: the entry
+ * exists (TDEI_UNKNOWN_DATASET); the signer's member owns it
+ * (TDEI_NOT_OWNER); the Stream record exists and is open
+ * (TDEI_STREAM_STATE). Sets status closed; every subscription ends as in
+ * stream_append (why "closed"), its escrow remainder back to the
+ * consumer, and the list empties. Touches the entry. Emits
+ * "stream.closed" with id, by, ended (count), refund (credits returned
+ * in all), then "stream.ended" events as stream_append does. */
 int contract_stream_close(struct contract_ctx *ctx, const Tdei__TxBody *body);
 
 #endif
