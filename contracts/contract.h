@@ -524,7 +524,27 @@ int contract_catalog_reprice(struct contract_ctx *ctx,
 
 /* ---- classify (contracts/classify.c) ------------------------------------- */
 
+/* classify_set: set an entry's labels (level, class) and domain. Rules,
+ * in order: the entry exists (TDEI_UNKNOWN_DATASET); the signer's member
+ * owns it (TDEI_NOT_OWNER: a public_service member that is not the owner
+ * approves lowerings, never sets); it is active (TDEI_DATASET_STATE).
+ * The codec has checked that level and class are an allowed pair. If
+ * neither the level nor the class goes down, the labels apply at once
+ * (domain 0 keeps the domain; a domain change alone applies at once) and
+ * any pending lowering is cleared: emits "classify.set". If either goes
+ * down, the labels stay and the request is stored as pending_level,
+ * pending_class, pending_domain (replacing an older one), still result
+ * 0: emits "classify.lowering_requested". Both events carry id, by,
+ * level, class, domain ("unchanged" for 0). Touches the signer's member
+ * and the entry. */
 int contract_classify_set(struct contract_ctx *ctx, const Tdei__TxBody *body);
+/* classify_approve: apply the pending lowering of an entry. Rules, in
+ * order: the signer's role is public_service (TDEI_ROLE: "lowering needs
+ * a public_service approval"); the entry exists (TDEI_UNKNOWN_DATASET);
+ * a lowering is pending (TDEI_NOTHING_PENDING). Sets level, class and
+ * (when the pending domain is not 0) domain to the pending ones and
+ * clears them. Touches the signer's member and the entry. Emits
+ * "classify.approved" with id, by, level, class, domain. */
 int contract_classify_approve(struct contract_ctx *ctx,
                               const Tdei__TxBody *body);
 
