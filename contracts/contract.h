@@ -550,10 +550,31 @@ int contract_classify_approve(struct contract_ctx *ctx,
 
 /* ---- ownership (contracts/ownership.c) ----------------------------------- */
 
+/* ownership_offer: offer an entry to member `to`. Rules, in order: the
+ * entry exists (TDEI_UNKNOWN_DATASET); the signer's member owns it
+ * (TDEI_NOT_OWNER); it is active (TDEI_DATASET_STATE); `to` exists
+ * (TDEI_UNKNOWN_MEMBER), is active (TDEI_MEMBER_INACTIVE), is not the
+ * owner (TDEI_SELF_TRANSFER) and is not an auditor (TDEI_ROLE: auditors
+ * never own). Sets offer_to, replacing an older offer. Touches the
+ * signer's member, the entry and `to`. Emits "ownership.offered" with
+ * id, by, to. */
 int contract_ownership_offer(struct contract_ctx *ctx,
                              const Tdei__TxBody *body);
+/* ownership_accept: take ownership of an entry offered to the signer's
+ * member. Rules, in order: the entry exists (TDEI_UNKNOWN_DATASET); an
+ * offer is open (TDEI_NOTHING_PENDING); the signer's member is the one
+ * it names (TDEI_NOT_PARTY); that member is still active
+ * (TDEI_MEMBER_INACTIVE). In one write the owner becomes the signer's
+ * member and the offer is cleared, so the entry has exactly one owner at
+ * every height. Touches the signer's member, the entry and the previous
+ * owner. Emits "ownership.accepted" with id, by, from, to. */
 int contract_ownership_accept(struct contract_ctx *ctx,
                               const Tdei__TxBody *body);
+/* ownership_cancel: withdraw the open offer of an entry. Rules, in
+ * order: the entry exists (TDEI_UNKNOWN_DATASET); the signer's member
+ * owns it (TDEI_NOT_OWNER); an offer is open (TDEI_NOTHING_PENDING).
+ * Clears offer_to. Touches the signer's member and the entry. Emits
+ * "ownership.canceled" with id, by, to (the member the offer named). */
 int contract_ownership_cancel(struct contract_ctx *ctx,
                               const Tdei__TxBody *body);
 
