@@ -723,6 +723,85 @@ int contract_due_get(struct contract_ctx *ctx, uint64_t height,
                codec_due_list_decode(out, val, vlen, errmsg));
 }
 
+/* ---- catalog entries ----------------------------------------------------- */
+
+int contract_entry_get(struct contract_ctx *ctx, const char *op, const char *id,
+                       Tdei__Dataset **out)
+{
+    uint8_t key[CONTRACT_KEY_SIZE_MAX];
+    int rc = contract_dataset_get(ctx, id, out);
+
+    if (rc == TDEI_NOTFOUND) {
+        return contract_refuse(ctx, TDEI_UNKNOWN_DATASET,
+                               "%s %s: no catalog entry has this id; check "
+                               "it with tdei catalog search",
+                               op, id);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    rc = contract_touch(ctx, key, contract_key_dataset(key, id));
+    if (rc != 0) {
+        codec_dataset_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+int contract_entry_owned_get(struct contract_ctx *ctx, const char *op,
+                             const char *id, Tdei__Dataset **out)
+{
+    int rc = contract_entry_get(ctx, op, id, out);
+
+    if (rc != 0) {
+        return rc;
+    }
+    if (strcmp((*out)->owner, ctx->member) != 0) {
+        rc = contract_refuse(ctx, TDEI_NOT_OWNER,
+                             "%s %s: only its owner %s may do this; %s is "
+                             "not the owner",
+                             op, id, (*out)->owner, ctx->member);
+        codec_dataset_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+int contract_entry_active_check(struct contract_ctx *ctx, const char *op,
+                                const Tdei__Dataset *d)
+{
+    if (d->status == CODEC_DATASET_ACTIVE) {
+        return 0;
+    }
+    return contract_refuse(ctx, TDEI_DATASET_STATE,
+                           "%s %s: the entry is withdrawn; this needs an "
+                           "active entry (publish a new one instead)",
+                           op, d->id);
+}
+
+int contract_entry_put(struct contract_ctx *ctx, Tdei__Dataset *d)
+{
+    uint8_t key[CONTRACT_KEY_SIZE_MAX];
+
+    d->updated_height = ctx->height;
+    return contract_record_put(ctx, key, contract_key_dataset(key, d->id),
+                               &d->base);
+}
+
+int contract_entry_event(struct contract_ctx *ctx, const char *type,
+                         const char *id)
+{
+    int rc = contract_event(ctx, type);
+
+    if (rc == 0) {
+        rc = contract_event_attr(ctx, "id", id);
+    }
+    if (rc == 0) {
+        rc = contract_event_attr(ctx, "by", ctx->member);
+    }
+    return rc;
+}
+
 /* Read an Account record at @key: a missing one is a balance of 0. */
 static int account_at_get(struct contract_ctx *ctx, const uint8_t *key,
                           size_t klen, const char *what, uint64_t *balance)

@@ -370,6 +370,40 @@ int contract_escrow_get(struct contract_ctx *ctx,
 int contract_escrow_put(struct contract_ctx *ctx,
                         const uint8_t xid[CODEC_HASH_SIZE], uint64_t balance);
 
+/* ---- catalog entries (shared by catalog, classify, ownership) ----------- */
+
+/* Read catalog entry @id for op @op (named in reasons) and touch it (its
+ * object key "dataset/" id) once it is known to exist, so that its
+ * history records the tx, applied or refused.
+ * Returns: 0 (*out is the caller's; free with codec_dataset_free),
+ * TDEI_UNKNOWN_DATASET (a refusal: no entry with this id; the reason names
+ * @op and @id), TDEI_BUDGET or a fatal code (reason set). On failure *out
+ * is NULL. */
+int contract_entry_get(struct contract_ctx *ctx, const char *op, const char *id,
+                       Tdei__Dataset **out);
+
+/* As contract_entry_get, then the signer's member must be the entry's
+ * current owner.
+ * Returns: as contract_entry_get, plus TDEI_NOT_OWNER (the reason names
+ * the owner, who must sign). On failure *out is NULL. */
+int contract_entry_owned_get(struct contract_ctx *ctx, const char *op,
+                             const char *id, Tdei__Dataset **out);
+
+/* Check that entry @d is active (not withdrawn) for op @op.
+ * Returns: 0 or TDEI_DATASET_STATE (reason set). */
+int contract_entry_active_check(struct contract_ctx *ctx, const char *op,
+                                const Tdei__Dataset *d);
+
+/* Write entry @d at "dataset/" d->id, setting d->updated_height to the
+ * block height first. Returns as contract_record_put. */
+int contract_entry_put(struct contract_ctx *ctx, Tdei__Dataset *d);
+
+/* Start event @type (as contract_event) about entry @id with its first
+ * attributes: id = @id, by = the signer's member.
+ * Returns: as contract_event and contract_event_attr. */
+int contract_entry_event(struct contract_ctx *ctx, const char *type,
+                         const char *id);
+
 /* ---- settle (contracts/settle.c) ----------------------------------------- */
 
 /* transfer: move amount credits from the signer's member to `to`.
@@ -439,27 +473,108 @@ int contract_operator_key_rotate(struct contract_ctx *ctx,
 
 /* ---- catalog (contracts/catalog.c) --------------------------------------- */
 
+/* catalog_publish: publish a new entry (a dataset or a stream) at version
+ * 1; the signer's member becomes its owner and publisher. Rules, in
+ * order: the signer's role is not auditor (TDEI_ROLE: auditors never
+ * publish or own); no entry has the id, not even a withdrawn one
+ * (TDEI_DATASET_EXISTS: ids are never reused); each parent, in the
+ * listed order, exists (TDEI_LINEAGE naming it) and the signer's member
+ * owns it, or holds a grant on it ("grant/" parent "/" member naming an
+ * exchange whose status is settled) while the parent's current
+ * license.may_derive is true (TDEI_LINEAGE, the reason says which is
+ * missing: the grant, the license or both). Writes the Dataset (fields
+ * 1-14 as published, owner = publisher = the signer's member, version
+ * 1, status active, created and updated height = the block height) and,
+ * for a dataset, DatasetVersion 1 (the content root, size and schema,
+ * prev_root empty). Touches the signer's member and, once every rule
+ * holds, the entry. Emits "catalog.published" with id, by, kind,
+ * parents (the count). */
 int contract_catalog_publish(struct contract_ctx *ctx,
                              const Tdei__TxBody *body);
+/* catalog_version: a new version of a dataset's content, linked to the
+ * previous one. Rules, in order: the entry exists (TDEI_UNKNOWN_DATASET);
+ * the signer's member owns it (TDEI_NOT_OWNER); it is a dataset, not a
+ * stream, and active (TDEI_DATASET_STATE); the content root differs from
+ * the current one (TDEI_DATASET_STATE); the version number does not
+ * overflow (TDEI_OVERFLOW). Writes DatasetVersion n+1 (prev_root = the
+ * current root, the effective schema, the block height) and updates the
+ * entry's version, content root, size and schema (an empty schema keeps
+ * the current one). Touches the signer's member and the entry. Emits
+ * "catalog.versioned" with id, by, version, root (hex). */
 int contract_catalog_version(struct contract_ctx *ctx,
                              const Tdei__TxBody *body);
+/* catalog_withdraw: withdraw an entry. It stays in the catalog and in
+ * history with status withdrawn; exchanges already open on it run to
+ * their end. Rules, in order: the entry exists (TDEI_UNKNOWN_DATASET);
+ * the signer's member owns it (TDEI_NOT_OWNER); it is active
+ * (TDEI_DATASET_STATE: already withdrawn). Touches the signer's member
+ * and the entry. Emits "catalog.withdrawn" with id, by. */
 int contract_catalog_withdraw(struct contract_ctx *ctx,
                               const Tdei__TxBody *body);
+/* catalog_reprice: new price terms and license. Requests already made
+ * keep the price they escrowed (the Exchange holds its own copy). Rules,
+ * in order: the entry exists (TDEI_UNKNOWN_DATASET); the signer's member
+ * owns it (TDEI_NOT_OWNER); it is active (TDEI_DATASET_STATE); the model
+ * fits the kind: per_record only for a stream, one_time only for a
+ * dataset, subscription for both (TDEI_DATASET_STATE). Replaces price
+ * and license (no license: all false). Touches the signer's member and
+ * the entry. Emits "catalog.repriced" with id, by, model, amount. */
 int contract_catalog_reprice(struct contract_ctx *ctx,
                              const Tdei__TxBody *body);
 
 /* ---- classify (contracts/classify.c) ------------------------------------- */
 
+/* classify_set: set an entry's labels (level, class) and domain. Rules,
+ * in order: the entry exists (TDEI_UNKNOWN_DATASET); the signer's member
+ * owns it (TDEI_NOT_OWNER: a public_service member that is not the owner
+ * approves lowerings, never sets); it is active (TDEI_DATASET_STATE).
+ * The codec has checked that level and class are an allowed pair. If
+ * neither the level nor the class goes down, the labels apply at once
+ * (domain 0 keeps the domain; a domain change alone applies at once) and
+ * any pending lowering is cleared: emits "classify.set". If either goes
+ * down, the labels stay and the request is stored as pending_level,
+ * pending_class, pending_domain (replacing an older one), still result
+ * 0: emits "classify.lowering_requested". Both events carry id, by,
+ * level, class, domain ("unchanged" for 0). Touches the signer's member
+ * and the entry. */
 int contract_classify_set(struct contract_ctx *ctx, const Tdei__TxBody *body);
+/* classify_approve: apply the pending lowering of an entry. Rules, in
+ * order: the signer's role is public_service (TDEI_ROLE: "lowering needs
+ * a public_service approval"); the entry exists (TDEI_UNKNOWN_DATASET);
+ * a lowering is pending (TDEI_NOTHING_PENDING). Sets level, class and
+ * (when the pending domain is not 0) domain to the pending ones and
+ * clears them. Touches the signer's member and the entry. Emits
+ * "classify.approved" with id, by, level, class, domain. */
 int contract_classify_approve(struct contract_ctx *ctx,
                               const Tdei__TxBody *body);
 
 /* ---- ownership (contracts/ownership.c) ----------------------------------- */
 
+/* ownership_offer: offer an entry to member `to`. Rules, in order: the
+ * entry exists (TDEI_UNKNOWN_DATASET); the signer's member owns it
+ * (TDEI_NOT_OWNER); it is active (TDEI_DATASET_STATE); `to` exists
+ * (TDEI_UNKNOWN_MEMBER), is active (TDEI_MEMBER_INACTIVE), is not the
+ * owner (TDEI_SELF_TRANSFER) and is not an auditor (TDEI_ROLE: auditors
+ * never own). Sets offer_to, replacing an older offer. Touches the
+ * signer's member, the entry and `to`. Emits "ownership.offered" with
+ * id, by, to. */
 int contract_ownership_offer(struct contract_ctx *ctx,
                              const Tdei__TxBody *body);
+/* ownership_accept: take ownership of an entry offered to the signer's
+ * member. Rules, in order: the entry exists (TDEI_UNKNOWN_DATASET); an
+ * offer is open (TDEI_NOTHING_PENDING); the signer's member is the one
+ * it names (TDEI_NOT_PARTY); that member is still active
+ * (TDEI_MEMBER_INACTIVE). In one write the owner becomes the signer's
+ * member and the offer is cleared, so the entry has exactly one owner at
+ * every height. Touches the signer's member, the entry and the previous
+ * owner. Emits "ownership.accepted" with id, by, from, to. */
 int contract_ownership_accept(struct contract_ctx *ctx,
                               const Tdei__TxBody *body);
+/* ownership_cancel: withdraw the open offer of an entry. Rules, in
+ * order: the entry exists (TDEI_UNKNOWN_DATASET); the signer's member
+ * owns it (TDEI_NOT_OWNER); an offer is open (TDEI_NOTHING_PENDING).
+ * Clears offer_to. Touches the signer's member and the entry. Emits
+ * "ownership.canceled" with id, by, to (the member the offer named). */
 int contract_ownership_cancel(struct contract_ctx *ctx,
                               const Tdei__TxBody *body);
 
