@@ -102,6 +102,22 @@
 #define CONTRACT_STEPS_MAX 1024u
 #define CONTRACT_WRITE_BYTES_MAX (64u * TDEI_KIB)
 
+/* Budget of the deadline processing at the start of a block
+ * (contract_ctx_begin_block): room for a full DueList of CODEC_DUE_MAX
+ * exchanges, each charged at most CONTRACT_DUE_STEPS_EACH state operations
+ * (read the exchange, its escrow, the entry and a balance; write the
+ * balance, the escrow, the grant and the exchange) and
+ * CONTRACT_DUE_BYTES_EACH bytes written, plus the list's own read and
+ * delete. Large enough that the block-begin work never runs out: it
+ * cannot be refused (see contract_block_begin). */
+#define CONTRACT_DUE_STEPS_EACH 16u
+#define CONTRACT_DUE_BYTES_EACH                                                \
+    (CODEC_EXCHANGE_SIZE_MAX + CODEC_GRANT_REF_SIZE_MAX +                      \
+     2u * CODEC_ACCOUNT_SIZE_MAX + 4u * CONTRACT_KEY_SIZE_MAX)
+#define CONTRACT_BLOCK_STEPS_MAX (CODEC_DUE_MAX * CONTRACT_DUE_STEPS_EACH + 16u)
+#define CONTRACT_BLOCK_WRITE_BYTES_MAX                                         \
+    ((size_t)CODEC_DUE_MAX * CONTRACT_DUE_BYTES_EACH + CONTRACT_KEY_SIZE_MAX)
+
 /* Event storage per tx: total attributes over all events, and bytes of
  * their strings (types, keys, values, each with a NUL). With
  * CODEC_LOG_MAX and CODEC_HEADS_MAX heads this keeps any TxResult well
@@ -210,6 +226,20 @@ typedef int (*contract_handler_fn)(struct contract_ctx *ctx,
  * the outputs. @env->member must be a member id (asserted). */
 void contract_ctx_begin(struct contract_ctx *ctx,
                         const struct contract_env *env);
+
+/* Reset @ctx for the work execution does at the start of block @height
+ * (time @time_ms) before its txs: contract_block_begin. There is no
+ * signer: member is "" (which no member id is, so the exchange contract
+ * knows it runs for the block), role 0, signer key and tx id all zero.
+ * The budget is CONTRACT_BLOCK_STEPS_MAX state operations and
+ * CONTRACT_BLOCK_WRITE_BYTES_MAX bytes, enough for a full DueList.
+ * Never pass this ctx to contract_dispatch: it is for
+ * contract_block_begin only.
+ * In:  ops, state: the state store and its impl, borrowed while @ctx is
+ *      used. */
+void contract_ctx_begin_block(struct contract_ctx *ctx,
+                              const struct contract_state_ops *ops, void *state,
+                              uint64_t height, uint64_t time_ms);
 
 /* Run the handler of @body's op.
  * Behaviour: looks the op up in the dispatch table (op case -> handler);
