@@ -112,6 +112,30 @@ void contract_ctx_begin(struct contract_ctx *ctx,
     ctx->touched_count = 0;
 }
 
+_Static_assert(CONTRACT_BLOCK_STEPS_MAX <= UINT32_MAX,
+               "the block budget fits ctx->steps_left");
+
+void contract_ctx_begin_block(struct contract_ctx *ctx,
+                              const struct contract_state_ops *ops, void *state,
+                              uint64_t height, uint64_t time_ms)
+{
+    ctx->ops = ops;
+    ctx->state = state;
+    memset(ctx->signer, 0, sizeof(ctx->signer));
+    ctx->member[0] = '\0'; /* no signer: the block itself */
+    ctx->role = (enum tdei_role)0;
+    ctx->height = height;
+    ctx->time_ms = time_ms;
+    memset(ctx->tx_id, 0, sizeof(ctx->tx_id));
+    ctx->steps_left = CONTRACT_BLOCK_STEPS_MAX;
+    ctx->write_bytes_left = CONTRACT_BLOCK_WRITE_BYTES_MAX;
+    ctx->reason[0] = '\0';
+    ctx->event_count = 0;
+    ctx->attr_count = 0;
+    ctx->arena_used = 0;
+    ctx->touched_count = 0;
+}
+
 const char *contract_op_name(const Tdei__TxBody *body)
 {
     for (size_t i = 0; i < DISPATCH_COUNT; i++) {

@@ -102,6 +102,22 @@
 #define CONTRACT_STEPS_MAX 1024u
 #define CONTRACT_WRITE_BYTES_MAX (64u * TDEI_KIB)
 
+/* Budget of the deadline processing at the start of a block
+ * (contract_ctx_begin_block): room for a full DueList of CODEC_DUE_MAX
+ * exchanges, each charged at most CONTRACT_DUE_STEPS_EACH state operations
+ * (read the exchange, its escrow, the entry and a balance; write the
+ * balance, the escrow, the grant and the exchange) and
+ * CONTRACT_DUE_BYTES_EACH bytes written, plus the list's own read and
+ * delete. Large enough that the block-begin work never runs out: it
+ * cannot be refused (see contract_block_begin). */
+#define CONTRACT_DUE_STEPS_EACH 16u
+#define CONTRACT_DUE_BYTES_EACH                                                \
+    (CODEC_EXCHANGE_SIZE_MAX + CODEC_GRANT_REF_SIZE_MAX +                      \
+     2u * CODEC_ACCOUNT_SIZE_MAX + 4u * CONTRACT_KEY_SIZE_MAX)
+#define CONTRACT_BLOCK_STEPS_MAX (CODEC_DUE_MAX * CONTRACT_DUE_STEPS_EACH + 16u)
+#define CONTRACT_BLOCK_WRITE_BYTES_MAX                                         \
+    ((size_t)CODEC_DUE_MAX * CONTRACT_DUE_BYTES_EACH + CONTRACT_KEY_SIZE_MAX)
+
 /* Event storage per tx: total attributes over all events, and bytes of
  * their strings (types, keys, values, each with a NUL). With
  * CODEC_LOG_MAX and CODEC_HEADS_MAX heads this keeps any TxResult well
@@ -210,6 +226,20 @@ typedef int (*contract_handler_fn)(struct contract_ctx *ctx,
  * the outputs. @env->member must be a member id (asserted). */
 void contract_ctx_begin(struct contract_ctx *ctx,
                         const struct contract_env *env);
+
+/* Reset @ctx for the work execution does at the start of block @height
+ * (time @time_ms) before its txs: contract_block_begin. There is no
+ * signer: member is "" (which no member id is, so the exchange contract
+ * knows it runs for the block), role 0, signer key and tx id all zero.
+ * The budget is CONTRACT_BLOCK_STEPS_MAX state operations and
+ * CONTRACT_BLOCK_WRITE_BYTES_MAX bytes, enough for a full DueList.
+ * Never pass this ctx to contract_dispatch: it is for
+ * contract_block_begin only.
+ * In:  ops, state: the state store and its impl, borrowed while @ctx is
+ *      used. */
+void contract_ctx_begin_block(struct contract_ctx *ctx,
+                              const struct contract_state_ops *ops, void *state,
+                              uint64_t height, uint64_t time_ms);
 
 /* Run the handler of @body's op.
  * Behaviour: looks the op up in the dispatch table (op case -> handler);
@@ -580,25 +610,143 @@ int contract_ownership_cancel(struct contract_ctx *ctx,
 
 /* ---- exchange (contracts/exchange.c) ------------------------------------- */
 
+/* The exchange of an entry between its owner and a consumer (DESIGN.md
+ * section 6, "exchange"). The exchange id is the request tx id; its
+ * escrow account "escrow/<id>" always holds Exchange.escrow, and every
+ * credit moves between one member's balance and one escrow, so balances
+ * plus escrows stay constant. A grant is live while the exchange's status
+ * is settled and the height is at most grant_expires. Payments go to the
+ * entry's CURRENT owner (revenue follows ownership), and the owner's
+ * steps (approve, reject, deliver, revoke) are by the current owner.
+ * Deadlines: a step that waits sets Exchange.deadline (the last height at
+ * which it is accepted) and appends the id to the DueList
+ * "due/<deadline + 1>"; that append refuses the tx with TDEI_BUDGET ("too
+ * many deadlines at height H; retry in a later block") when the list
+ * already holds CODEC_DUE_MAX ids or would pass what one tx may write
+ * (CONTRACT_WRITE_BYTES_MAX: about 1900 ids). Every op touches the
+ * signer's member, then (once known) the exchange and its entry, then each
+ * member whose balance it changes. Events carry id (hex), dataset, by and
+ * status, plus what the op adds. */
+
+/* exchange_request: ask for entry `id` at `price`. Rules, in order: the
+ * entry exists (TDEI_UNKNOWN_DATASET); it is active (TDEI_DATASET_STATE);
+ * the signer's member is not its owner (TDEI_OWN_DATASET); the policy of
+ * its level (params levelN): an auditor never receives, the signer's role
+ * bit is set in roles, and a purpose is given when purpose is 1 (each
+ * TDEI_POLICY); price equals the catalog price.amount
+ * (TDEI_PRICE_MISMATCH, both figures given); the grant length: the longest
+ * is the level's grant_ttl, for class core at most params.core_grant_ttl;
+ * a subscription's grant is price.period (TDEI_GRANT_TTL when the period
+ * is longer than the longest, or when grant_ttl is neither 0 nor the
+ * period); otherwise grant_ttl 0 asks for the longest and more than the
+ * longest is TDEI_GRANT_TTL; a per_record stream prepays budget >= price
+ * and escrows the budget, the other models give budget 0 and escrow the
+ * price (TDEI_BAD_AMOUNT); the signer's member holds the escrow
+ * (TDEI_INSUFFICIENT_FUNDS, both figures given). Then the escrow leaves
+ * the balance, and the approvals needed are recorded: level approval auto
+ * none, owner the owner, owner+regulator both; class core always the
+ * regulator too. With none needed the exchange is approved and waits
+ * params.deliver_ttl blocks for delivery, else it is requested and waits
+ * params.approve_ttl blocks for its approvals. A dataset's version and
+ * content root at request time are recorded: the delivery must match
+ * them. Emits "exchange.requested" (escrow, grant_ttl, deadline). */
 int contract_exchange_request(struct contract_ctx *ctx,
                               const Tdei__TxBody *body);
+
+/* exchange_approve: give an approval the exchange still needs. Rules, in
+ * order: the exchange exists (TDEI_UNKNOWN_EXCHANGE) and is requested
+ * (TDEI_EXCHANGE_STATE); the owner's approval is needed and missing and
+ * the signer's member is the entry's current owner: it is the owner's
+ * approval; else the regulator's is needed and missing and the signer's
+ * role is public_service: it is the regulator's; else TDEI_NOT_PARTY,
+ * the reason naming who is still needed ("level 3 needs the regulator's
+ * approval (a public_service member); 1 of 2 approvals present"). With
+ * all present the exchange is approved and waits params.deliver_ttl
+ * blocks for delivery. Emits "exchange.approved" (approvals "k of n"). */
 int contract_exchange_approve(struct contract_ctx *ctx,
                               const Tdei__TxBody *body);
+
+/* exchange_reject: turn down a request before delivery. Rules, in order:
+ * the exchange exists (TDEI_UNKNOWN_EXCHANGE), is requested or approved
+ * (TDEI_EXCHANGE_STATE); the signer's member is the entry's current owner,
+ * or, when the regulator's approval is needed, a public_service member
+ * (TDEI_NOT_PARTY). The escrow returns to the consumer (TDEI_OVERFLOW if
+ * its balance would pass the largest); status rejected, closed_height,
+ * note = the reason. Emits "exchange.rejected". */
 int contract_exchange_reject(struct contract_ctx *ctx,
                              const Tdei__TxBody *body);
+
+/* exchange_deliver: the owner hands over the sealed content key. Rules, in
+ * order: the exchange exists (TDEI_UNKNOWN_EXCHANGE), is approved
+ * (TDEI_EXCHANGE_STATE); the signer's member is the entry's current owner
+ * (TDEI_NOT_PARTY); a dataset's content_root is the one requested, a
+ * stream's is empty (TDEI_CONTENT_MISMATCH). Stores sealed_key,
+ * delivered_root and delivered_height. A dataset, or a stream sold by
+ * subscription, is delivered and waits params.confirm_ttl blocks for the
+ * consumer. A per_record stream is settled at once (grant_expires = now
+ * + grant_ttl; "grant/<entry>/<consumer>" = the id) and joins
+ * Stream.subscriptions, which needs an open Stream record
+ * (TDEI_STREAM_STATE) with fewer than CODEC_STREAM_SUBS_MAX
+ * subscriptions (TDEI_SUBS_LIMIT); its escrow stays as the prepaid
+ * budget, charged by stream_append. Emits "exchange.delivered". */
 int contract_exchange_deliver(struct contract_ctx *ctx,
                               const Tdei__TxBody *body);
+
+/* exchange_confirm: the consumer accepts a delivery. Rules, in order: the
+ * exchange exists (TDEI_UNKNOWN_EXCHANGE); the signer's member is its
+ * consumer (TDEI_NOT_PARTY); it is delivered (TDEI_EXCHANGE_STATE). The
+ * escrow goes to the entry's current owner (TDEI_OVERFLOW if its balance
+ * would pass the largest); status settled, settled_height, grant_expires
+ * = now + grant_ttl, "grant/<entry>/<consumer>" = the id. Emits
+ * "exchange.settled" (owner, amount, grant_expires). */
 int contract_exchange_confirm(struct contract_ctx *ctx,
                               const Tdei__TxBody *body);
+
+/* exchange_dispute: the consumer contests a delivery. Rules, in order: the
+ * exchange exists (TDEI_UNKNOWN_EXCHANGE); the signer's member is its
+ * consumer (TDEI_NOT_PARTY); it is delivered (TDEI_EXCHANGE_STATE).
+ * Status disputed, no deadline (it waits for public_service), note = the
+ * reason. Emits "exchange.disputed". */
 int contract_exchange_dispute(struct contract_ctx *ctx,
                               const Tdei__TxBody *body);
+
+/* exchange_resolve: public_service decides a dispute. Rules, in order: the
+ * signer's role is public_service (TDEI_ROLE); the exchange exists
+ * (TDEI_UNKNOWN_EXCHANGE) and is disputed (TDEI_EXCHANGE_STATE). refund:
+ * the escrow returns to the consumer, status refunded. Otherwise as
+ * exchange_confirm: the current owner is paid, status settled, the grant
+ * goes live. Both: closed_height, note = the reason; TDEI_OVERFLOW as
+ * confirm. Emits "exchange.resolved" (refund, or owner and amount). */
 int contract_exchange_resolve(struct contract_ctx *ctx,
                               const Tdei__TxBody *body);
+
+/* grant_revoke: end a live grant. Rules, in order: the exchange exists
+ * (TDEI_UNKNOWN_EXCHANGE) and is settled (TDEI_EXCHANGE_STATE); a
+ * public_service signer revokes at once (an incident); the entry's current
+ * owner sets owner_revoke and the consumer sets consumer_revoke, anyone
+ * else is refused (TDEI_NOT_PARTY); when both are set it is revoked. On
+ * revocation: status revoked, closed_height; a per_record subscription
+ * leaves Stream.subscriptions and its remaining escrow returns to the
+ * consumer. A non-empty reason becomes the note. Emits "grant.revoked"
+ * (refund), or "grant.revoke_consent" for the first of two. */
 int contract_grant_revoke(struct contract_ctx *ctx, const Tdei__TxBody *body);
 
-/* Process the deadlines due at the start of block ctx->height (the
- * "due/" list of that height), in list order. Called by execution once
- * per block, before the block's txs. */
+/* Process the deadlines due at the start of block ctx->height, on a ctx
+ * from contract_ctx_begin_block. Reads "due/<height>" (missing: nothing
+ * to do) and, for each id in list order, when the exchange's deadline + 1
+ * is this height (else the entry is stale: the exchange moved on, and it
+ * is skipped): requested or approved -> expired, the escrow back to the
+ * consumer, closed_height; delivered -> settled as by exchange_confirm
+ * (silence is acceptance). Then deletes the list. Touches no history head
+ * and emits no event: nothing of it appears in a TxResult; the exchange
+ * record's status and closed_height or settled_height show it, and it
+ * follows deterministically from the rules. It never refuses: the block
+ * budget holds a full DueList, and where a payment would overflow a
+ * balance, only what fits moves and the rest stays in escrow.
+ * Returns: 0, or a fatal code (TDEI_NOMEM, TDEI_IOERR, TDEI_CORRUPT: a
+ * record does not decode, the list names a missing exchange, an escrow
+ * differs from its exchange) with ctx->reason set; execution fails the
+ * block on any non-zero code. */
 int contract_block_begin(struct contract_ctx *ctx);
 
 /* ---- stream (contracts/stream.c) ----------------------------------------- */

@@ -1058,6 +1058,33 @@ static int tx_apply(struct block_run *run, size_t index,
     return 0;
 }
 
+/* Process the deadlines due at the start of the block
+ * (contract_block_begin), before its txs, inside its overlay. Its writes
+ * are part of the block's write set but extend no history head and make
+ * no TxResult. It cannot be refused by construction (its budget holds a
+ * full DueList), so any non-zero code fails the block. */
+static int block_begin(struct block_run *run, char *errmsg)
+{
+    struct exec *ex = run->ex;
+    int code;
+
+    contract_ctx_begin_block(ex->ctx, &state_contract_ops, ex->state,
+                             run->height, run->time_ms);
+    state_tx_begin(ex->state);
+    code = contract_block_begin(ex->ctx);
+    if (code == 0) {
+        state_tx_commit(ex->state);
+        TDEI_ASSERT(ex->ctx->touched_count == 0);
+        TDEI_ASSERT(ex->ctx->event_count == 0);
+        return 0;
+    }
+    state_tx_rollback(ex->state);
+    return tdei_errorf(errmsg, ERRSZ, code,
+                       "deadlines due at height %" PRIu64 ": %s", run->height,
+                       ex->ctx->reason[0] != '\0' ? ex->ctx->reason
+                                                  : tdei_strerror(code));
+}
+
 /* Check and run tx @index of the block. */
 static int tx_run(struct block_run *run, size_t index,
                   const ProtobufCBinaryData *bytes, char *errmsg)
@@ -1215,6 +1242,7 @@ int exec_block(struct exec *ex, struct store_batch *batch,
     };
     codec_params_free(params);
     state_reset(ex->state, &base);
+    rc = block_begin(&run, errmsg);
     for (size_t i = 0; rc == 0 && i < block->n_txs; i++) {
         rc = tx_run(&run, i, &block->txs[i], errmsg);
     }

@@ -48,6 +48,19 @@
  * history-head updates and consumes the nonce, but its state writes and
  * events are discarded.
  *
+ * Deadlines: before its first tx, every block (empty or not) runs
+ * contract_block_begin once, on a ctx from contract_ctx_begin_block,
+ * inside the block's overlay: the exchanges whose deadline fell due
+ * expire (escrow back to the consumer) or settle (escrow to the owner),
+ * and the block's due list is deleted. These writes are part of the
+ * block's write set and app hash, but they extend no history head and
+ * produce no TxResult: the exchange record itself shows the outcome
+ * (status expired or settled, closed_height or settled_height = this
+ * height), which follows deterministically from the rules and the
+ * state. Block-begin work cannot be refused by construction; any
+ * non-zero code from it fails the block (exec_block returns it, errmsg
+ * "deadlines due at height H: ...").
+ *
  * Pointers are non-NULL unless stated; errmsg is TDEI_ERRMSG_SIZE bytes.
  * A struct exec belongs to one thread at a time. Functions taking a store
  * read follow store.h's thread rules for it. */

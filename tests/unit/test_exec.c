@@ -4,7 +4,8 @@
  * heads, blocks made invalid by one tx (wrong nonce, unknown signer, bad
  * signature, wrong chain id) or by a header field, determinism across
  * fresh stores and its sensitivity to tx order, replay from the stored
- * blocks, the gapless history chain of an object, and the queries. */
+ * blocks, the gapless history chain of an object, exchange deadlines
+ * expiring and settling through empty blocks, and the queries. */
 #include "testutil.h"
 
 #include "core/alloc.h"
@@ -614,6 +615,187 @@ START_TEST(test_exec_governance_enables_mint_through_blocks)
 }
 END_TEST
 
+/* Write entry @id (level 1, general, one_time @price, owned by
+ * acme-steel) straight into @l's committed state: the catalog contract is
+ * not what these tests are about. */
+static void dataset_seed(struct ledger *l, const char *id, uint64_t price,
+                         const uint8_t root[CODEC_HASH_SIZE])
+{
+    uint8_t key[CONTRACT_KEY_SIZE_MAX];
+    Tdei__Dataset d = TDEI__DATASET__INIT;
+    Tdei__PriceTerms terms = TDEI__PRICE_TERMS__INIT;
+    struct store_batch *b;
+    uint8_t *val;
+    size_t vlen;
+
+    terms.model = CODEC_PRICE_ONE_TIME;
+    terms.amount = price;
+    d.id = (char *)(uintptr_t)id;
+    d.kind = CODEC_KIND_DATASET;
+    d.title = (char *)"Line 3 vibration";
+    d.domain = CODEC_DOMAIN_PRODUCTION;
+    d.level = 1;
+    d.data_class = CODEC_CLASS_GENERAL;
+    d.price = &terms;
+    d.content_root = (ProtobufCBinaryData){32, (uint8_t *)(uintptr_t)root};
+    d.size = 4096;
+    d.owner = (char *)"acme-steel";
+    d.publisher = (char *)"acme-steel";
+    d.version = 1;
+    d.status = CODEC_DATASET_ACTIVE;
+    ck_assert_int_eq(codec_encode(&d.base, &val, &vlen), 0);
+    ck_assert_int_eq(store_batch_create(&b, EXEC_BATCH_SIZE_MAX), 0);
+    ck_assert_int_eq(store_batch_put(b, STORE_DB_STATE, key,
+                                     contract_key_dataset(key, id), val, vlen),
+                     0);
+    ck_assert_msg(store_commit(l->store, b, errmsg) == 0, "%s", errmsg);
+    store_batch_destroy(b);
+    tdei_free(val);
+}
+
+static ProtobufCBinaryData tx_request(size_t from, uint64_t nonce,
+                                      const char *id, uint64_t price,
+                                      uint8_t xid[CODEC_HASH_SIZE])
+{
+    Tdei__TxBody body = TDEI__TX_BODY__INIT;
+    Tdei__ExchangeRequest req = TDEI__EXCHANGE_REQUEST__INIT;
+
+    req.id = (char *)(uintptr_t)id;
+    req.price = price;
+    body.op_case = TDEI__TX_BODY__OP_EXCHANGE_REQUEST;
+    body.exchange_request = &req;
+    return tx_sign_body(from, nonce, &body, xid);
+}
+
+static ProtobufCBinaryData tx_deliver(size_t from, uint64_t nonce,
+                                      const uint8_t xid[CODEC_HASH_SIZE],
+                                      const uint8_t root[CODEC_HASH_SIZE])
+{
+    Tdei__TxBody body = TDEI__TX_BODY__INIT;
+    Tdei__ExchangeDeliver del = TDEI__EXCHANGE_DELIVER__INIT;
+    uint8_t sealed[CODEC_SEALED_KEY_SIZE];
+
+    memset(sealed, 0x5e, sizeof(sealed));
+    del.exchange = (ProtobufCBinaryData){32, (uint8_t *)(uintptr_t)xid};
+    del.sealed_key = (ProtobufCBinaryData){sizeof(sealed), sealed};
+    del.content_root = (ProtobufCBinaryData){32, (uint8_t *)(uintptr_t)root};
+    body.op_case = TDEI__TX_BODY__OP_EXCHANGE_DELIVER;
+    body.exchange_deliver = &del;
+    return tx_sign_body(from, nonce, &body, NULL);
+}
+
+/* Status, escrow and closing height of exchange @xid in @l's state. */
+static uint32_t exchange_status(struct ledger *l,
+                                const uint8_t xid[CODEC_HASH_SIZE],
+                                uint64_t *escrow, uint64_t *closed)
+{
+    uint8_t key[CONTRACT_KEY_SIZE_MAX];
+    struct store_read *r;
+    Tdei__Exchange *x;
+    const uint8_t *val;
+    size_t vlen;
+    uint32_t status;
+
+    ck_assert_int_eq(store_read_begin(l->store, &r, errmsg), 0);
+    ck_assert_int_eq(store_get(r, STORE_DB_STATE, key,
+                               contract_key_exchange(key, xid), &val, &vlen),
+                     0);
+    ck_assert_msg(codec_exchange_decode(&x, val, vlen, errmsg) == 0, "%s",
+                  errmsg);
+    store_read_end(r);
+    status = x->status;
+    *escrow = x->escrow;
+    *closed = x->status == CODEC_EXCHANGE_SETTLED ? x->settled_height
+                                                  : x->closed_height;
+    codec_exchange_free(x);
+    return status;
+}
+
+static void head_of(struct ledger *l, const uint8_t xid[CODEC_HASH_SIZE],
+                    uint8_t head[CONTRACT_HEAD_SIZE])
+{
+    uint8_t key[CONTRACT_KEY_SIZE_MAX];
+    struct store_read *r;
+
+    ck_assert_int_eq(store_read_begin(l->store, &r, errmsg), 0);
+    ck_assert_int_eq(
+        exec_query_head(r, key, contract_key_exchange(key, xid), head, errmsg),
+        0);
+    store_read_end(r);
+}
+
+/* Deadlines through real blocks (deliver_ttl and confirm_ttl of 2 in
+ * genesis): an approved exchange never delivered expires at the start of
+ * block 4 and refunds the consumer; a delivery nobody confirms settles at
+ * the start of block 5 and pays the owner. Empty blocks do it, with no
+ * TxResult and no history head. */
+START_TEST(test_exec_deadlines_expire_and_settle_through_blocks)
+{
+    struct ledger l;
+    struct exec_block_info info;
+    ProtobufCBinaryData txs[2];
+    uint8_t root[32];
+    uint8_t xa[32];
+    uint8_t xb[32];
+    uint8_t head[32];
+    uint8_t head_after[32];
+    uint64_t escrow;
+    uint64_t closed;
+
+    gen.params.contract[params_index(params_find("deliver_ttl"))] = 2;
+    gen.params.contract[params_index(params_find("confirm_ttl"))] = 2;
+    memset(root, 0xa1, sizeof(root));
+    ledger_open(&l, "due");
+    dataset_seed(&l, "ds-vib", 100, root);
+    /* Block 1: beta-works asks twice (level 1: approved at once, the
+     * delivery due by block 3). */
+    txs[0] = tx_request(1, 1, "ds-vib", 100, xa);
+    txs[1] = tx_request(1, 2, "ds-vib", 100, xb);
+    ck_assert_msg(block_run(&l, txs, 2, &info) == 0, "%s", errmsg);
+    ck_assert_uint_eq(info.refused_count, 0);
+    ck_assert_uint_eq(balance(&l, "beta-works"), 300);
+    /* Block 2: acme-steel delivers the second (confirmation due by 4). */
+    txs[0] = tx_deliver(0, 1, xb, root);
+    ck_assert_msg(block_run(&l, txs, 1, &info) == 0, "%s", errmsg);
+    ck_assert_uint_eq(info.refused_count, 0);
+    ck_assert_uint_eq(exchange_status(&l, xb, &escrow, &closed),
+                      CODEC_EXCHANGE_DELIVERED);
+    /* Block 3: the last height for the delivery; nothing happens. */
+    ck_assert_msg(block_run(&l, NULL, 0, &info) == 0, "%s", errmsg);
+    ck_assert_uint_eq(info.write_count, 0);
+    ck_assert_uint_eq(exchange_status(&l, xa, &escrow, &closed),
+                      CODEC_EXCHANGE_APPROVED);
+    ck_assert_uint_eq(escrow, 100);
+    head_of(&l, xa, head);
+    /* Block 4: the first exchange expires, refunded. */
+    ck_assert_msg(block_run(&l, NULL, 0, &info) == 0, "%s", errmsg);
+    ck_assert_uint_eq(info.tx_count, 0);
+    /* The balance, the escrow, the exchange and the deleted due list. */
+    ck_assert_uint_eq(info.write_count, 4);
+    ck_assert_uint_eq(exchange_status(&l, xa, &escrow, &closed),
+                      CODEC_EXCHANGE_EXPIRED);
+    ck_assert_uint_eq(escrow, 0);
+    ck_assert_uint_eq(closed, 4);
+    ck_assert_uint_eq(balance(&l, "beta-works"), 400);
+    head_of(&l, xa, head_after);
+    ck_assert(memcmp(head, head_after, 32) == 0);
+    ck_assert_uint_eq(exchange_status(&l, xb, &escrow, &closed),
+                      CODEC_EXCHANGE_DELIVERED);
+    /* Block 5: silence is acceptance; acme-steel is paid. */
+    ck_assert_msg(block_run(&l, NULL, 0, &info) == 0, "%s", errmsg);
+    ck_assert_uint_eq(exchange_status(&l, xb, &escrow, &closed),
+                      CODEC_EXCHANGE_SETTLED);
+    ck_assert_uint_eq(escrow, 0);
+    ck_assert_uint_eq(closed, 5);
+    ck_assert_uint_eq(balance(&l, "acme-steel"), 1100);
+    ck_assert_uint_eq(balance(&l, "beta-works"), 400);
+    /* Block 6: no list left, nothing written. */
+    ck_assert_msg(block_run(&l, NULL, 0, &info) == 0, "%s", errmsg);
+    ck_assert_uint_eq(info.write_count, 0);
+    ledger_close(&l);
+}
+END_TEST
+
 /* Execute one block of @txs (freed) and expect @code with @text. */
 static void expect_invalid(struct ledger *l, ProtobufCBinaryData *txs, size_t n,
                            int code, const char *text)
@@ -958,6 +1140,7 @@ static Suite *exec_suite(void)
         {"refused", test_exec_refused_tx_consumes_nonce_keeps_reason_and_heads},
         {"mint", test_exec_mint_refused_when_disabled},
         {"governance", test_exec_governance_enables_mint_through_blocks},
+        {"deadlines", test_exec_deadlines_expire_and_settle_through_blocks},
         {"invalid_tx", test_exec_block_invalid_by_one_tx},
         {"invalid_header", test_exec_block_invalid_by_header},
         {"verifier", test_exec_verifier_cache_is_consulted},
