@@ -588,14 +588,22 @@ size_t contract_key_stream(uint8_t out[CONTRACT_KEY_SIZE_MAX], const char *id)
     return key_entry(out, CONTRACT_KEY_STREAM, id);
 }
 
-size_t contract_key_due(uint8_t out[CONTRACT_KEY_SIZE_MAX], uint64_t height)
+size_t contract_key_due(uint8_t out[CONTRACT_KEY_SIZE_MAX], uint64_t height,
+                        uint32_t page)
 {
-    uint8_t be[8];
+    uint8_t be[12];
+    size_t n = 8;
 
     for (int i = 0; i < 8; i++) {
         be[i] = (uint8_t)(height >> (8 * (7 - i)));
     }
-    return key_bytes(out, CONTRACT_KEY_DUE, be, sizeof(be));
+    if (page != 0) {
+        for (int i = 0; i < 4; i++) {
+            be[8 + i] = (uint8_t)(page >> (8 * (3 - i)));
+        }
+        n = 12;
+    }
+    return key_bytes(out, CONTRACT_KEY_DUE, be, n);
 }
 
 int contract_record_put(struct contract_ctx *ctx, const uint8_t *key,
@@ -736,11 +744,11 @@ int contract_stream_get(struct contract_ctx *ctx, const char *id,
                codec_stream_decode(out, val, vlen, errmsg));
 }
 
-int contract_due_get(struct contract_ctx *ctx, uint64_t height,
+int contract_due_get(struct contract_ctx *ctx, uint64_t height, uint32_t page,
                      Tdei__DueList **out)
 {
     uint8_t key[CONTRACT_KEY_SIZE_MAX];
-    size_t klen = contract_key_due(key, height);
+    size_t klen = contract_key_due(key, height, page);
 
     *out = NULL;
     RECORD_GET(ctx, key, klen, CODEC_DUE_LIST_SIZE_MAX, "due list",

@@ -52,8 +52,9 @@
  *   "escrow/" 32-byte id    Account (the exchange's escrow)
  *   "grant/" id "/" member  GrantRef (latest grant of member on entry id)
  *   "stream/" id            Stream
- *   "due/" u64 BE height    DueList (deadlines processed at the start of
- *                           block `height`)
+ *   "due/" u64 BE height [u32 BE page]  DueList page (deadlines
+ *                           processed at the start of block `height`;
+ *                           page 0 has no page suffix)
  * The object key of a member is its state key "member/" id; likewise
  * "dataset/" id for an entry (dataset or stream: the stream record shares
  * its entry's history) and "exchange/" id for an exchange.
@@ -107,16 +108,18 @@
  * exchanges, each charged at most CONTRACT_DUE_STEPS_EACH state operations
  * (read the exchange, its escrow, the entry and a balance; write the
  * balance, the escrow, the grant and the exchange) and
- * CONTRACT_DUE_BYTES_EACH bytes written, plus the list's own read and
- * delete. Large enough that the block-begin work never runs out: it
- * cannot be refused (see contract_block_begin). */
+ * CONTRACT_DUE_BYTES_EACH bytes written, plus a read and a delete of each
+ * of the list's pages. Large enough that the block-begin work never runs
+ * out: it cannot be refused (see contract_block_begin). */
 #define CONTRACT_DUE_STEPS_EACH 16u
 #define CONTRACT_DUE_BYTES_EACH                                                \
     (CODEC_EXCHANGE_SIZE_MAX + CODEC_GRANT_REF_SIZE_MAX +                      \
      2u * CODEC_ACCOUNT_SIZE_MAX + 4u * CONTRACT_KEY_SIZE_MAX)
-#define CONTRACT_BLOCK_STEPS_MAX (CODEC_DUE_MAX * CONTRACT_DUE_STEPS_EACH + 16u)
+#define CONTRACT_BLOCK_STEPS_MAX                                               \
+    (CODEC_DUE_MAX * CONTRACT_DUE_STEPS_EACH + 2u * CODEC_DUE_PAGES_MAX + 16u)
 #define CONTRACT_BLOCK_WRITE_BYTES_MAX                                         \
-    ((size_t)CODEC_DUE_MAX * CONTRACT_DUE_BYTES_EACH + CONTRACT_KEY_SIZE_MAX)
+    ((size_t)CODEC_DUE_MAX * CONTRACT_DUE_BYTES_EACH +                         \
+     (CODEC_DUE_PAGES_MAX + 1u) * CONTRACT_KEY_SIZE_MAX)
 
 /* Event storage per tx: total attributes over all events, and bytes of
  * their strings (types, keys, values, each with a NUL). With
@@ -368,7 +371,8 @@ size_t contract_key_escrow(uint8_t out[CONTRACT_KEY_SIZE_MAX],
 size_t contract_key_grant(uint8_t out[CONTRACT_KEY_SIZE_MAX], const char *id,
                           const char *member);
 size_t contract_key_stream(uint8_t out[CONTRACT_KEY_SIZE_MAX], const char *id);
-size_t contract_key_due(uint8_t out[CONTRACT_KEY_SIZE_MAX], uint64_t height);
+size_t contract_key_due(uint8_t out[CONTRACT_KEY_SIZE_MAX], uint64_t height,
+                        uint32_t page);
 
 /* Write the record @msg at @key, canonically encoded (codec_encode).
  * Returns as contract_put. */
@@ -390,7 +394,7 @@ int contract_grant_get(struct contract_ctx *ctx, const char *id,
                        const char *member, Tdei__GrantRef **out);
 int contract_stream_get(struct contract_ctx *ctx, const char *id,
                         Tdei__Stream **out);
-int contract_due_get(struct contract_ctx *ctx, uint64_t height,
+int contract_due_get(struct contract_ctx *ctx, uint64_t height, uint32_t page,
                      Tdei__DueList **out);
 
 /* The escrow balance of exchange @xid (a missing account is 0), and its
@@ -619,11 +623,11 @@ int contract_ownership_cancel(struct contract_ctx *ctx,
  * entry's CURRENT owner (revenue follows ownership), and the owner's
  * steps (approve, reject, deliver, revoke) are by the current owner.
  * Deadlines: a step that waits sets Exchange.deadline (the last height at
- * which it is accepted) and appends the id to the DueList
- * "due/<deadline + 1>"; that append refuses the tx with TDEI_BUDGET ("too
+ * which it is accepted) and appends the id to the last page of the DueList
+ * of height deadline + 1 (pages of CODEC_DUE_PAGE ids, so an append
+ * rewrites one page); that append refuses the tx with TDEI_BUDGET ("too
  * many deadlines at height H; retry in a later block") when the list
- * already holds CODEC_DUE_MAX ids or would pass what one tx may write
- * (CONTRACT_WRITE_BYTES_MAX: about 1900 ids). Every op touches the
+ * already holds CODEC_DUE_MAX ids. Every op touches the
  * signer's member, then (once known) the exchange and its entry, then each
  * member whose balance it changes. Events carry id (hex), dataset, by and
  * status, plus what the op adds. */

@@ -266,56 +266,82 @@ static int settle(struct contract_ctx *ctx, const char *op, Tdei__Exchange *x,
 
 /* ---- deadlines ----------------------------------------------------------- */
 
-/* Set x->deadline to now + @ttl and append @x to the due list of the
- * block after it. A list only grows by rewriting it whole, so its length
- * is bounded by CODEC_DUE_MAX and by what one tx may write; past either,
- * the tx is refused with TDEI_BUDGET (a later block has another list). */
-static int due_append(struct contract_ctx *ctx, Tdei__Exchange *x, uint64_t ttl)
+/* Write DueList page @page of height @due: @n ids at @ids, and (page 0)
+ * the page count @pages. */
+static int due_page_put(struct contract_ctx *ctx, uint64_t due, uint32_t page,
+                        ProtobufCBinaryData *ids, size_t n, uint32_t pages)
 {
     uint8_t key[CONTRACT_KEY_SIZE_MAX];
-    Tdei__DueList *list = NULL;
-    Tdei__DueList grown = TDEI__DUE_LIST__INIT;
-    ProtobufCBinaryData *ids;
+    Tdei__DueList list = TDEI__DUE_LIST__INIT;
+
+    TDEI_ASSERT(n <= CODEC_DUE_PAGE);
+    list.n_exchanges = n;
+    list.exchanges = ids;
+    list.pages = page == 0 && pages > 1 ? pages : 0;
+    return contract_record_put(ctx, key, contract_key_due(key, due, page),
+                               &list.base);
+}
+
+/* Set x->deadline to now + @ttl and append @x to the due list of the
+ * block after it. The list is kept in pages of CODEC_DUE_PAGE ids, so an
+ * append reads at most two pages and writes at most two; past
+ * CODEC_DUE_MAX ids at one height the tx is refused with TDEI_BUDGET (a
+ * later block has another list). */
+static int due_append(struct contract_ctx *ctx, Tdei__Exchange *x, uint64_t ttl)
+{
+    ProtobufCBinaryData ids[CODEC_DUE_PAGE];
+    Tdei__DueList *first = NULL;
+    Tdei__DueList *last = NULL;
+    uint32_t pages = 1;
     uint64_t due;
-    size_t klen;
     size_t n = 0;
     int rc;
 
     x->deadline = add_sat(ctx->height, ttl);
     TDEI_ASSERT(x->deadline < UINT64_MAX);
     due = x->deadline + 1;
-    klen = contract_key_due(key, due);
-    rc = contract_due_get(ctx, due, &list);
-    if (rc != 0 && rc != TDEI_NOTFOUND) {
+    rc = contract_due_get(ctx, due, 0, &first);
+    if (rc == TDEI_NOTFOUND) {
+        ids[0] = x->id;
+        return due_page_put(ctx, due, 0, ids, 1, 1);
+    }
+    if (rc != 0) {
         return rc;
     }
-    if (list != NULL) {
-        n = list->n_exchanges;
+    pages = first->pages > 1 ? first->pages : 1;
+    last = first;
+    if (pages > 1) {
+        rc = contract_due_get(ctx, due, pages - 1, &last);
+        if (rc == TDEI_NOTFOUND) {
+            rc = fatal(ctx, TDEI_CORRUPT, "state record due list",
+                       "a page is missing");
+        }
     }
-    ids = n < CODEC_DUE_MAX ? tdei_calloc(n + 1, sizeof(*ids)) : NULL;
-    if (n < CODEC_DUE_MAX && ids == NULL) {
-        codec_due_list_free(list);
-        return fatal(ctx, TDEI_NOMEM, "due list", "out of memory");
-    }
-    for (size_t i = 0; ids != NULL && i < n; i++) {
-        ids[i] = list->exchanges[i];
-    }
-    grown.n_exchanges = n + 1;
-    grown.exchanges = ids;
-    if (ids != NULL) {
-        ids[n] = x->id;
-    }
-    if (ids == NULL || klen + tdei__due_list__get_packed_size(&grown) >
-                           ctx->write_bytes_left) {
+    if (rc == 0 && last->n_exchanges == CODEC_DUE_PAGE &&
+        pages >= CODEC_DUE_PAGES_MAX) {
         rc = contract_refuse(ctx, TDEI_BUDGET,
                              "too many deadlines at height %" PRIu64
-                             " (%zu exchanges due); retry in a later block",
-                             due, n);
-    } else {
-        rc = contract_record_put(ctx, key, klen, &grown.base);
+                             " (%u exchanges due); retry in a later block",
+                             due, CODEC_DUE_MAX);
     }
-    tdei_free(ids);
-    codec_due_list_free(list);
+    if (rc == 0 && last->n_exchanges == CODEC_DUE_PAGE) {
+        /* A new page; page 0 learns the new count. */
+        ids[0] = x->id;
+        rc = due_page_put(ctx, due, pages, ids, 1, 0);
+        if (rc == 0) {
+            rc = due_page_put(ctx, due, 0, first->exchanges, first->n_exchanges,
+                              pages + 1);
+        }
+    } else if (rc == 0) {
+        n = last->n_exchanges;
+        memcpy(ids, last->exchanges, n * sizeof(ids[0]));
+        ids[n] = x->id;
+        rc = due_page_put(ctx, due, pages - 1, ids, n + 1, pages);
+    }
+    if (last != first) {
+        codec_due_list_free(last);
+    }
+    codec_due_list_free(first);
     return rc;
 }
 
@@ -363,27 +389,31 @@ int contract_block_begin(struct contract_ctx *ctx)
 {
     uint8_t key[CONTRACT_KEY_SIZE_MAX];
     Tdei__DueList *list;
-    int rc;
+    uint32_t pages = 1;
+    int rc = 0;
 
     TDEI_ASSERT(block_mode(ctx));
-    rc = contract_due_get(ctx, ctx->height, &list);
-    if (rc == TDEI_NOTFOUND) {
-        return 0;
-    }
-    if (rc != 0) {
-        return rc;
-    }
-    if (list->n_exchanges > CODEC_DUE_MAX) {
+    for (uint32_t page = 0; rc == 0 && page < pages; page++) {
+        rc = contract_due_get(ctx, ctx->height, page, &list);
+        if (rc == TDEI_NOTFOUND) {
+            return page == 0 ? 0
+                             : fatal(ctx, TDEI_CORRUPT, "state record due list",
+                                     "a page is missing");
+        }
+        if (rc != 0) {
+            return rc;
+        }
+        if (page == 0 && list->pages > 1) {
+            pages = list->pages; /* <= CODEC_DUE_PAGES_MAX (codec) */
+        }
+        for (size_t i = 0; rc == 0 && i < list->n_exchanges; i++) {
+            rc = due_process(ctx, list->exchanges[i].data);
+        }
         codec_due_list_free(list);
-        return fatal(ctx, TDEI_CORRUPT, "state record due list",
-                     "more than CODEC_DUE_MAX entries");
-    }
-    for (size_t i = 0; rc == 0 && i < list->n_exchanges; i++) {
-        rc = due_process(ctx, list->exchanges[i].data);
-    }
-    codec_due_list_free(list);
-    if (rc == 0) {
-        rc = contract_del(ctx, key, contract_key_due(key, ctx->height));
+        if (rc == 0) {
+            rc = contract_del(ctx, key,
+                              contract_key_due(key, ctx->height, page));
+        }
     }
     return rc;
 }

@@ -557,9 +557,12 @@ void codec_voter_count_free(Tdei__VoterCount *count);
 #define CODEC_EXCHANGE_SIZE_MAX 2048u
 #define CODEC_GRANT_REF_SIZE_MAX 64u
 #define CODEC_STREAM_SIZE_MAX (3u * TDEI_KIB)
-/* A DueList holds at most CODEC_DUE_MAX ids of 34 encoded bytes each. */
-#define CODEC_DUE_MAX 100000u
-#define CODEC_DUE_LIST_SIZE_MAX (34u * CODEC_DUE_MAX)
+/* Deadlines of one height: at most CODEC_DUE_MAX ids, in DueList pages
+ * of at most CODEC_DUE_PAGE ids (34 encoded bytes each). */
+#define CODEC_DUE_PAGE 128u
+#define CODEC_DUE_PAGES_MAX 800u
+#define CODEC_DUE_MAX (CODEC_DUE_PAGE * CODEC_DUE_PAGES_MAX) /* 102400 */
+#define CODEC_DUE_LIST_SIZE_MAX (34u * CODEC_DUE_PAGE + 16u)
 
 /* CatalogPublish.kind, Dataset.kind, Exchange.kind. */
 enum codec_kind { CODEC_KIND_DATASET = 1, CODEC_KIND_STREAM = 2 };
@@ -638,7 +641,8 @@ const char *codec_exchange_status_name(uint32_t status); /* "requested" */
  * Stream: size; id an entry id; status 1-2; last_batch_root empty or 32
  *   bytes; at most CODEC_STREAM_SUBS_MAX subscriptions of 32 bytes,
  *   strictly ascending.
- * DueList: size; every entry 32 bytes.
+ * DueList: size; at most CODEC_DUE_PAGE entries of 32 bytes; pages at
+ *   most CODEC_DUE_PAGES_MAX.
  * Returns, In, Out: as the decoders above. */
 int codec_dataset_decode(Tdei__Dataset **out, const uint8_t *buf, size_t len,
                          char *errmsg);

@@ -184,6 +184,13 @@ static int due_list_record_check(const ProtobufCMessage *msg, char *errmsg)
 {
     const Tdei__DueList *d = (const Tdei__DueList *)msg;
 
+    if (d->n_exchanges > CODEC_DUE_PAGE || d->pages > CODEC_DUE_PAGES_MAX) {
+        return tdei_errorf(errmsg, ERRSZ, TDEI_MALFORMED,
+                           "due list page holds %zu ids of %u, or counts "
+                           "%" PRIu32 " pages of %u",
+                           d->n_exchanges, CODEC_DUE_PAGE, d->pages,
+                           CODEC_DUE_PAGES_MAX);
+    }
     for (size_t i = 0; i < d->n_exchanges; i++) {
         int rc = codec_len_check(d->exchanges[i].len, CODEC_HASH_SIZE, errmsg,
                                  "due list entry %zu", i);

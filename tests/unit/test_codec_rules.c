@@ -585,6 +585,13 @@ START_TEST(test_record_rules)
     due.exchanges = subs;
     EXPECT_RECORD(&due, Tdei__DueList, codec_due_list_decode,
                   codec_due_list_free, 0);
+    due.pages = CODEC_DUE_PAGES_MAX;
+    EXPECT_RECORD(&due, Tdei__DueList, codec_due_list_decode,
+                  codec_due_list_free, 0);
+    due.pages = CODEC_DUE_PAGES_MAX + 1;
+    EXPECT_RECORD(&due, Tdei__DueList, codec_due_list_decode,
+                  codec_due_list_free, TDEI_MALFORMED);
+    due.pages = 0;
     subs[1].len = 3;
     EXPECT_RECORD(&due, Tdei__DueList, codec_due_list_decode,
                   codec_due_list_free, TDEI_MALFORMED);

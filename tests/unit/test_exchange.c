@@ -66,6 +66,8 @@ static const struct ds_def datasets[] = {
      CODEC_PRICE_ONE_TIME, 2000, 0, CODEC_DATASET_ACTIVE},
     {"ds-gone", CODEC_KIND_DATASET, 1, CODEC_CLASS_GENERAL,
      CODEC_PRICE_ONE_TIME, 100, 0, CODEC_DATASET_WITHDRAWN},
+    {"ds-free", CODEC_KIND_DATASET, 1, CODEC_CLASS_GENERAL,
+     CODEC_PRICE_ONE_TIME, 0, 0, CODEC_DATASET_ACTIVE},
     {"st-rec", CODEC_KIND_STREAM, 1, CODEC_CLASS_GENERAL,
      CODEC_PRICE_PER_RECORD, 2, 0, CODEC_DATASET_ACTIVE},
     {"st-sub", CODEC_KIND_STREAM, 1, CODEC_CLASS_GENERAL,
@@ -486,9 +488,11 @@ static void conserved(void)
     ck_assert_uint_eq(sum, TOTAL);
 }
 
-/* The ids of the due list of @height: their tags in @tags, the count
- * returned; -1 when there is no list. */
-static int due_tags(uint64_t height, uint8_t *tags, size_t cap)
+/* The ids of page @page of the due list of @height: their tags in @tags,
+ * the count returned (and the page count in *pages when not NULL); -1
+ * when there is no such page. */
+static int due_page_tags(uint64_t height, uint32_t page, uint8_t *tags,
+                         size_t cap, uint32_t *pages)
 {
     uint8_t key[CONTRACT_KEY_SIZE_MAX];
     char errmsg[TDEI_ERRMSG_SIZE];
@@ -497,7 +501,8 @@ static int due_tags(uint64_t height, uint8_t *tags, size_t cap)
     size_t vlen;
     int n;
 
-    if (state_get(st, key, contract_key_due(key, height), &val, &vlen) != 0) {
+    if (state_get(st, key, contract_key_due(key, height, page), &val, &vlen) !=
+        0) {
         return -1;
     }
     ck_assert_int_eq(codec_due_list_decode(&list, val, vlen, errmsg), 0);
@@ -505,8 +510,17 @@ static int due_tags(uint64_t height, uint8_t *tags, size_t cap)
     for (size_t i = 0; i < list->n_exchanges && i < cap; i++) {
         tags[i] = list->exchanges[i].data[0];
     }
+    if (pages != NULL) {
+        *pages = list->pages;
+    }
     codec_due_list_free(list);
     return n;
+}
+
+/* The ids of the first page of the due list of @height. */
+static int due_tags(uint64_t height, uint8_t *tags, size_t cap)
+{
+    return due_page_tags(height, 0, tags, cap, NULL);
 }
 
 /* The grant of @member on @id: its exchange tag, or -1 when none. */
@@ -1408,13 +1422,13 @@ START_TEST(test_exchange_block_begin_expires_and_settles)
 }
 END_TEST
 
-/* Writes a due list of @n fake ids at @height. */
+/* Writes a due list of @n fake ids at @height, in pages. */
 static void due_fill(uint64_t height, size_t n)
 {
     uint8_t key[CONTRACT_KEY_SIZE_MAX];
-    Tdei__DueList list = TDEI__DUE_LIST__INIT;
     ProtobufCBinaryData *ids = tdei_calloc(n, sizeof(*ids));
     uint8_t *bytes = tdei_calloc(n, 32);
+    uint32_t pages = (uint32_t)((n + CODEC_DUE_PAGE - 1) / CODEC_DUE_PAGE);
 
     ck_assert_ptr_nonnull(ids);
     ck_assert_ptr_nonnull(bytes);
@@ -1425,29 +1439,77 @@ static void due_fill(uint64_t height, size_t n)
         bytes[32 * i + 3] = (uint8_t)i;
         ids[i] = (ProtobufCBinaryData){32, bytes + 32 * i};
     }
-    list.n_exchanges = n;
-    list.exchanges = ids;
-    fixture_put(st, key, contract_key_due(key, height), &list.base);
+    for (uint32_t p = 0; p < pages; p++) {
+        Tdei__DueList list = TDEI__DUE_LIST__INIT;
+        size_t first = (size_t)p * CODEC_DUE_PAGE;
+        list.n_exchanges =
+            n - first < CODEC_DUE_PAGE ? n - first : CODEC_DUE_PAGE;
+        list.exchanges = ids + first;
+        list.pages = p == 0 && pages > 1 ? pages : 0;
+        fixture_put(st, key, contract_key_due(key, height, p), &list.base);
+    }
     tdei_free(bytes);
     tdei_free(ids);
 }
 
-/* A full due list refuses the next deadline; a later block has room. */
+/* A full due list refuses the next deadline; a later block has room, and
+ * a list grows a page at a time. */
 START_TEST(test_exchange_due_list_full_refuses)
 {
+    uint8_t tags[CODEC_DUE_PAGE];
+    uint32_t pages = 0;
+
     seed();
     due_fill(10 + 7200 + 1, CODEC_DUE_MAX);
     ck_assert_int_eq(request("beta-works", 0x10, 10, "ds-l1"), TDEI_BUDGET);
-    ck_assert_str_eq(ctx.reason, "too many deadlines at height 7211 (100000 "
+    ck_assert_str_eq(ctx.reason, "too many deadlines at height 7211 (102400 "
                                  "exchanges due); retry in a later block");
     ck_assert_uint_eq(bal("beta-works"), 1000);
     ck_assert_ptr_null(xget(0x10));
-    /* More than one tx may write refuses the same way. */
+    /* 2000 due: the request joins the last page (15, 80 ids). */
     due_fill(11 + 7200 + 1, 2000);
-    ck_assert_int_eq(request("beta-works", 0x10, 11, "ds-l1"), TDEI_BUDGET);
-    ck_assert_str_eq(ctx.reason, "too many deadlines at height 7212 (2000 "
-                                 "exchanges due); retry in a later block");
-    ck_assert_int_eq(request("beta-works", 0x10, 12, "ds-l1"), 0);
+    ck_assert_int_eq(request("beta-works", 0x10, 11, "ds-l1"), 0);
+    ck_assert_int_eq(due_page_tags(7212, 15, tags, CODEC_DUE_PAGE, NULL), 81);
+    ck_assert_uint_eq(tags[80], 0x10);
+    ck_assert_int_eq(due_page_tags(7212, 0, tags, 1, &pages), 128);
+    ck_assert_uint_eq(pages, 16);
+    /* 2048 due: full pages, so the request opens page 16. */
+    due_fill(12 + 7200 + 1, 2048);
+    ck_assert_int_eq(request("beta-works", 0x11, 12, "ds-l1"), 0);
+    ck_assert_int_eq(due_page_tags(7213, 16, tags, 1, NULL), 1);
+    ck_assert_uint_eq(tags[0], 0x11);
+    ck_assert_int_eq(due_page_tags(7213, 0, tags, 1, &pages), 128);
+    ck_assert_uint_eq(pages, 17);
+    conserved();
+}
+END_TEST
+
+/* Deadlines over several pages all fall due, in order, and every page is
+ * deleted. */
+START_TEST(test_exchange_due_pages_processed)
+{
+    const size_t n = CODEC_DUE_PAGE + 2;
+    Tdei__Exchange *x;
+    uint32_t pages = 0;
+
+    seed();
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_int_eq(
+            request("beta-works", (uint8_t)(0x20 + i), 10, "ds-free"), 0);
+    }
+    ck_assert_int_eq(due_page_tags(7211, 0, NULL, 0, &pages),
+                     (int)CODEC_DUE_PAGE);
+    ck_assert_uint_eq(pages, 2);
+    ck_assert_int_eq(due_page_tags(7211, 1, NULL, 0, NULL), 2);
+    ck_assert_int_eq(block_begin(7211), 0);
+    for (size_t i = 0; i < n; i++) {
+        x = xget((uint8_t)(0x20 + i));
+        ck_assert_uint_eq(x->status, CODEC_EXCHANGE_EXPIRED);
+        ck_assert_uint_eq(x->closed_height, 7211);
+        codec_exchange_free(x);
+    }
+    ck_assert_int_eq(due_page_tags(7211, 0, NULL, 0, NULL), -1);
+    ck_assert_int_eq(due_page_tags(7211, 1, NULL, 0, NULL), -1);
     conserved();
 }
 END_TEST
@@ -1494,6 +1556,7 @@ static Suite *exchange_suite(void)
         {"stream_subscription", test_exchange_stream_subscription_model},
         {"deadlines", test_exchange_block_begin_expires_and_settles},
         {"due_full", test_exchange_due_list_full_refuses},
+        {"due_pages", test_exchange_due_pages_processed},
         {"due_corrupt", test_exchange_block_begin_missing_exchange_is_fatal},
     };
 
