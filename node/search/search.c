@@ -875,39 +875,156 @@ static int owner_role(struct run *run, const char *id, uint32_t *role)
     return 0;
 }
 
-/* Whether the Dataset record @val of entry @id passes the filters. */
+/* The fields of a Dataset record the filters look at. */
+struct filter_fields
+{
+    uint32_t kind;                      /* Dataset.kind (2) */
+    uint32_t domain;                    /* Dataset.domain (6) */
+    uint32_t level;                     /* Dataset.level (7) */
+    uint32_t status;                    /* Dataset.status (18) */
+    uint64_t amount;                    /* Dataset.price (10).amount (2) */
+    char owner[TDEI_MEMBER_ID_MAX + 1]; /* Dataset.owner (15) */
+};
+
+/* Read a varint at *@pos of @buf (@len bytes). Returns 0 or -1. */
+static int wire_varint(const uint8_t *buf, size_t len, size_t *pos,
+                       uint64_t *out)
+{
+    uint64_t v = 0;
+
+    for (unsigned shift = 0; shift < 64 && *pos < len; shift += 7) {
+        uint8_t b = buf[(*pos)++];
+        v |= (uint64_t)(b & 0x7fu) << shift;
+        if ((b & 0x80u) == 0) {
+            *out = v;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Walk the fields of the message at @buf, calling @take for the ones of
+ * wire type varint (with the value) and length-delimited (with the
+ * bytes); others are skipped. Returns 0 or -1 (not protobuf). */
+static int wire_walk(const uint8_t *buf, size_t len, void *arg,
+                     int (*take)(void *arg, uint64_t field, uint64_t value,
+                                 const uint8_t *bytes, size_t blen))
+{
+    size_t pos = 0;
+
+    /* Each round consumes at least one byte. */
+    while (pos < len) {
+        uint64_t tag;
+        uint64_t v;
+        if (wire_varint(buf, len, &pos, &tag) != 0) {
+            return -1;
+        }
+        switch (tag & 7u) {
+        case 0:
+            if (wire_varint(buf, len, &pos, &v) != 0 ||
+                take(arg, tag >> 3, v, NULL, 0) != 0) {
+                return -1;
+            }
+            break;
+        case 1:
+        case 5:
+            v = (tag & 7u) == 1 ? 8u : 4u;
+            if (len - pos < v) {
+                return -1;
+            }
+            pos += (size_t)v;
+            break;
+        case 2:
+            if (wire_varint(buf, len, &pos, &v) != 0 || len - pos < v ||
+                take(arg, tag >> 3, 0, buf + pos, (size_t)v) != 0) {
+                return -1;
+            }
+            pos += (size_t)v;
+            break;
+        default:
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int price_take(void *arg, uint64_t field, uint64_t value,
+                      const uint8_t *bytes, size_t blen)
+{
+    (void)bytes;
+    (void)blen;
+    if (field == 2) {
+        *(uint64_t *)arg = value; /* PriceTerms.amount */
+    }
+    return 0;
+}
+
+static int fields_take(void *arg, uint64_t field, uint64_t value,
+                       const uint8_t *bytes, size_t blen)
+{
+    struct filter_fields *f = arg;
+    uint32_t *small = field == 2    ? &f->kind
+                      : field == 6  ? &f->domain
+                      : field == 7  ? &f->level
+                      : field == 18 ? &f->status
+                                    : NULL;
+
+    if (small != NULL) {
+        if (bytes != NULL || value > UINT32_MAX) {
+            return -1;
+        }
+        *small = (uint32_t)value;
+    } else if (field == 10) {
+        return bytes == NULL ? -1
+                             : wire_walk(bytes, blen, &f->amount, price_take);
+    } else if (field == 15) {
+        if (bytes == NULL || blen > TDEI_MEMBER_ID_MAX) {
+            return -1;
+        }
+        memcpy(f->owner, bytes, blen);
+        f->owner[blen] = '\0';
+    }
+    return 0;
+}
+
+/* Whether the Dataset record @val of entry @id passes the filters.
+ *
+ * The record is read with a small wire walker rather than
+ * codec_dataset_decode: the filters need six scalar fields, and the full
+ * decode (allocation, UTF-8 and canonical checks of every text) was 90%
+ * of a query that examines every entry. The records were checked by the
+ * decoder when the index took them (search_index_update); this still
+ * refuses bytes that are not protobuf or lack an owner. */
 static int filters_pass(struct run *run, const char *id, const uint8_t *val,
                         size_t vlen, int *pass)
 {
     const struct search_query *q = run->q;
     uint32_t want =
         q->status == SEARCH_STATUS_DEFAULT ? SEARCH_STATUS_ACTIVE : q->status;
-    Tdei__Dataset *d = NULL;
-    uint64_t amount;
+    struct filter_fields f;
     uint32_t role;
-    int rc = codec_dataset_decode(&d, val, vlen, run->errmsg);
+    int rc = 0;
 
     *pass = 0;
-    if (rc == TDEI_NOMEM) {
-        return rc;
+    memset(&f, 0, sizeof(f));
+    if (wire_walk(val, vlen, &f, fields_take) != 0 ||
+        tdei_member_id_check(f.owner) != 0) {
+        return tdei_errorf(run->errmsg, ERRSZ, TDEI_CORRUPT,
+                           "search: the record of dataset/%s does not "
+                           "decode",
+                           id);
     }
-    if (rc != 0) {
-        return tdei_errwrap(run->errmsg, ERRSZ, TDEI_CORRUPT,
-                            "search: dataset/%s", id);
-    }
-    amount = d->price != NULL ? d->price->amount : 0;
-    *pass = (want == SEARCH_STATUS_ANY || d->status == want) &&
-            (q->level == 0 || d->level == q->level) &&
-            (q->domain == 0 || d->domain == q->domain) &&
-            (q->kind == 0 || d->kind == q->kind) &&
+    *pass = (want == SEARCH_STATUS_ANY || f.status == want) &&
+            (q->level == 0 || f.level == q->level) &&
+            (q->domain == 0 || f.domain == q->domain) &&
+            (q->kind == 0 || f.kind == q->kind) &&
             (q->owner == NULL || q->owner[0] == '\0' ||
-             strcmp(d->owner, q->owner) == 0) &&
-            amount >= q->price_min && amount <= q->price_max;
+             strcmp(f.owner, q->owner) == 0) &&
+            f.amount >= q->price_min && f.amount <= q->price_max;
     if (*pass && q->owner_role != 0) {
-        rc = owner_role(run, d->owner, &role);
+        rc = owner_role(run, f.owner, &role);
         *pass = rc == 0 && role == q->owner_role;
     }
-    codec_dataset_free(d);
     return rc;
 }
 

@@ -826,6 +826,43 @@ START_TEST(test_search_query_paging)
 }
 END_TEST
 
+START_TEST(test_search_query_refuses_damaged_records)
+{
+    static const uint8_t junk[] = {0xff, 0xff, 0x01};
+    const char *words[1] = {"pump"};
+    struct search_query q = query_default();
+    struct search_result *res = tdei_malloc(sizeof(*res));
+    uint8_t key[CONTRACT_KEY_SIZE_MAX];
+    struct store_batch *b;
+    struct store_read *r;
+
+    ck_assert_ptr_nonnull(res);
+    small_catalog();
+    /* pump-01's record is damaged after it was indexed. */
+    ck_assert_int_eq(store_batch_create(&b, BATCH_MAX), 0);
+    ck_assert_int_eq(store_batch_put(b, STORE_DB_STATE, key,
+                                     contract_key_dataset(key, "pump-01"), junk,
+                                     sizeof(junk)),
+                     0);
+    ck_assert_int_eq(store_commit(st, b, errmsg), 0);
+    store_batch_destroy(b);
+    ck_assert_int_eq(store_read_begin(st, &r, errmsg), 0);
+    ck_assert_int_eq(search_query_run(r, &q, res, errmsg), TDEI_CORRUPT);
+    ck_assert_msg(strstr(errmsg, "dataset/pump-01") != NULL, "%s", errmsg);
+    ck_assert_uint_eq(res->count, 0);
+    ck_assert_uint_eq(res->total, 0);
+    q.words = words;
+    q.word_count = 1;
+    ck_assert_int_eq(search_query_run(r, &q, res, errmsg), TDEI_CORRUPT);
+    /* A word whose candidates avoid it still answers. */
+    words[0] = "gearbox";
+    ck_assert_int_eq(search_query_run(r, &q, res, errmsg), 0);
+    ck_assert_uint_eq(res->total, 2);
+    store_read_end(r);
+    tdei_free(res);
+}
+END_TEST
+
 /* ---- refusals ------------------------------------------------------------ */
 
 /* Assert @q is refused with TDEI_INVAL and a message containing @text,
@@ -1259,6 +1296,7 @@ static Suite *search_suite(void)
         {"query_utf8_ties", test_search_query_utf8_and_ties},
         {"query_filters", test_search_query_filters},
         {"query_paging", test_search_query_paging},
+        {"query_damaged", test_search_query_refuses_damaged_records},
         {"query_refusals", test_search_query_refusals},
         {"ten_thousand", test_search_ten_thousand_entries_match_reference},
     };
