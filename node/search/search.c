@@ -692,14 +692,6 @@ static int match_grow(struct run *run)
     return 0;
 }
 
-static int match_cmp_id(const void *pa, const void *pb)
-{
-    const struct match *a = pa;
-    const struct match *b = pb;
-
-    return strcmp(a->id, b->id);
-}
-
 /* Higher score first, then id ascending (ids are ASCII: strcmp is
  * bytewise). */
 static int match_cmp_rank(const void *pa, const void *pb)
@@ -735,65 +727,98 @@ static int key_id(struct run *run, const uint8_t *key, size_t klen, size_t skip,
     return 0;
 }
 
-/* The candidates: every entry in the rarest word's lists, by id, with the
- * fields it is found in. */
-static int candidates_collect(struct run *run, size_t rarest)
+/* One field's posting list of the rarest word, in the candidate merge. */
+struct field_list
 {
-    struct cursor c;
+    struct store_iter it;              /* open while open is 1 */
+    int open;                          /* it needs closing */
+    int has;                           /* id holds the current posting */
+    size_t prefix_len;                 /* bytes before the entry id */
+    char id[CODEC_DATASET_ID_MAX + 1]; /* the current posting's entry */
+};
+
+static int list_step(struct run *run, struct field_list *l)
+{
     const uint8_t *key;
     size_t klen;
-    unsigned field;
-    size_t kept = 0;
-    int rc;
+    int rc = store_iter_next(&l->it, &key, &klen, NULL, NULL);
 
-    cursor_init(&c, &run->words->tokens[rarest]);
-    for (;;) {
-        rc = cursor_next(run, &c, &key, &klen, &field);
+    l->has = 0;
+    if (rc == TDEI_NOTFOUND) {
+        return 0;
+    }
+    if (rc != 0) {
+        return read_failed(run, rc, "read a posting list");
+    }
+    rc = key_id(run, key, klen, l->prefix_len, l->id);
+    l->has = rc == 0;
+    return rc;
+}
+
+/* The candidates: every entry in the rarest word's three lists (each in
+ * id order), merged so that each entry comes once, in id order, with the
+ * fields it is found in. Memory is one match per candidate. */
+static int candidates_collect(struct run *run, size_t rarest)
+{
+    struct field_list lists[FIELD_COUNT];
+    uint8_t prefix[SEARCH_KEY_SIZE_MAX];
+    int rc = 0;
+
+    memset(lists, 0, sizeof(lists));
+    for (unsigned f = 0; rc == 0 && f < FIELD_COUNT; f++) {
+        lists[f].prefix_len =
+            posting_prefix(prefix, field_bytes[f], &run->words->tokens[rarest]);
+        rc = store_iter_init(&lists[f].it, run->r, STORE_DB_INDEX, prefix,
+                             lists[f].prefix_len, NULL, 0, 0);
         if (rc != 0) {
+            rc = read_failed(run, rc, "open a posting list");
             break;
         }
-        if (run->count == (size_t)FIELD_COUNT * SEARCH_CANDIDATES_MAX) {
+        lists[f].open = 1;
+        rc = list_step(run, &lists[f]);
+    }
+    /* Each round takes the least id of the lists and steps every list
+     * that holds it: at most SEARCH_CANDIDATES_MAX rounds. */
+    while (rc == 0) {
+        const char *least = NULL;
+        struct match *m;
+        unsigned fields = 0;
+        for (unsigned f = 0; f < FIELD_COUNT; f++) {
+            if (lists[f].has &&
+                (least == NULL || strcmp(lists[f].id, least) < 0)) {
+                least = lists[f].id;
+            }
+        }
+        if (least == NULL) {
+            break;
+        }
+        if (run->count == SEARCH_CANDIDATES_MAX) {
             rc = tdei_errorf(run->errmsg, ERRSZ, TDEI_TOOBIG,
-                             "the search words are in more than %u entries; "
-                             "add a rarer word or a filter",
+                             "the search words are in more than %u "
+                             "entries; add a rarer word or a filter",
                              SEARCH_CANDIDATES_MAX);
             break;
         }
         if (run->count == run->cap && (rc = match_grow(run)) != 0) {
             break;
         }
-        rc = key_id(run, key, klen, c.prefix_len, run->matches[run->count].id);
-        if (rc != 0) {
-            break;
+        m = &run->matches[run->count];
+        memcpy(m->id, least, strlen(least) + 1);
+        for (unsigned f = 0; rc == 0 && f < FIELD_COUNT; f++) {
+            if (lists[f].has && strcmp(lists[f].id, m->id) == 0) {
+                fields |= 1u << f;
+                rc = list_step(run, &lists[f]);
+            }
         }
-        run->matches[run->count].fields = (uint8_t)(1u << field);
+        m->fields = (uint8_t)fields;
         run->count++;
     }
-    cursor_close(&c);
-    if (rc != TDEI_NOTFOUND) {
-        return rc;
-    }
-    if (run->count == 0) {
-        return 0;
-    }
-    /* Merge an entry found in several fields into one candidate. */
-    qsort(run->matches, run->count, sizeof(*run->matches), match_cmp_id);
-    for (size_t i = 0; i < run->count; i++) {
-        if (kept > 0 &&
-            strcmp(run->matches[kept - 1].id, run->matches[i].id) == 0) {
-            run->matches[kept - 1].fields |= run->matches[i].fields;
-        } else {
-            run->matches[kept++] = run->matches[i];
+    for (unsigned f = 0; f < FIELD_COUNT; f++) {
+        if (lists[f].open) {
+            store_iter_close(&lists[f].it);
         }
     }
-    run->count = kept;
-    if (kept > SEARCH_CANDIDATES_MAX) {
-        return tdei_errorf(run->errmsg, ERRSZ, TDEI_TOOBIG,
-                           "the search words are in %zu entries, more than "
-                           "%u; add a rarer word or a filter",
-                           kept, SEARCH_CANDIDATES_MAX);
-    }
-    return 0;
+    return rc;
 }
 
 static uint32_t fields_score(unsigned fields)
@@ -1123,11 +1148,11 @@ static int scan_all(struct run *run, struct search_result *out)
             rc = read_failed(run, rc, "list the entries");
             break;
         }
-        if (++scanned > SEARCH_CANDIDATES_MAX) {
+        if (++scanned > SEARCH_SCAN_MAX) {
             rc = tdei_errorf(run->errmsg, ERRSZ, TDEI_TOOBIG,
                              "the catalog holds more than %u entries; "
                              "search with a word",
-                             SEARCH_CANDIDATES_MAX);
+                             SEARCH_SCAN_MAX);
             break;
         }
         rc = key_id(run, key, klen, DATASET_PREFIX_LEN, id);

@@ -47,9 +47,12 @@
  * checked per candidate by three key lookups; the filters read the
  * candidate's record (and its owner's Member record for the role filter,
  * cached). So a query costs O(words x rarest list) lookups plus one record
- * decode per candidate that has every word; memory is O(matches). A
- * query without words scans every entry. More than SEARCH_CANDIDATES_MAX
- * candidates is refused (TDEI_TOOBIG): narrow the query.
+ * read per candidate that has every word; memory is one match (about 100
+ * bytes) per candidate. A query without words scans every entry in id
+ * order and keeps only its page. A word query whose rarest word is in
+ * more than SEARCH_CANDIDATES_MAX entries (10 MB of candidates), or a
+ * scan of more than SEARCH_SCAN_MAX entries, is refused (TDEI_TOOBIG):
+ * narrow the query.
  *
  * Pointers are non-NULL unless stated; errmsg is TDEI_ERRMSG_SIZE bytes.
  * Nothing here keeps global state. The functions taking a store read
@@ -100,11 +103,12 @@ _Static_assert(SEARCH_TEXT_TOKENS(CODEC_TITLE_MAX) +
 _Static_assert(SEARCH_KEY_SIZE_MAX <= STORE_KEY_SIZE_MAX, "keys fit LMDB");
 
 /* Query limits. */
-#define SEARCH_WORDS_MAX 8u            /* words given, and distinct tokens */
-#define SEARCH_WORD_SIZE_MAX 256u      /* bytes of one word as given */
-#define SEARCH_LIMIT_MAX 100u          /* hits per page */
-#define SEARCH_LIMIT_DEFAULT 20u       /* what clients use when not told */
-#define SEARCH_CANDIDATES_MAX 1000000u /* entries one query may examine */
+#define SEARCH_WORDS_MAX 8u           /* words given, and distinct tokens */
+#define SEARCH_WORD_SIZE_MAX 256u     /* bytes of one word as given */
+#define SEARCH_LIMIT_MAX 100u         /* hits per page */
+#define SEARCH_LIMIT_DEFAULT 20u      /* what clients use when not told */
+#define SEARCH_CANDIDATES_MAX 100000u /* entries a word query examines */
+#define SEARCH_SCAN_MAX 1000000u      /* entries a query without words */
 
 /* The status filter (values 1 and 2 are Dataset.status). */
 enum search_status {
@@ -217,7 +221,8 @@ int search_query_check(const struct search_query *q, struct search_words *words,
 /* Run @q over the snapshot @r: check it (search_query_check), find the
  * matches and fill @out with the page at q->offset.
  * Returns: 0; TDEI_INVAL (as search_query_check); TDEI_TOOBIG (more than
- * SEARCH_CANDIDATES_MAX candidates); TDEI_CORRUPT (a record or a posting
+ * SEARCH_CANDIDATES_MAX candidates or SEARCH_SCAN_MAX entries scanned);
+ * TDEI_CORRUPT (a record or a posting
  * key does not decode); TDEI_IOERR; TDEI_NOMEM. On error @out is zeroed.
  * Out:   out: hit records are borrowed from @r until store_read_end. */
 int search_query_run(struct store_read *r, const struct search_query *q,
