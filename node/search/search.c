@@ -30,8 +30,8 @@ static const uint32_t field_weights[FIELD_COUNT] = {3, 2, 1};
 
 _Static_assert(SEARCH_RAW_TOKENS_MAX <= UINT16_MAX, "seq fits 16 bits");
 _Static_assert(SEARCH_TOKEN_MAX <= UINT8_MAX, "token length fits a byte");
-_Static_assert(SEARCH_WORDS_MAX *FIELD_COUNT * 3u <= UINT32_MAX / 8u,
-               "scores cannot overflow");
+_Static_assert(SEARCH_WORDS_MAX < UINT32_MAX / (3u + 2u + 1u),
+               "scores fit 32 bits");
 
 /* ---- tokens -------------------------------------------------------------- */
 
@@ -571,7 +571,6 @@ struct cursor
     struct store_iter it;             /* open while open is 1 */
     int open;                         /* it needs closing */
     unsigned field;                   /* index into field_bytes */
-    size_t prefix_len;                /* bytes before the entry id */
     const struct search_token *token; /* the word */
 };
 
@@ -605,10 +604,10 @@ static int cursor_next(struct run *run, struct cursor *c, const uint8_t **key,
 
     while (c->field < FIELD_COUNT) {
         if (!c->open) {
-            c->prefix_len =
+            size_t plen =
                 posting_prefix(prefix, field_bytes[c->field], c->token);
-            rc = store_iter_init(&c->it, run->r, STORE_DB_INDEX, prefix,
-                                 c->prefix_len, NULL, 0, 0);
+            rc = store_iter_init(&c->it, run->r, STORE_DB_INDEX, prefix, plen,
+                                 NULL, 0, 0);
             if (rc != 0) {
                 return read_failed(run, rc, "open a posting list");
             }
