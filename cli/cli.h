@@ -134,4 +134,11 @@ int cli_cmd_account(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_block(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_status(struct cli_ctx *ctx, int argc, char **argv);
 
+/* `tdei catalog search [WORDS...] [filters]` (cmd_search.c): one command
+ * of the catalog group, whose argv[0] is "search". Asks the node's
+ * SearchCatalog and prints the page as a table or JSON. A bad option,
+ * value or word is a usage error (exit 2) checked before any connection
+ * (search_query_check), so it needs no node. */
+int cli_cmd_catalog_search(struct cli_ctx *ctx, int argc, char **argv);
+
 #endif

@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "node.h"
 #include "node_internal.h"
+#include "search/search.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -505,6 +506,79 @@ static void handle_get_status(struct node *node, struct api_call *call,
     api_call_respond(call, &resp);
 }
 
+/* Search the catalog in the snapshot @r (search.h); refusals of bad
+ * fields come back as TDEI_INVAL with search's message. */
+static void handle_search(struct api_call *call, struct store_read *r,
+                          const Tdei__Api__SearchCatalog *req)
+{
+    Tdei__Api__Response resp = TDEI__API__RESPONSE__INIT;
+    Tdei__Api__SearchResult result = TDEI__API__SEARCH_RESULT__INIT;
+    Tdei__Api__SearchHit hits[SEARCH_LIMIT_MAX];
+    Tdei__Api__SearchHit *hit_ptrs[SEARCH_LIMIT_MAX];
+    char words[SEARCH_WORDS_MAX][SEARCH_TOKEN_MAX + 1];
+    char *word_ptrs[SEARCH_WORDS_MAX];
+    struct search_query q = {
+        .words = (const char *const *)req->words,
+        .word_count = req->n_words,
+        .level = req->level,
+        .domain = req->domain,
+        .owner = req->owner,
+        .owner_role = req->owner_role,
+        .kind = req->kind,
+        .price_min = req->min_price,
+        .price_max = req->has_max_price ? req->max_price : UINT64_MAX,
+        .status = req->status,
+        .offset = req->offset,
+        .limit = req->limit,
+    };
+    struct search_result *res = tdei_malloc(sizeof(*res));
+    struct exec_tip tip;
+    char errmsg[TDEI_ERRMSG_SIZE] = "";
+    int rc;
+
+    if (res == NULL) {
+        api_call_respond_error(call, TDEI_NOMEM, "out of memory; retry");
+        return;
+    }
+    rc = search_query_run(r, &q, res, errmsg);
+    if (rc == 0) {
+        rc = exec_query_tip(r, &tip, errmsg);
+    }
+    if (rc != 0) {
+        api_call_respond_error(call, rc, "%s",
+                               errmsg[0] != '\0' ? errmsg
+                                                 : tdei_strerror(rc));
+        tdei_free(res);
+        return;
+    }
+    for (size_t i = 0; i < res->count; i++) {
+        tdei__api__search_hit__init(&hits[i]);
+        hits[i].id = res->hits[i].id;
+        hits[i].score = res->hits[i].score;
+        hits[i].dataset.data = (uint8_t *)(uintptr_t)res->hits[i].record;
+        hits[i].dataset.len = res->hits[i].record_len;
+        hit_ptrs[i] = &hits[i];
+    }
+    for (size_t i = 0; i < res->words.count; i++) {
+        const struct search_token *t = &res->words.tokens[i];
+        memcpy(words[i], t->bytes, t->len);
+        words[i][t->len] = '\0';
+        word_ptrs[i] = words[i];
+    }
+    result.total = res->total;
+    result.n_hits = res->count;
+    result.hits = res->count > 0 ? hit_ptrs : NULL;
+    result.height = tip.height; /* the snapshot searched */
+    result.offset = req->offset;
+    result.limit = req->limit;
+    result.n_words = res->words.count;
+    result.words = res->words.count > 0 ? word_ptrs : NULL;
+    resp.resp_case = TDEI__API__RESPONSE__RESP_SEARCH;
+    resp.search = &result;
+    api_call_respond(call, &resp);
+    tdei_free(res);
+}
+
 static void node_request(void *impl, struct api_call *call,
                          const Tdei__Api__Request *req)
 {
@@ -542,6 +616,9 @@ static void node_request(void *impl, struct api_call *call,
         break;
     case TDEI__API__REQUEST__REQ_GET_STATUS:
         handle_get_status(node, call, r);
+        break;
+    case TDEI__API__REQUEST__REQ_SEARCH_CATALOG:
+        handle_search(call, r, req->search_catalog);
         break;
     default:
         api_call_respond_error(call, TDEI_BADREQUEST,

@@ -9,6 +9,7 @@
 #include "core/hash.h"
 #include "core/keys.h"
 #include "core/merkle.h"
+#include "search/search.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -1159,8 +1160,9 @@ static int params_read(struct store_read *r, Tdei__Params **out, char *errmsg)
                      errmsg);
 }
 
-/* Append the block itself, its id, the state writes and the meta. */
-static int block_batch(struct store_batch *batch,
+/* Append the block itself, its id, the state writes, the catalog index
+ * changes (read against @r, the parent state) and the meta. */
+static int block_batch(struct store_batch *batch, struct store_read *r,
                        const struct exec_block_info *info,
                        const Tdei__Header *header, const uint8_t *block_bytes,
                        size_t block_len, const struct state_write *writes,
@@ -1181,6 +1183,9 @@ static int block_batch(struct store_batch *batch,
                            store_batch_errmsg(batch));
     }
     rc = batch_write_set(batch, writes, count, errmsg);
+    if (rc == 0) {
+        rc = search_index_update(batch, r, writes, count, errmsg);
+    }
     if (rc == 0) {
         rc = meta_put_u64(batch, EXEC_META_HEIGHT, info->height, errmsg);
     }
@@ -1271,8 +1276,8 @@ int exec_block(struct exec *ex, struct store_batch *batch,
     out->refused_count = run.refused;
     out->write_count = count;
     if (batch != NULL) {
-        rc = block_batch(batch, out, header, block_bytes, block_len, writes,
-                         count, errmsg);
+        rc = block_batch(batch, r, out, header, block_bytes, block_len,
+                         writes, count, errmsg);
     }
     /* The overlay borrowed @r; leave it pointing at nothing. */
     state_reset(ex->state, &empty_base);

@@ -36,6 +36,9 @@
  *   index      "hist/" || u8 object key length || object key || height
  *              u64 BE || index u32 BE -> prev head || new head (64 bytes):
  *              an object's history, in order, for audits
+ *              "tok/" || field byte || token || 0x00 || entry id -> empty:
+ *              the catalog search postings of the "dataset/" records,
+ *              updated from the block's write set (search/search.h)
  *   meta       EXEC_META_* below
  *
  * Per tx, in block order: the Tx and its TxBody decode (codec); the chain

@@ -591,6 +591,141 @@ START_TEST(test_api_refuses_get_account_of_unknown_member)
 }
 END_TEST
 
+/* ---- catalog search ------------------------------------------------------ */
+
+/* Each bad field of SearchCatalog is refused with TDEI_INVAL and a message
+ * naming it; they share two TCases (words, filters), as a search changes
+ * nothing and one refusal cannot hide another's. */
+
+/* A search request for one test to bend: no words, no filters, the
+ * CLI's default limit. */
+static void search_init(Tdei__Api__Request *req, Tdei__Api__SearchCatalog *s)
+{
+    tdei__api__request__init(req);
+    tdei__api__search_catalog__init(s);
+    s->limit = 20;
+    req->req_case = TDEI__API__REQUEST__REQ_SEARCH_CATALOG;
+    req->search_catalog = s;
+}
+
+/* Send @s and expect TDEI_INVAL with a message containing @text. */
+static void expect_search_refused(Tdei__Api__SearchCatalog *s, const char *text)
+{
+    Tdei__Api__Request req;
+    Tdei__Api__Response *resp;
+
+    tdei__api__request__init(&req);
+    req.req_case = TDEI__API__REQUEST__REQ_SEARCH_CATALOG;
+    req.search_catalog = s;
+    resp = call(&fx.client, &req);
+    ck_assert_msg(resp->code == TDEI_INVAL && strstr(resp->error, text) != NULL,
+                  "expected TDEI_INVAL with \"%s\", got %s: \"%s\"", text,
+                  tdei_errname((int)resp->code), resp->error);
+    expect_refusal(resp, TDEI_INVAL);
+}
+
+/* A valid search of the empty catalog answers 0 matches at the tip. */
+static void expect_search_empty(Tdei__Api__SearchCatalog *s)
+{
+    Tdei__Api__Request req;
+    Tdei__Api__Response *resp;
+    uint64_t tip = 0;
+
+    tdei__api__request__init(&req);
+    req.req_case = TDEI__API__REQUEST__REQ_SEARCH_CATALOG;
+    req.search_catalog = s;
+    resp = call(&fx.client, &req);
+    ck_assert_msg(resp->code == 0, "search refused: %s", resp->error);
+    ck_assert_int_eq(resp->resp_case, TDEI__API__RESPONSE__RESP_SEARCH);
+    ck_assert_uint_eq(resp->search->total, 0);
+    ck_assert_uint_eq(resp->search->n_hits, 0);
+    ck_assert_uint_eq(resp->search->limit, s->limit);
+    ck_assert_int_eq(integ_status(&fx.client, &tip, NULL), 0);
+    ck_assert_uint_le(resp->search->height, tip);
+    api_client_response_free(resp);
+}
+
+START_TEST(test_api_refuses_search_bad_words)
+{
+    Tdei__Api__Request req;
+    Tdei__Api__SearchCatalog s;
+    char *nine[9] = {"aa", "bb", "cc", "dd", "ee", "ff", "gg", "hh", "ii"};
+    char *one[1];
+    char long_word[300];
+
+    search_init(&req, &s);
+    s.words = nine;
+    s.n_words = 9;
+    expect_search_refused(&s, "9 search words");
+    s.n_words = 1;
+    s.words = one;
+    one[0] = "aa bb cc dd ee ff gg hh ii";
+    expect_search_refused(&s, "more than 8 distinct");
+    one[0] = "abcdefghijabcdefghijabcdefghijabc"; /* 33 letters */
+    expect_search_refused(&s, "too long");
+    memset(long_word, 'x', 257);
+    long_word[257] = '\0';
+    one[0] = long_word;
+    expect_search_refused(&s, "257 bytes");
+    one[0] = "a";
+    expect_search_refused(&s, "nothing to search for");
+    expect_serving(&fx.client);
+    /* Eight words, each searchable: a well-formed question. */
+    s.words = nine;
+    s.n_words = 8;
+    expect_search_empty(&s);
+    expect_ledger_exact();
+}
+END_TEST
+
+START_TEST(test_api_refuses_search_bad_filters)
+{
+    Tdei__Api__Request req;
+    Tdei__Api__SearchCatalog s;
+
+    search_init(&req, &s);
+    s.limit = 0;
+    expect_search_refused(&s, "limit 0");
+    s.limit = 101;
+    expect_search_refused(&s, "limit 101");
+    search_init(&req, &s);
+    s.kind = 3;
+    expect_search_refused(&s, "kind 3");
+    search_init(&req, &s);
+    s.status = 4;
+    expect_search_refused(&s, "status 4");
+    search_init(&req, &s);
+    s.min_price = 10;
+    s.max_price = 9;
+    s.has_max_price = 1;
+    expect_search_refused(&s, "min price 10 is above max price 9");
+    search_init(&req, &s);
+    s.level = 4;
+    expect_search_refused(&s, "level 4");
+    search_init(&req, &s);
+    s.domain = 6;
+    expect_search_refused(&s, "domain 6");
+    search_init(&req, &s);
+    s.owner_role = 5;
+    expect_search_refused(&s, "owner role 5");
+    search_init(&req, &s);
+    s.owner = "Bad_Owner";
+    expect_search_refused(&s, "Bad_Owner");
+    expect_serving(&fx.client);
+    /* Without has_max_price the max is no bound; limits 1 and 100. */
+    search_init(&req, &s);
+    s.min_price = 10;
+    s.max_price = 9;
+    s.limit = 100;
+    expect_search_empty(&s);
+    s.limit = 1;
+    s.status = 3;
+    s.owner = fx.net.ids[1];
+    expect_search_empty(&s);
+    expect_ledger_exact();
+}
+END_TEST
+
 static void add_case(Suite *suite, TCase *tc)
 {
     tcase_add_checked_fixture(tc, refusal_setup, refusal_teardown);
@@ -624,6 +759,8 @@ static Suite *api_refusals_suite(void)
     REFUSAL_CASE(suite, get_tx_with_short_id);
     REFUSAL_CASE(suite, get_block_beyond_tip);
     REFUSAL_CASE(suite, get_account_of_unknown_member);
+    REFUSAL_CASE(suite, search_bad_words);
+    REFUSAL_CASE(suite, search_bad_filters);
     return suite;
 }
 
