@@ -746,37 +746,53 @@ int cli_tx_result_print(const struct cli_ctx *ctx, const uint8_t *tx_id,
     return rc;
 }
 
-/* Encode @body, check it with the ledger's decoder, sign it with @kp and
- * encode the Tx into *@tx_bytes (tdei_malloc'd). */
-static int tx_build(const struct cli_tx *tx, const struct tdei_keypair *kp,
-                    const Tdei__TxBody *body, uint8_t **tx_bytes,
-                    size_t *tx_len)
+/* Check @body (its op set, the signer's key in place) with the ledger's
+ * own decoder before asking the node anything, with placeholders for the
+ * chain id and nonce: a body it refuses is a usage error of @tx. */
+static int tx_check(const struct cli_tx *tx, Tdei__TxBody *body)
+{
+    Tdei__TxBody *check = NULL;
+    uint8_t *bytes = NULL;
+    char errmsg[TDEI_ERRMSG_SIZE] = "";
+    size_t len;
+    int rc;
+
+    body->version = CODEC_VERSION;
+    body->chain_id = (char *)(uintptr_t) "check";
+    body->nonce = tx->nonce != 0 ? tx->nonce : 1;
+    rc = codec_txbody_encode(body, &bytes, &len);
+    if (rc == 0) {
+        rc = codec_txbody_decode(&check, bytes, len, errmsg);
+        codec_txbody_free(check);
+    }
+    tdei_free(bytes);
+    body->chain_id = NULL;
+    if (rc == TDEI_NOMEM) {
+        return cli_fail(rc, NULL);
+    }
+    if (rc != 0) {
+        return cli_usage_error(tx->what, "%s (%s)",
+                               errmsg[0] != '\0' ? errmsg : tdei_strerror(rc),
+                               tdei_errname(rc));
+    }
+    return CLI_EXIT_OK;
+}
+
+/* Encode @body, sign it with @kp and encode the Tx into *@tx_bytes
+ * (tdei_malloc'd). */
+static int tx_sign(const struct tdei_keypair *kp, const Tdei__TxBody *body,
+                   uint8_t **tx_bytes, size_t *tx_len)
 {
     Tdei__Tx msg = TDEI__TX__INIT;
-    Tdei__TxBody *check = NULL;
     uint8_t sig[TDEI_SIG_SIZE];
     uint8_t *body_bytes = NULL;
-    char errmsg[TDEI_ERRMSG_SIZE] = "";
     size_t body_len;
     int rc;
 
     rc = codec_txbody_encode(body, &body_bytes, &body_len);
-    if (rc != 0) {
-        return cli_fail(rc, "cannot build the tx");
+    if (rc == 0) {
+        rc = tdei_sign_tagged(sig, kp, TDEI_TAG_TX, body_bytes, body_len);
     }
-    /* The node would refuse a body its decoder refuses: say so before
-     * signing, in the decoder's words, as a usage error. */
-    rc = codec_txbody_decode(&check, body_bytes, body_len, errmsg);
-    codec_txbody_free(check);
-    if (rc == TDEI_NOMEM) {
-        tdei_free(body_bytes);
-        return cli_fail(rc, NULL);
-    }
-    if (rc != 0) {
-        tdei_free(body_bytes);
-        return cli_usage_error(tx->what, "%s (%s)", errmsg, tdei_errname(rc));
-    }
-    rc = tdei_sign_tagged(sig, kp, TDEI_TAG_TX, body_bytes, body_len);
     if (rc == 0) {
         msg.body.data = body_bytes;
         msg.body.len = body_len;
@@ -809,17 +825,19 @@ int cli_tx_submit(const struct cli_ctx *ctx, const struct cli_tx *tx,
     if (rc != CLI_EXIT_OK) {
         return rc;
     }
-    rc = tx_chain_id(ctx, chain_id, sizeof(chain_id));
+    body->signer.data = kp.pubkey;
+    body->signer.len = TDEI_PUBKEY_SIZE;
+    rc = tx_check(tx, body);
+    if (rc == CLI_EXIT_OK) {
+        rc = tx_chain_id(ctx, chain_id, sizeof(chain_id));
+    }
     if (rc == CLI_EXIT_OK && nonce == 0) {
         rc = tx_next_nonce(ctx, kp.pubkey, &nonce);
     }
     if (rc == CLI_EXIT_OK) {
-        body->version = CODEC_VERSION;
         body->chain_id = chain_id;
-        body->signer.data = kp.pubkey;
-        body->signer.len = TDEI_PUBKEY_SIZE;
         body->nonce = nonce;
-        rc = tx_build(tx, &kp, body, &tx_bytes, &tx_len);
+        rc = tx_sign(&kp, body, &tx_bytes, &tx_len);
     }
     body->chain_id = NULL;
     body->signer.data = NULL;
