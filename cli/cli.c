@@ -34,7 +34,7 @@ int cli_dispatch(struct cli_ctx *ctx, const char *group,
         fprintf(out, "usage: tdei %s COMMAND [OPTIONS]\n\ncommands:\n",
                 group);
         for (size_t i = 0; i < count; i++) {
-            fprintf(out, "  %-12s %s\n", table[i].name, table[i].summary);
+            fprintf(out, "  %-16s %s\n", table[i].name, table[i].summary);
         }
         fprintf(out, "\nrun `tdei %s COMMAND --help` for the options of "
                      "each command\n",
@@ -378,55 +378,109 @@ static const struct cli_opt tx_opts[TX_COUNT] = {
              "$TDEI_PASSPHRASE)"},
 };
 
-static void choices_print(FILE *out, const char *const *choices)
+/* Help text is wrapped at this column; WRAP_SPACE prints as a space
+ * that never breaks ("--kind KIND" stays on one line). */
+#define HELP_WIDTH 79u
+#define WRAP_SPACE '\x01'
+
+/* Print the words of @text from column @col (the cursor is there, no
+ * space needed before the first word), wrapping at HELP_WIDTH onto lines
+ * indented by @indent; end with a newline. */
+static void wrap_print(const char *text, size_t col, size_t indent)
+{
+    int first = 1;
+
+    text += strspn(text, " ");
+    while (*text != '\0') {
+        size_t word = strcspn(text, " ");
+        if (!first && col + 1 + word > HELP_WIDTH) {
+            printf("\n%*s", (int)indent, "");
+            col = indent;
+        } else if (!first) {
+            putchar(' ');
+            col++;
+        }
+        for (size_t i = 0; i < word; i++) {
+            putchar(text[i] == WRAP_SPACE ? ' ' : text[i]);
+        }
+        col += word;
+        first = 0;
+        text += word;
+        text += strspn(text, " ");
+    }
+    putchar('\n');
+}
+
+static void choices_cat(char *out, size_t size, const char *const *choices)
 {
     for (size_t i = 0; choices[i] != NULL; i++) {
-        fprintf(out, "%s%s",
-                i == 0                   ? ""
-                : choices[i + 1] == NULL ? " or "
-                                         : ", ",
-                choices[i]);
+        size_t used = strlen(out);
+        (void)snprintf(out + used, size - used, "%s%s",
+                       i == 0                   ? ""
+                       : choices[i + 1] == NULL ? " or "
+                                                : ", ",
+                       choices[i]);
     }
 }
 
 static void opt_help_line(const struct cli_opt *o)
 {
     char left[64];
+    char text[512];
+    size_t used;
 
     (void)snprintf(left, sizeof(left), "--%s%s%s", o->name,
                    o->meta != NULL ? " " : "", o->meta != NULL ? o->meta : "");
-    printf("  %-24s %s", left, o->help);
+    (void)snprintf(text, sizeof(text), "%s", o->help);
     if (o->type == CLI_OPT_CHOICE) {
-        printf(": ");
-        choices_print(stdout, o->choices);
+        used = strlen(text);
+        (void)snprintf(text + used, sizeof(text) - used, ": ");
+        choices_cat(text, sizeof(text), o->choices);
     }
+    used = strlen(text);
     if (o->type == CLI_OPT_U64 && o->max != 0) {
-        printf(" (%llu-%llu)", (unsigned long long)o->min,
-               (unsigned long long)o->max);
+        (void)snprintf(text + used, sizeof(text) - used, " (%llu-%llu%s)",
+                       (unsigned long long)o->min, (unsigned long long)o->max,
+                       o->flags & CLI_REQUIRED ? ", required" : "");
+    } else if (o->type == CLI_OPT_LIST) {
+        (void)snprintf(text + used, sizeof(text) - used,
+                       " (repeat it, at most %u)", CLI_LIST_MAX);
+    } else if (o->flags & CLI_REQUIRED) {
+        (void)snprintf(text + used, sizeof(text) - used, " (required)");
     }
-    if (o->type == CLI_OPT_LIST) {
-        printf(" (repeat it, at most %u)", CLI_LIST_MAX);
-    }
-    if (o->flags & CLI_REQUIRED) {
-        printf(" (required)");
-    }
-    printf("\n");
+    printf("  %-24s ", left);
+    wrap_print(text, 27 + (strlen(left) > 24 ? strlen(left) - 24 : 0), 27);
 }
 
 static void spec_help(const struct cli_spec *spec)
 {
-    printf("usage: tdei [--home DIR] [--node ADDR] [--json] %s", spec->what);
+    char line[1024];
+    size_t used;
+
+    (void)snprintf(line, sizeof(line), "%s", spec->what);
     if (spec->operands != NULL) {
-        printf(" %s", spec->operands);
+        used = strlen(line);
+        (void)snprintf(line + used, sizeof(line) - used, " %s",
+                       spec->operands);
     }
     for (size_t i = 0; i < spec->opts_count; i++) {
         const struct cli_opt *o = &spec->opts[i];
         if (o->flags & CLI_REQUIRED) {
-            printf(" --%s%s%s", o->name, o->meta != NULL ? " " : "",
-                   o->meta != NULL ? o->meta : "");
+            used = strlen(line);
+            (void)snprintf(line + used, sizeof(line) - used, " --%s%s%s",
+                           o->name, o->meta != NULL ? "\x01" : "",
+                           o->meta != NULL ? o->meta : "");
         }
     }
-    printf(" [OPTIONS]\n\n%s\n\noptions:\n", spec->about);
+    used = strlen(line);
+    (void)snprintf(line + used, sizeof(line) - used, " [OPTIONS]");
+    /* The first words stay together so tests and people can grep them. */
+    printf("usage: tdei [--home DIR] [--node ADDR] [--json] %s ", spec->what);
+    wrap_print(line + strlen(spec->what),
+               strlen("usage: tdei [--home DIR] [--node ADDR] [--json]  ") +
+                   strlen(spec->what),
+               9);
+    printf("\n%s\n\noptions:\n", spec->about);
     for (size_t i = 0; i < spec->opts_count; i++) {
         opt_help_line(&spec->opts[i]);
     }
@@ -443,6 +497,7 @@ static void spec_help(const struct cli_spec *spec)
 static int opt_value(const char *what, const struct cli_opt *o, void *dest,
                      const char *arg)
 {
+    char choices[256];
     uint64_t v;
 
     switch (o->type) {
@@ -486,13 +541,12 @@ static int opt_value(const char *what, const struct cli_opt *o, void *dest,
                 return CLI_EXIT_OK;
             }
         }
-        fprintf(stderr, "tdei: error: --%s '%s' is not one of ", o->name, arg);
-        choices_print(stderr, o->choices);
-        fprintf(stderr,
-                " (or their numbers from 1)\nrun `tdei %s --help` "
-                "for usage\n",
-                what);
-        return CLI_EXIT_USAGE;
+        choices[0] = '\0';
+        choices_cat(choices, sizeof(choices), o->choices);
+        return cli_usage_error(what,
+                               "--%s '%s' is not one of %s (or their numbers "
+                               "from 1)",
+                               o->name, arg, choices);
     case CLI_OPT_LIST: {
         struct cli_list *l = dest;
         if (l->count == CLI_LIST_MAX) {
