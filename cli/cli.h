@@ -281,6 +281,14 @@ typedef int (*cli_list_fn)(void *arg, const Tdei__Api__KeyValue *kv);
 int cli_list_objects(const struct cli_ctx *ctx, const uint8_t *prefix,
                      size_t plen, cli_list_fn fn, void *arg, uint64_t *height);
 
+/* A tx command whose op has only an entry id (catalog withdraw,
+ * approve-lowering, accept, cancel-offer; stream open, close): parse
+ * `tdei @what ID` with the tx options, described by @about, and submit
+ * op @op (a Tdei__TxBody__OpCase of one of those ops). Returns the exit
+ * code. Defined in cmd_catalog.c. */
+int cli_entry_op(struct cli_ctx *ctx, int argc, char **argv, const char *what,
+                 const char *about, int op);
+
 /* The hex of @data (@n bytes) as a new JSON string; "" when @n is 0. */
 json_t *cli_json_hex(const uint8_t *data, size_t n);
 

@@ -96,3 +96,11 @@ expect_help() {
         fail "$* --help (exit $status)"
     fi
 }
+
+# expect_not_built OP NAME CMD...: CMD submits a well-formed tx of OP that
+# the node admits and the ledger refuses only because the contract is not
+# built in this branch (TDEI_UNKNOWN_OP "OP is not built yet").
+# CONTRACT-PENDING: once the contracts land, each use becomes a real check.
+expect_not_built() {
+    expect_refused TDEI_UNKNOWN_OP "$1 is not built yet" "$2" "${@:3}"
+}
