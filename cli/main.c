@@ -18,6 +18,7 @@ static const struct cli_command groups[] = {
     {"member", cli_cmd_member, "members, governance votes, keys, params"},
     {"catalog", cli_cmd_catalog, "publish and manage catalog entries"},
     {"exchange", cli_cmd_exchange, "request, deliver and settle data"},
+    {"stream", cli_cmd_stream, "open, append to and close streams"},
     {"account", cli_cmd_account, "show balances and exchange escrows"},
     {"block", cli_cmd_block, "show a committed block"},
     {"status", cli_cmd_status, "show the node's chain and height"},
