@@ -980,8 +980,27 @@ int cli_object_get(const struct cli_ctx *ctx, const uint8_t *key, size_t klen,
 #define CLI_LIST_PAGE 1000u
 #define CLI_LIST_PAGES_MAX 10000u
 
-int cli_list_objects(const struct cli_ctx *ctx, const uint8_t *prefix,
-                     size_t plen, cli_list_fn fn, void *arg, uint64_t *height)
+/* Call rows->fn on each entry of @page. */
+static int rows_page(struct cli_rows *rows, const Tdei__Api__ObjectList *page)
+{
+    char errmsg[TDEI_ERRMSG_SIZE] = "";
+    int rc = CLI_EXIT_OK;
+
+    for (size_t i = 0; rc == CLI_EXIT_OK && i < page->n_entries; i++) {
+        const Tdei__Api__KeyValue *kv = page->entries[i];
+        ProtobufCMessage *record = NULL;
+        int code = codec_message_unpack(&record, rows->desc, kv->value.data,
+                                        kv->value.len, "state record", errmsg);
+        if (code != 0) {
+            return cli_fail(code, errmsg);
+        }
+        rc = rows->fn(rows, kv, record);
+        codec_message_free(record);
+    }
+    return rc;
+}
+
+int cli_rows_walk(struct cli_rows *rows, const uint8_t *prefix, size_t plen)
 {
     Tdei__Api__Request req = TDEI__API__REQUEST__INIT;
     Tdei__Api__ListObjects list = TDEI__API__LIST_OBJECTS__INIT;
@@ -990,6 +1009,9 @@ int cli_list_objects(const struct cli_ctx *ctx, const uint8_t *prefix,
     int more = 1;
     int rc = CLI_EXIT_OK;
 
+    if (rows->ctx->json && rows->array == NULL) {
+        rows->array = json_array();
+    }
     list.prefix.data = (uint8_t *)(uintptr_t)prefix;
     list.prefix.len = plen;
     list.limit = CLI_LIST_PAGE;
@@ -997,38 +1019,55 @@ int cli_list_objects(const struct cli_ctx *ctx, const uint8_t *prefix,
     req.list_objects = &list;
     for (unsigned page = 0; more && rc == CLI_EXIT_OK; page++) {
         const Tdei__Api__ObjectList *got;
+        const ProtobufCBinaryData *key;
         if (page == CLI_LIST_PAGES_MAX) {
-            return cli_error("the listing has more than %u pages of %u; "
-                             "stopped",
-                             CLI_LIST_PAGES_MAX, CLI_LIST_PAGE);
+            rc = cli_error("the listing has more than %u pages of %u; "
+                           "stopped",
+                           CLI_LIST_PAGES_MAX, CLI_LIST_PAGE);
+            break;
         }
-        rc = cli_call(ctx, &req, &resp);
+        rc = cli_call(rows->ctx, &req, &resp);
         if (rc != CLI_EXIT_OK) {
-            return rc;
+            break;
         }
         got = resp->object_list;
-        for (size_t i = 0; rc == CLI_EXIT_OK && i < got->n_entries; i++) {
-            rc = fn(arg, got->entries[i]);
-        }
+        rows->height = got->height;
+        rc = rows_page(rows, got);
         more = got->more && got->n_entries > 0;
-        if (more) {
-            const ProtobufCBinaryData *k =
-                &got->entries[got->n_entries - 1]->key;
-            if (k->len > sizeof(last)) {
-                rc = cli_error("the node answered a key of %zu bytes", k->len);
-            } else {
-                memcpy(last, k->data, k->len);
-                list.start_after.data = last;
-                list.start_after.len = k->len;
-            }
-        }
-        if (height != NULL) {
-            *height = got->height;
+        key = more ? &got->entries[got->n_entries - 1]->key : NULL;
+        if (key != NULL && key->len <= sizeof(last)) {
+            memcpy(last, key->data, key->len);
+            list.start_after.data = last;
+            list.start_after.len = key->len;
+        } else if (key != NULL) {
+            rc = cli_error("the node answered a key of %zu bytes", key->len);
         }
         api_client_response_free(resp);
-        resp = NULL;
+    }
+    if (rc != CLI_EXIT_OK) {
+        json_decref(rows->array);
+        rows->array = NULL;
     }
     return rc;
+}
+
+int cli_rows_list(struct cli_rows *rows, const char *prefix, const char *name)
+{
+    int rc = cli_rows_walk(rows, (const uint8_t *)prefix, strlen(prefix));
+
+    if (rc != CLI_EXIT_OK) {
+        return rc;
+    }
+    if (rows->ctx->json) {
+        rc = cli_print_json(json_pack("{s:I, s:o}", "height",
+                                      (json_int_t)rows->height, name,
+                                      rows->array));
+        rows->array = NULL;
+        return rc;
+    }
+    printf("%zu %s at height %llu\n", rows->count, name,
+           (unsigned long long)rows->height);
+    return CLI_EXIT_OK;
 }
 
 json_t *cli_json_hex(const uint8_t *data, size_t n)

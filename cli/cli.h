@@ -271,15 +271,37 @@ int cli_object_get(const struct cli_ctx *ctx, const uint8_t *key, size_t klen,
                    const char *what, const ProtobufCMessageDescriptor *desc,
                    ProtobufCMessage **out, uint64_t *height);
 
-/* Called for each listed record; returns CLI_EXIT_OK to go on, or an exit
- * code to stop the listing with. */
-typedef int (*cli_list_fn)(void *arg, const Tdei__Api__KeyValue *kv);
+struct cli_rows;
 
-/* Walk every state record whose key begins with @prefix (ListObjects,
- * page by page), calling @fn in key order. *@height gets the height of
- * the last page (may be NULL). Returns an exit code. */
-int cli_list_objects(const struct cli_ctx *ctx, const uint8_t *prefix,
-                     size_t plen, cli_list_fn fn, void *arg, uint64_t *height);
+/* Called for each listed record, unpacked as rows->desc (@kv holds its key
+ * and bytes). It prints a row (or appends it to rows->array with --json)
+ * and counts it in rows->count, or skips it. Returns CLI_EXIT_OK to go
+ * on, or an exit code to stop the listing with. */
+typedef int (*cli_row_fn)(struct cli_rows *rows, const Tdei__Api__KeyValue *kv,
+                          const ProtobufCMessage *record);
+
+/* A listing of state records, printed as a table or as JSON. */
+struct cli_rows
+{
+    const struct cli_ctx *ctx;              /* --json: rows go to array */
+    const ProtobufCMessageDescriptor *desc; /* the records' type */
+    cli_row_fn fn;                          /* prints one row */
+    void *arg;                              /* the command's own */
+    json_t *array;  /* --json: the rows (cli_rows_walk creates it) */
+    size_t count;   /* rows printed so far (fn counts) */
+    uint64_t height; /* height of the last page read */
+};
+
+/* Walk every state record whose key begins with @prefix (@plen bytes;
+ * ListObjects, page by page), calling rows->fn in key order. Returns an
+ * exit code; on failure rows->array is released. */
+int cli_rows_walk(struct cli_rows *rows, const uint8_t *prefix, size_t plen);
+
+/* Walk the records under the state prefix @prefix ("member/") and end the
+ * listing: with --json print {"height": H, "@name": [rows]}, else the line
+ * "N @name at height H". Returns an exit code. */
+int cli_rows_list(struct cli_rows *rows, const char *prefix,
+                  const char *name);
 
 /* A tx command whose op has only an entry id (catalog withdraw,
  * approve-lowering, accept, cancel-offer; stream open, close): parse
@@ -288,6 +310,16 @@ int cli_list_objects(const struct cli_ctx *ctx, const uint8_t *prefix,
  * code. Defined in cmd_catalog.c. */
 int cli_entry_op(struct cli_ctx *ctx, int argc, char **argv, const char *what,
                  const char *about, int op);
+
+/* Read exchange @id (32 bytes; @id_hex as the operator gave it) into
+ * *@exchange (a Tdei__Exchange; free with codec_message_free) and its
+ * escrow account's balance into *@escrow (a missing account holds 0);
+ * *@height gets the height read at (may be NULL). An unknown exchange is
+ * the error "exchange <id> is not on the ledger". Returns an exit code.
+ * Defined in cmd_exchange.c. */
+int cli_exchange_read(const struct cli_ctx *ctx, const char *id_hex,
+                      const uint8_t *id, ProtobufCMessage **exchange,
+                      uint64_t *escrow, uint64_t *height);
 
 /* The hex of @data (@n bytes) as a new JSON string; "" when @n is 0. */
 json_t *cli_json_hex(const uint8_t *data, size_t n);

@@ -3,7 +3,6 @@
 
 #include "api/client.h"
 #include "config.h"
-#include "contracts/contract.h"
 #include "core/codec.h"
 #include "core/error.h"
 #include "core/ids.h"
@@ -99,13 +98,11 @@ static int account_escrow(struct cli_ctx *ctx, int argc, char **argv)
                  "(64 hex\ndigits): the consumer's price or budget, until "
                  "the exchange settles,\nis refunded or ends.",
     };
-    ProtobufCMessage *exchange = NULL;
-    ProtobufCMessage *escrow = NULL;
+    ProtobufCMessage *msg = NULL;
+    const Tdei__Exchange *x;
     uint8_t id[CODEC_HASH_SIZE];
-    uint8_t key[CONTRACT_KEY_SIZE_MAX];
-    char what[128];
     uint64_t height = 0;
-    uint64_t balance;
+    uint64_t escrow = 0;
     int first;
     int rc;
 
@@ -113,36 +110,27 @@ static int account_escrow(struct cli_ctx *ctx, int argc, char **argv)
         return rc;
     }
     rc = cli_arg_hash(spec.what, "EXCHANGE-ID", argv[first], id);
+    if (rc == CLI_EXIT_OK) {
+        rc = cli_exchange_read(ctx, argv[first], id, &msg, &escrow, &height);
+    }
     if (rc != CLI_EXIT_OK) {
         return rc;
     }
-    /* The exchange must exist; its escrow account may not (0). */
-    (void)snprintf(what, sizeof(what), "exchange %s", argv[first]);
-    rc = cli_object_get(ctx, key, contract_key_exchange(key, id), what,
-                        &tdei__exchange__descriptor, &exchange, &height);
-    if (rc == CLI_EXIT_OK) {
-        rc = cli_object_get(ctx, key, contract_key_escrow(key, id), NULL,
-                            &tdei__account__descriptor, &escrow, NULL);
+    x = (const Tdei__Exchange *)msg;
+    if (ctx->json) {
+        rc = cli_print_json(json_pack(
+            "{s:s, s:I, s:s, s:s, s:I}", "exchange", argv[first], "escrow",
+            (json_int_t)escrow, "consumer", x->consumer, "status",
+            cli_name(cli_exchange_statuses, x->status), "height",
+            (json_int_t)height));
+    } else {
+        printf("exchange  %s\nescrow    %llu\nconsumer  %s\nstatus    %s\n"
+               "height    %llu\n",
+               argv[first], (unsigned long long)escrow, x->consumer,
+               cli_name(cli_exchange_statuses, x->status),
+               (unsigned long long)height);
     }
-    if (rc == CLI_EXIT_OK) {
-        const Tdei__Exchange *x = (const Tdei__Exchange *)exchange;
-        balance = escrow != NULL ? ((const Tdei__Account *)escrow)->balance : 0;
-        if (ctx->json) {
-            rc = cli_print_json(json_pack(
-                "{s:s, s:I, s:s, s:s, s:I}", "exchange", argv[first], "escrow",
-                (json_int_t)balance, "consumer", x->consumer, "status",
-                cli_name(cli_exchange_statuses, x->status), "height",
-                (json_int_t)height));
-        } else {
-            printf("exchange  %s\nescrow    %llu\nconsumer  %s\n"
-                   "status    %s\nheight    %llu\n",
-                   argv[first], (unsigned long long)balance, x->consumer,
-                   cli_name(cli_exchange_statuses, x->status),
-                   (unsigned long long)height);
-        }
-    }
-    codec_message_free(escrow);
-    codec_message_free(exchange);
+    codec_message_free(msg);
     return rc;
 }
 

@@ -563,33 +563,17 @@ static int catalog_cancel_offer(struct cli_ctx *ctx, int argc, char **argv)
 
 /* ---- show ---------------------------------------------------------------- */
 
-struct versions
+static int version_row(struct cli_rows *rows, const Tdei__Api__KeyValue *kv,
+                       const ProtobufCMessage *record)
 {
-    const struct cli_ctx *ctx;
-    json_t *array; /* --json */
-    size_t count;
-};
-
-static int version_row(void *arg, const Tdei__Api__KeyValue *kv)
-{
-    struct versions *v = arg;
-    ProtobufCMessage *msg = NULL;
-    char errmsg[TDEI_ERRMSG_SIZE] = "";
+    const Tdei__DatasetVersion *dv = (const Tdei__DatasetVersion *)record;
     char root[HEX32];
     char prev[HEX32];
-    const Tdei__DatasetVersion *dv;
-    int rc;
 
-    rc = codec_message_unpack(&msg, &tdei__dataset_version__descriptor,
-                              kv->value.data, kv->value.len,
-                              "dataset version record", errmsg);
-    if (rc != 0) {
-        return cli_fail(rc, errmsg);
-    }
-    dv = (const Tdei__DatasetVersion *)msg;
-    if (v->ctx->json) {
+    (void)kv;
+    if (rows->ctx->json) {
         (void)json_array_append_new(
-            v->array,
+            rows->array,
             json_pack("{s:I, s:o*, s:I, s:s, s:I, s:o*}", "version",
                       (json_int_t)dv->version, "content_root",
                       cli_json_hex(dv->content_root.data, dv->content_root.len),
@@ -597,7 +581,7 @@ static int version_row(void *arg, const Tdei__Api__KeyValue *kv)
                       "height", (json_int_t)dv->height, "prev_root",
                       cli_json_hex(dv->prev_root.data, dv->prev_root.len)));
     } else {
-        if (v->count == 0) {
+        if (rows->count == 0) {
             printf("\n%-7s  %-8s  %-12s  %-64s  %s\n", "VERSION", "HEIGHT",
                    "SIZE", "CONTENT ROOT", "PREVIOUS ROOT");
         }
@@ -607,8 +591,7 @@ static int version_row(void *arg, const Tdei__Api__KeyValue *kv)
                cli_hex(root, sizeof(root), &dv->content_root),
                cli_hex(prev, sizeof(prev), &dv->prev_root));
     }
-    v->count++;
-    codec_message_free(msg);
+    rows->count++;
     return CLI_EXIT_OK;
 }
 
@@ -746,7 +729,9 @@ static int catalog_show(struct cli_ctx *ctx, int argc, char **argv)
                  "lowering) and, for a\ndataset, each version with its "
                  "content root.",
     };
-    struct versions versions = {.ctx = ctx};
+    struct cli_rows versions = {.ctx = ctx,
+                                .desc = &tdei__dataset_version__descriptor,
+                                .fn = version_row};
     ProtobufCMessage *msg = NULL;
     uint8_t key[CONTRACT_KEY_SIZE_MAX];
     char what[96];
@@ -770,14 +755,12 @@ static int catalog_show(struct cli_ctx *ctx, int argc, char **argv)
         return rc;
     }
     d = (const Tdei__Dataset *)msg;
-    if (ctx->json) {
-        versions.array = json_array();
-    } else {
+    if (!ctx->json) {
         dataset_print(d, height);
     }
     /* "dsver/<id>/" and then the big-endian version number. */
     klen = contract_key_dsver(key, argv[first], 1) - 8;
-    rc = cli_list_objects(ctx, key, klen, version_row, &versions, NULL);
+    rc = cli_rows_walk(&versions, key, klen);
     if (ctx->json && rc == CLI_EXIT_OK) {
         json_t *out = dataset_json(d, height);
         (void)json_object_set_new(out, "versions", versions.array);

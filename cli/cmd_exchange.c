@@ -315,6 +315,34 @@ static int key_file_read(const char *what, const char *path,
     return CLI_EXIT_OK;
 }
 
+int cli_exchange_read(const struct cli_ctx *ctx, const char *id_hex,
+                      const uint8_t *id, ProtobufCMessage **exchange,
+                      uint64_t *escrow, uint64_t *height)
+{
+    ProtobufCMessage *acct = NULL;
+    uint8_t key[CONTRACT_KEY_SIZE_MAX];
+    char what[128];
+    int rc;
+
+    *escrow = 0;
+    (void)snprintf(what, sizeof(what), "exchange %s", id_hex);
+    rc = cli_object_get(ctx, key, contract_key_exchange(key, id), what,
+                        &tdei__exchange__descriptor, exchange, height);
+    if (rc == CLI_EXIT_OK) {
+        rc = cli_object_get(ctx, key, contract_key_escrow(key, id), NULL,
+                            &tdei__account__descriptor, &acct, NULL);
+    }
+    if (rc == CLI_EXIT_OK && acct != NULL) {
+        *escrow = ((const Tdei__Account *)acct)->balance;
+    }
+    if (rc != CLI_EXIT_OK) {
+        codec_message_free(*exchange);
+        *exchange = NULL;
+    }
+    codec_message_free(acct);
+    return rc;
+}
+
 /* Seal the raw content key @key to the consumer of exchange @xid: read the
  * exchange and the consumer's encryption key from the ledger. */
 static int key_seal(const struct cli_ctx *ctx, const char *xid_hex,
@@ -326,11 +354,10 @@ static int key_seal(const struct cli_ctx *ctx, const char *xid_hex,
     uint8_t k[CONTRACT_KEY_SIZE_MAX];
     char what[128];
     const Tdei__Member *m;
+    uint64_t escrow;
     int rc;
 
-    (void)snprintf(what, sizeof(what), "exchange %s", xid_hex);
-    rc = cli_object_get(ctx, k, contract_key_exchange(k, xid), what,
-                        &tdei__exchange__descriptor, &xmsg, NULL);
+    rc = cli_exchange_read(ctx, xid_hex, xid, &xmsg, &escrow, NULL);
     if (rc != CLI_EXIT_OK) {
         return rc;
     }
@@ -602,10 +629,7 @@ static int exchange_show(struct cli_ctx *ctx, int argc, char **argv)
                  "the delivery.",
     };
     ProtobufCMessage *msg = NULL;
-    ProtobufCMessage *acct = NULL;
     uint8_t id[CODEC_HASH_SIZE];
-    uint8_t key[CONTRACT_KEY_SIZE_MAX];
-    char what[128];
     uint64_t height = 0;
     uint64_t escrow = 0;
     int first;
@@ -615,63 +639,44 @@ static int exchange_show(struct cli_ctx *ctx, int argc, char **argv)
         return rc;
     }
     rc = cli_arg_hash(spec.what, "EXCHANGE-ID", argv[first], id);
+    if (rc == CLI_EXIT_OK) {
+        rc = cli_exchange_read(ctx, argv[first], id, &msg, &escrow, &height);
+    }
     if (rc != CLI_EXIT_OK) {
         return rc;
     }
-    (void)snprintf(what, sizeof(what), "exchange %s", argv[first]);
-    rc = cli_object_get(ctx, key, contract_key_exchange(key, id), what,
-                        &tdei__exchange__descriptor, &msg, &height);
-    if (rc == CLI_EXIT_OK) {
-        /* A missing escrow account holds 0. */
-        rc = cli_object_get(ctx, key, contract_key_escrow(key, id), NULL,
-                            &tdei__account__descriptor, &acct, NULL);
+    if (ctx->json) {
+        json_t *out = exchange_json((const Tdei__Exchange *)msg);
+        (void)json_object_set_new(out, "escrow_account",
+                                  json_integer((json_int_t)escrow));
+        (void)json_object_set_new(out, "height",
+                                  json_integer((json_int_t)height));
+        rc = cli_print_json(out);
+    } else {
+        exchange_print((const Tdei__Exchange *)msg, escrow, height);
     }
-    if (rc == CLI_EXIT_OK) {
-        escrow = acct != NULL ? ((const Tdei__Account *)acct)->balance : 0;
-        if (ctx->json) {
-            json_t *out = exchange_json((const Tdei__Exchange *)msg);
-            (void)json_object_set_new(out, "escrow_account",
-                                      json_integer((json_int_t)escrow));
-            (void)json_object_set_new(out, "height",
-                                      json_integer((json_int_t)height));
-            rc = cli_print_json(out);
-        } else {
-            exchange_print((const Tdei__Exchange *)msg, escrow, height);
-        }
-    }
-    codec_message_free(acct);
     codec_message_free(msg);
     return rc;
 }
 
-struct exchange_rows
+/* exchange list filters: --member (consumer or owner) and --status. */
+struct exchange_filter
 {
-    const struct cli_ctx *ctx;
-    const char *member; /* --member: consumer or owner; NULL: all */
-    uint32_t status;    /* --status; 0: all */
-    json_t *array;      /* --json */
-    size_t count;
+    const char *member; /* NULL: all */
+    uint32_t status;    /* 0: all */
 };
 
-static int exchange_row(void *arg, const Tdei__Api__KeyValue *kv)
+static int exchange_row(struct cli_rows *rows, const Tdei__Api__KeyValue *kv,
+                        const ProtobufCMessage *record)
 {
-    struct exchange_rows *rows = arg;
-    ProtobufCMessage *msg = NULL;
-    char errmsg[TDEI_ERRMSG_SIZE] = "";
+    const Tdei__Exchange *x = (const Tdei__Exchange *)record;
+    const struct exchange_filter *f = rows->arg;
     char hex[HEX32];
-    const Tdei__Exchange *x;
-    int rc;
 
-    rc = codec_message_unpack(&msg, &tdei__exchange__descriptor, kv->value.data,
-                              kv->value.len, "exchange record", errmsg);
-    if (rc != 0) {
-        return cli_fail(rc, errmsg);
-    }
-    x = (const Tdei__Exchange *)msg;
-    if ((rows->member != NULL && strcmp(x->consumer, rows->member) != 0 &&
-         strcmp(x->owner, rows->member) != 0) ||
-        (rows->status != 0 && x->status != rows->status)) {
-        codec_message_free(msg);
+    (void)kv;
+    if ((f->member != NULL && strcmp(x->consumer, f->member) != 0 &&
+         strcmp(x->owner, f->member) != 0) ||
+        (f->status != 0 && x->status != f->status)) {
         return CLI_EXIT_OK;
     }
     if (rows->ctx->json) {
@@ -689,23 +694,21 @@ static int exchange_row(void *arg, const Tdei__Api__KeyValue *kv)
                (unsigned long long)x->deadline);
     }
     rows->count++;
-    codec_message_free(msg);
     return CLI_EXIT_OK;
 }
 
 static int exchange_list(struct cli_ctx *ctx, int argc, char **argv)
 {
-    const char *member = NULL;
-    uint32_t status = 0;
+    struct exchange_filter filter = {0};
     const struct cli_opt opts[] = {
         {.name = "member",
          .type = CLI_OPT_TEXT,
-         .dest = &member,
+         .dest = &filter.member,
          .meta = "MEMBER",
          .help = "only exchanges where MEMBER is the consumer or the owner"},
         {.name = "status",
          .type = CLI_OPT_CHOICE,
-         .dest = &status,
+         .dest = &filter.status,
          .meta = "STATUS",
          .help = "only exchanges in this status",
          .choices = cli_exchange_statuses},
@@ -718,40 +721,23 @@ static int exchange_list(struct cli_ctx *ctx, int argc, char **argv)
         .opts = opts,
         .opts_count = sizeof(opts) / sizeof(opts[0]),
     };
-    struct exchange_rows rows = {.ctx = ctx};
-    uint64_t height = 0;
+    struct cli_rows rows = {.ctx = ctx,
+                            .desc = &tdei__exchange__descriptor,
+                            .fn = exchange_row,
+                            .arg = &filter};
     int first;
     int rc;
 
     if (!cli_parse(&spec, argc, argv, &first, &rc)) {
         return rc;
     }
-    if (member != NULL) {
-        rc = cli_arg_member(spec.what, "--member", member);
+    if (filter.member != NULL) {
+        rc = cli_arg_member(spec.what, "--member", filter.member);
         if (rc != CLI_EXIT_OK) {
             return rc;
         }
     }
-    rows.member = member;
-    rows.status = status;
-    if (ctx->json) {
-        rows.array = json_array();
-    }
-    rc = cli_list_objects(ctx, (const uint8_t *)CONTRACT_KEY_EXCHANGE,
-                          strlen(CONTRACT_KEY_EXCHANGE), exchange_row, &rows,
-                          &height);
-    if (rc != CLI_EXIT_OK) {
-        json_decref(rows.array);
-        return rc;
-    }
-    if (ctx->json) {
-        return cli_print_json(json_pack("{s:I, s:o}", "height",
-                                        (json_int_t)height, "exchanges",
-                                        rows.array));
-    }
-    printf("%zu exchanges at height %llu\n", rows.count,
-           (unsigned long long)height);
-    return CLI_EXIT_OK;
+    return cli_rows_list(&rows, CONTRACT_KEY_EXCHANGE, "exchanges");
 }
 
 int cli_cmd_exchange(struct cli_ctx *ctx, int argc, char **argv)

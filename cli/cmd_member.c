@@ -45,27 +45,12 @@ static json_t *member_json(const Tdei__Member *m)
         "operator_keys", keys);
 }
 
-struct member_rows
+static int member_row(struct cli_rows *rows, const Tdei__Api__KeyValue *kv,
+                      const ProtobufCMessage *record)
 {
-    const struct cli_ctx *ctx;
-    json_t *array; /* --json */
-    size_t count;
-};
+    const Tdei__Member *m = (const Tdei__Member *)record;
 
-static int member_row(void *arg, const Tdei__Api__KeyValue *kv)
-{
-    struct member_rows *rows = arg;
-    ProtobufCMessage *msg = NULL;
-    char errmsg[TDEI_ERRMSG_SIZE] = "";
-    const Tdei__Member *m;
-    int rc;
-
-    rc = codec_message_unpack(&msg, &tdei__member__descriptor, kv->value.data,
-                              kv->value.len, "member record", errmsg);
-    if (rc != 0) {
-        return cli_fail(rc, errmsg);
-    }
-    m = (const Tdei__Member *)msg;
+    (void)kv;
     if (rows->ctx->json) {
         (void)json_array_append_new(rows->array, member_json(m));
     } else {
@@ -79,7 +64,6 @@ static int member_row(void *arg, const Tdei__Api__KeyValue *kv)
                m->validator ? "yes" : "no", m->name);
     }
     rows->count++;
-    codec_message_free(msg);
     return CLI_EXIT_OK;
 }
 
@@ -91,31 +75,15 @@ static int member_list(struct cli_ctx *ctx, int argc, char **argv)
                  "id, role,\nstatus, whether it runs a validator, and its "
                  "name.",
     };
-    struct member_rows rows = {.ctx = ctx};
-    uint64_t height = 0;
+    struct cli_rows rows = {
+        .ctx = ctx, .desc = &tdei__member__descriptor, .fn = member_row};
     int first;
     int rc;
 
     if (!cli_parse(&spec, argc, argv, &first, &rc)) {
         return rc;
     }
-    if (ctx->json) {
-        rows.array = json_array();
-    }
-    rc = cli_list_objects(ctx, (const uint8_t *)CONTRACT_KEY_MEMBER,
-                          strlen(CONTRACT_KEY_MEMBER), member_row, &rows,
-                          &height);
-    if (rc != CLI_EXIT_OK) {
-        json_decref(rows.array);
-        return rc;
-    }
-    if (ctx->json) {
-        return cli_print_json(json_pack(
-            "{s:I, s:o}", "height", (json_int_t)height, "members", rows.array));
-    }
-    printf("%zu members at height %llu\n", rows.count,
-           (unsigned long long)height);
-    return CLI_EXIT_OK;
+    return cli_rows_list(&rows, CONTRACT_KEY_MEMBER, "members");
 }
 
 static int member_show(struct cli_ctx *ctx, int argc, char **argv)
@@ -753,38 +721,21 @@ static int proposal_show(struct cli_ctx *ctx, int argc, char **argv)
     return rc;
 }
 
-struct proposal_rows
+static int proposal_row(struct cli_rows *rows, const Tdei__Api__KeyValue *kv,
+                        const ProtobufCMessage *record)
 {
-    const struct cli_ctx *ctx;
-    json_t *array;
-    size_t count;
-    uint64_t height; /* the listing's height, for expiry */
-};
-
-static int proposal_row(void *arg, const Tdei__Api__KeyValue *kv)
-{
-    struct proposal_rows *rows = arg;
-    ProtobufCMessage *msg = NULL;
-    char errmsg[TDEI_ERRMSG_SIZE] = "";
+    const Tdei__MemberProposal *p = (const Tdei__MemberProposal *)record;
+    const uint64_t *now = rows->arg;
+    size_t plen = strlen(CONTRACT_KEY_PROPOSAL);
     char target[96];
     char hex[HEX32];
-    const Tdei__MemberProposal *p;
-    size_t plen = strlen(CONTRACT_KEY_PROPOSAL);
-    int rc;
 
     if (kv->key.len != plen + CODEC_HASH_SIZE) {
         return CLI_EXIT_OK; /* not a proposal key */
     }
-    rc = codec_message_unpack(&msg, &tdei__member_proposal__descriptor,
-                              kv->value.data, kv->value.len,
-                              "member proposal record", errmsg);
-    if (rc != 0) {
-        return cli_fail(rc, errmsg);
-    }
-    p = (const Tdei__MemberProposal *)msg;
     if (rows->ctx->json) {
         (void)json_array_append_new(
-            rows->array, proposal_json(kv->key.data + plen, p, rows->height));
+            rows->array, proposal_json(kv->key.data + plen, p, *now));
     } else {
         if (rows->count == 0) {
             printf("%-64s  %-10s  %-24s  %-8s  %3s  %3s  %s\n", "ID", "KIND",
@@ -795,11 +746,10 @@ static int proposal_row(void *arg, const Tdei__Api__KeyValue *kv)
                                CODEC_HASH_SIZE),
                cli_name(propose_kinds, p->op->kind),
                proposal_target(target, sizeof(target), p->op),
-               proposal_status(p, rows->height), p->n_approvals,
-               p->n_rejections, (unsigned long long)p->expires_height);
+               proposal_status(p, *now), p->n_approvals, p->n_rejections,
+               (unsigned long long)p->expires_height);
     }
     rows->count++;
-    codec_message_free(msg);
     return CLI_EXIT_OK;
 }
 
@@ -813,8 +763,11 @@ static int proposal_list(struct cli_ctx *ctx, int argc, char **argv)
     Tdei__Api__Request req = TDEI__API__REQUEST__INIT;
     Tdei__Api__GetStatus get = TDEI__API__GET_STATUS__INIT;
     Tdei__Api__Response *resp = NULL;
-    struct proposal_rows rows = {.ctx = ctx};
-    uint64_t height = 0;
+    uint64_t now = 0;
+    struct cli_rows rows = {.ctx = ctx,
+                            .desc = &tdei__member_proposal__descriptor,
+                            .fn = proposal_row,
+                            .arg = &now};
     int first;
     int rc;
 
@@ -828,26 +781,9 @@ static int proposal_list(struct cli_ctx *ctx, int argc, char **argv)
     if (rc != CLI_EXIT_OK) {
         return rc;
     }
-    rows.height = resp->status->height;
+    now = resp->status->height;
     api_client_response_free(resp);
-    if (ctx->json) {
-        rows.array = json_array();
-    }
-    rc = cli_list_objects(ctx, (const uint8_t *)CONTRACT_KEY_PROPOSAL,
-                          strlen(CONTRACT_KEY_PROPOSAL), proposal_row, &rows,
-                          &height);
-    if (rc != CLI_EXIT_OK) {
-        json_decref(rows.array);
-        return rc;
-    }
-    if (ctx->json) {
-        return cli_print_json(json_pack("{s:I, s:o}", "height",
-                                        (json_int_t)height, "proposals",
-                                        rows.array));
-    }
-    printf("%zu proposals at height %llu\n", rows.count,
-           (unsigned long long)height);
-    return CLI_EXIT_OK;
+    return cli_rows_list(&rows, CONTRACT_KEY_PROPOSAL, "proposals");
 }
 
 static int member_proposal(struct cli_ctx *ctx, int argc, char **argv)
