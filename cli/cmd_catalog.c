@@ -16,6 +16,55 @@ static const char *const dataset_statuses[] = {"active", "withdrawn", NULL};
 
 #define HEX32 TDEI_HEX_SIZE(32)
 
+/* Option entries shared by several commands. OPT_LABELS: --level and
+ * --class (publish, classify). OPT_PRICE: the price terms and license
+ * (publish, reprice); @price_flags makes --price required or not. */
+#define OPT_LABELS(level, data_class)                                          \
+    {.name = "level",                                                          \
+     .type = CLI_OPT_U64,                                                      \
+     .dest = &(level),                                                         \
+     .meta = "N",                                                              \
+     .help = "MIIT level",                                                     \
+     .flags = CLI_REQUIRED,                                                    \
+     .min = 1,                                                                 \
+     .max = 3},                                                                \
+    {                                                                          \
+        .name = "class", .type = CLI_OPT_CHOICE, .dest = &(data_class),        \
+        .meta = "CLASS",                                                       \
+        .help = "Data Security Law class (L1 general; L2 general or "          \
+                "important; L3 important or core)",                            \
+        .flags = CLI_REQUIRED, .choices = cli_classes                          \
+    }
+#define OPT_PRICE(model, price, period, may_derive, may_resell, price_flags)   \
+    {.name = "price-model",                                                    \
+     .type = CLI_OPT_CHOICE,                                                   \
+     .dest = &(model),                                                         \
+     .meta = "MODEL",                                                          \
+     .help = "one_time for a dataset, per_record for a stream, "               \
+             "subscription for both",                                          \
+     .flags = CLI_REQUIRED,                                                    \
+     .choices = cli_models},                                                   \
+        {.name = "price",                                                      \
+         .type = CLI_OPT_U64,                                                  \
+         .dest = &(price),                                                     \
+         .meta = "N",                                                          \
+         .help = "credits per grant, record or period; 0 is free",             \
+         .flags = (price_flags)},                                              \
+        {.name = "period",                                                     \
+         .type = CLI_OPT_U64,                                                  \
+         .dest = &(period),                                                    \
+         .meta = "N",                                                          \
+         .help = "subscription: blocks per grant (only for that model)",       \
+         .min = 1},                                                            \
+        {.name = "may-derive",                                                 \
+         .type = CLI_OPT_FLAG,                                                 \
+         .dest = &(may_derive),                                                \
+         .help = "receivers may publish entries derived from it"},             \
+    {                                                                          \
+        .name = "may-resell", .type = CLI_OPT_FLAG, .dest = &(may_resell),     \
+        .help = "receivers may pass it on"                                     \
+    }
+
 static int strcmp_ptr(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -94,54 +143,13 @@ static int catalog_publish(struct cli_ctx *ctx, int argc, char **argv)
          .help = "data domain, by name or number 1-5",
          .flags = CLI_REQUIRED,
          .choices = cli_domains},
-        {.name = "level",
-         .type = CLI_OPT_U64,
-         .dest = &level,
-         .meta = "N",
-         .help = "MIIT level",
-         .flags = CLI_REQUIRED,
-         .min = 1,
-         .max = 3},
-        {.name = "class",
-         .type = CLI_OPT_CHOICE,
-         .dest = &data_class,
-         .meta = "CLASS",
-         .help = "Data Security Law class (L1 general; L2 general or "
-                 "important; L3 important or core)",
-         .flags = CLI_REQUIRED,
-         .choices = cli_classes},
+        OPT_LABELS(level, data_class),
         {.name = "schema",
          .type = CLI_OPT_TEXT,
          .dest = &schema,
          .meta = "TEXT",
          .help = "schema of the content: a name, a URI or a definition"},
-        {.name = "price-model",
-         .type = CLI_OPT_CHOICE,
-         .dest = &model,
-         .meta = "MODEL",
-         .help = "one_time for a dataset, per_record for a stream, "
-                 "subscription for both",
-         .flags = CLI_REQUIRED,
-         .choices = cli_models},
-        {.name = "price",
-         .type = CLI_OPT_U64,
-         .dest = &price,
-         .meta = "N",
-         .help = "credits per grant, record or period; 0 is free"},
-        {.name = "period",
-         .type = CLI_OPT_U64,
-         .dest = &period,
-         .meta = "N",
-         .help = "subscription: blocks per grant (only for that model)",
-         .min = 1},
-        {.name = "may-derive",
-         .type = CLI_OPT_FLAG,
-         .dest = &may_derive,
-         .help = "receivers may publish entries derived from it"},
-        {.name = "may-resell",
-         .type = CLI_OPT_FLAG,
-         .dest = &may_resell,
-         .help = "receivers may pass it on"},
+        OPT_PRICE(model, price, period, may_derive, may_resell, 0),
         {.name = "parent",
          .type = CLI_OPT_LIST,
          .dest = &parents,
@@ -290,34 +298,7 @@ static int catalog_reprice(struct cli_ctx *ctx, int argc, char **argv)
     int may_derive = 0;
     int may_resell = 0;
     const struct cli_opt opts[] = {
-        {.name = "price-model",
-         .type = CLI_OPT_CHOICE,
-         .dest = &model,
-         .meta = "MODEL",
-         .help = "one_time for a dataset, per_record for a stream, "
-                 "subscription for both",
-         .flags = CLI_REQUIRED,
-         .choices = cli_models},
-        {.name = "price",
-         .type = CLI_OPT_U64,
-         .dest = &price,
-         .meta = "N",
-         .help = "credits per grant, record or period; 0 is free",
-         .flags = CLI_REQUIRED},
-        {.name = "period",
-         .type = CLI_OPT_U64,
-         .dest = &period,
-         .meta = "N",
-         .help = "subscription: blocks per grant",
-         .min = 1},
-        {.name = "may-derive",
-         .type = CLI_OPT_FLAG,
-         .dest = &may_derive,
-         .help = "receivers may publish derived entries"},
-        {.name = "may-resell",
-         .type = CLI_OPT_FLAG,
-         .dest = &may_resell,
-         .help = "receivers may pass it on"},
+        OPT_PRICE(model, price, period, may_derive, may_resell, CLI_REQUIRED),
     };
     const struct cli_spec spec = {
         .what = "catalog reprice",
@@ -368,22 +349,7 @@ static int catalog_classify(struct cli_ctx *ctx, int argc, char **argv)
     uint32_t data_class = 0;
     uint32_t domain = 0;
     const struct cli_opt opts[] = {
-        {.name = "level",
-         .type = CLI_OPT_U64,
-         .dest = &level,
-         .meta = "N",
-         .help = "MIIT level",
-         .flags = CLI_REQUIRED,
-         .min = 1,
-         .max = 3},
-        {.name = "class",
-         .type = CLI_OPT_CHOICE,
-         .dest = &data_class,
-         .meta = "CLASS",
-         .help = "class (L1 general; L2 general or important; L3 "
-                 "important or core)",
-         .flags = CLI_REQUIRED,
-         .choices = cli_classes},
+        OPT_LABELS(level, data_class),
         {.name = "domain",
          .type = CLI_OPT_CHOICE,
          .dest = &domain,
