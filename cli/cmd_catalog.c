@@ -18,7 +18,8 @@ static const char *const dataset_statuses[] = {"active", "withdrawn", NULL};
 
 /* Option entries shared by several commands. OPT_LABELS: --level and
  * --class (publish, classify). OPT_PRICE: the price terms and license
- * (publish, reprice); @price_flags makes --price required or not. */
+ * (publish, reprice) into a struct price_args; @price_flags makes --price
+ * required or not. */
 #define OPT_LABELS(level, data_class)                                          \
     {.name = "level",                                                          \
      .type = CLI_OPT_U64,                                                      \
@@ -35,10 +36,10 @@ static const char *const dataset_statuses[] = {"active", "withdrawn", NULL};
                 "important; L3 important or core)",                            \
         .flags = CLI_REQUIRED, .choices = cli_classes                          \
     }
-#define OPT_PRICE(model, price, period, may_derive, may_resell, price_flags)   \
+#define OPT_PRICE(terms, price_flags)                                          \
     {.name = "price-model",                                                    \
      .type = CLI_OPT_CHOICE,                                                   \
-     .dest = &(model),                                                         \
+     .dest = &(terms).model,                                                   \
      .meta = "MODEL",                                                          \
      .help = "one_time for a dataset, per_record for a stream, "               \
              "subscription for both",                                          \
@@ -46,24 +47,49 @@ static const char *const dataset_statuses[] = {"active", "withdrawn", NULL};
      .choices = cli_models},                                                   \
         {.name = "price",                                                      \
          .type = CLI_OPT_U64,                                                  \
-         .dest = &(price),                                                     \
+         .dest = &(terms).price,                                               \
          .meta = "N",                                                          \
          .help = "credits per grant, record or period; 0 is free",             \
          .flags = (price_flags)},                                              \
         {.name = "period",                                                     \
          .type = CLI_OPT_U64,                                                  \
-         .dest = &(period),                                                    \
+         .dest = &(terms).period,                                              \
          .meta = "N",                                                          \
          .help = "subscription: blocks per grant (only for that model)",       \
          .min = 1},                                                            \
         {.name = "may-derive",                                                 \
          .type = CLI_OPT_FLAG,                                                 \
-         .dest = &(may_derive),                                                \
+         .dest = &(terms).may_derive,                                          \
          .help = "receivers may publish entries derived from it"},             \
     {                                                                          \
-        .name = "may-resell", .type = CLI_OPT_FLAG, .dest = &(may_resell),     \
-        .help = "receivers may pass it on"                                     \
+        .name = "may-resell", .type = CLI_OPT_FLAG,                            \
+        .dest = &(terms).may_resell, .help = "receivers may pass it on"        \
     }
+
+/* The price terms and license options, and the messages built from them. */
+struct price_args
+{
+    uint32_t model;
+    uint64_t price;
+    uint64_t period;
+    int may_derive;
+    int may_resell;
+    Tdei__PriceTerms terms;
+    Tdei__License license;
+};
+
+/* Fill @p's messages; return the license to send (NULL: all false). */
+static Tdei__License *price_build(struct price_args *p)
+{
+    tdei__price_terms__init(&p->terms);
+    tdei__license__init(&p->license);
+    p->terms.model = p->model;
+    p->terms.amount = p->price;
+    p->terms.period = p->period;
+    p->license.may_derive = p->may_derive;
+    p->license.may_resell = p->may_resell;
+    return p->may_derive || p->may_resell ? &p->license : NULL;
+}
 
 static int strcmp_ptr(const void *a, const void *b)
 {
@@ -96,13 +122,9 @@ static int catalog_publish(struct cli_ctx *ctx, int argc, char **argv)
     uint32_t kind = 0;
     uint32_t domain = 0;
     uint32_t data_class = 0;
-    uint32_t model = 0;
     uint64_t level = 0;
-    uint64_t price = 0;
-    uint64_t period = 0;
     uint64_t size = 0;
-    int may_derive = 0;
-    int may_resell = 0;
+    struct price_args price = {0};
     struct cli_list tags = {0};
     struct cli_list parents = {0};
     struct cli_hash root = {0};
@@ -149,7 +171,7 @@ static int catalog_publish(struct cli_ctx *ctx, int argc, char **argv)
          .dest = &schema,
          .meta = "TEXT",
          .help = "schema of the content: a name, a URI or a definition"},
-        OPT_PRICE(model, price, period, may_derive, may_resell, 0),
+        OPT_PRICE(price, 0),
         {.name = "parent",
          .type = CLI_OPT_LIST,
          .dest = &parents,
@@ -180,8 +202,6 @@ static int catalog_publish(struct cli_ctx *ctx, int argc, char **argv)
     };
     Tdei__TxBody body = TDEI__TX_BODY__INIT;
     Tdei__CatalogPublish pub = TDEI__CATALOG_PUBLISH__INIT;
-    Tdei__PriceTerms terms = TDEI__PRICE_TERMS__INIT;
-    Tdei__License license = TDEI__LICENSE__INIT;
     int first;
     int rc;
 
@@ -203,11 +223,8 @@ static int catalog_publish(struct cli_ctx *ctx, int argc, char **argv)
     if (rc != CLI_EXIT_OK) {
         return rc;
     }
-    terms.model = model;
-    terms.amount = price;
-    terms.period = period;
-    license.may_derive = may_derive;
-    license.may_resell = may_resell;
+    pub.license = price_build(&price);
+    pub.price = &price.terms;
     pub.id = (char *)(uintptr_t)id;
     pub.kind = kind;
     pub.title = (char *)(uintptr_t)title;
@@ -218,8 +235,6 @@ static int catalog_publish(struct cli_ctx *ctx, int argc, char **argv)
     pub.level = (uint32_t)level;
     pub.data_class = data_class;
     pub.schema = (char *)(uintptr_t)schema;
-    pub.price = &terms;
-    pub.license = may_derive || may_resell ? &license : NULL;
     pub.parents = (char **)(uintptr_t)parents.items;
     pub.n_parents = parents.count;
     if (root.set) {
@@ -292,13 +307,9 @@ static int catalog_version(struct cli_ctx *ctx, int argc, char **argv)
 static int catalog_reprice(struct cli_ctx *ctx, int argc, char **argv)
 {
     struct cli_tx tx = CLI_TX_INIT(NULL);
-    uint32_t model = 0;
-    uint64_t price = 0;
-    uint64_t period = 0;
-    int may_derive = 0;
-    int may_resell = 0;
+    struct price_args price = {0};
     const struct cli_opt opts[] = {
-        OPT_PRICE(model, price, period, may_derive, may_resell, CLI_REQUIRED),
+        OPT_PRICE(price, CLI_REQUIRED),
     };
     const struct cli_spec spec = {
         .what = "catalog reprice",
@@ -315,8 +326,6 @@ static int catalog_reprice(struct cli_ctx *ctx, int argc, char **argv)
     };
     Tdei__TxBody body = TDEI__TX_BODY__INIT;
     Tdei__CatalogReprice rep = TDEI__CATALOG_REPRICE__INIT;
-    Tdei__PriceTerms terms = TDEI__PRICE_TERMS__INIT;
-    Tdei__License license = TDEI__LICENSE__INIT;
     int first;
     int rc;
 
@@ -327,14 +336,9 @@ static int catalog_reprice(struct cli_ctx *ctx, int argc, char **argv)
     if (rc != CLI_EXIT_OK) {
         return rc;
     }
-    terms.model = model;
-    terms.amount = price;
-    terms.period = period;
-    license.may_derive = may_derive;
-    license.may_resell = may_resell;
     rep.id = argv[first];
-    rep.price = &terms;
-    rep.license = may_derive || may_resell ? &license : NULL;
+    rep.license = price_build(&price);
+    rep.price = &price.terms;
     body.op_case = TDEI__TX_BODY__OP_CATALOG_REPRICE;
     body.catalog_reprice = &rep;
     return cli_tx_submit(ctx, &tx, &body);
