@@ -460,8 +460,7 @@ static void spec_help(const struct cli_spec *spec)
     (void)snprintf(line, sizeof(line), "%s", spec->what);
     if (spec->operands != NULL) {
         used = strlen(line);
-        (void)snprintf(line + used, sizeof(line) - used, " %s",
-                       spec->operands);
+        (void)snprintf(line + used, sizeof(line) - used, " %s", spec->operands);
     }
     for (size_t i = 0; i < spec->opts_count; i++) {
         const struct cli_opt *o = &spec->opts[i];

@@ -287,8 +287,8 @@ struct cli_rows
     const ProtobufCMessageDescriptor *desc; /* the records' type */
     cli_row_fn fn;                          /* prints one row */
     void *arg;                              /* the command's own */
-    json_t *array;  /* --json: the rows (cli_rows_walk creates it) */
-    size_t count;   /* rows printed so far (fn counts) */
+    json_t *array;   /* --json: the rows (cli_rows_walk creates it) */
+    size_t count;    /* rows printed so far (fn counts) */
     uint64_t height; /* height of the last page read */
 };
 
@@ -300,8 +300,7 @@ int cli_rows_walk(struct cli_rows *rows, const uint8_t *prefix, size_t plen);
 /* Walk the records under the state prefix @prefix ("member/") and end the
  * listing: with --json print {"height": H, "@name": [rows]}, else the line
  * "N @name at height H". Returns an exit code. */
-int cli_rows_list(struct cli_rows *rows, const char *prefix,
-                  const char *name);
+int cli_rows_list(struct cli_rows *rows, const char *prefix, const char *name);
 
 /* A tx command whose op has only an entry id (catalog withdraw,
  * approve-lowering, accept, cancel-offer; stream open, close): parse
