@@ -174,17 +174,21 @@ expect_out 'outcome=failed' "two rejections of four voters fail it" \
 expect_out "^$sus +suspend +gamma-plat +failed +1 +2 " "proposal list" \
     "${AS_A[@]}" member proposal list
 expect_out '^gamma-plat +platform +active' "gamma stays active" "${AS_A[@]}" member list
+expect_out '"proposal_id": "[0-9a-f]{64}"' "propose --json names the proposal id" \
+    "${AS_A[@]}" --json member propose suspend eps-mfg
+grep -qE '"code_name": "TDEI_OK|"code": 0' "$OUT" && ok "propose --json gives the code" ||
+    fail "propose --json: no code"
 
-# Back-to-back txs with explicit nonces: alpha has sent 3 txs so far.
-expect_out '^nonce +4$' "--nonce with --no-wait" \
-    "${AS_A[@]}" member propose remove delta-aud --nonce 4 --no-wait
-expect_out '^nonce +5$' "the next nonce right after" \
-    "${AS_A[@]}" member propose key-change delta-aud --encryption-key "$H64" --nonce 5 --no-wait
+# Back-to-back txs with explicit nonces: alpha has sent 4 txs so far.
+expect_out '^nonce +5$' "--nonce with --no-wait" \
+    "${AS_A[@]}" member propose remove delta-aud --nonce 5 --no-wait
+expect_out '^nonce +6$' "the next nonce right after" \
+    "${AS_A[@]}" member propose key-change delta-aud --encryption-key "$H64" --nonce 6 --no-wait
 for _ in $(seq 1 100); do
-    "${AS_A[@]}" member proposal list 2>/dev/null | grep -q '^5 proposals' && break
+    "${AS_A[@]}" member proposal list 2>/dev/null | grep -q '^6 proposals' && break
     sleep 0.05
 done
-expect_out '^5 proposals at height' "both committed" "${AS_A[@]}" member proposal list
+expect_out '^6 proposals at height' "both committed" "${AS_A[@]}" member proposal list
 expect_fail_with 'TDEI_NONCE_USED' "a used nonce is refused" \
-    "${AS_A[@]}" member propose remove delta-aud --nonce 4
+    "${AS_A[@]}" member propose remove delta-aud --nonce 5
 finish
