@@ -9,16 +9,18 @@
 #include <string.h>
 
 static int cmd_version(struct cli_ctx *ctx, int argc, char **argv);
-static int cmd_catalog(struct cli_ctx *ctx, int argc, char **argv);
 
 static const struct cli_command groups[] = {
     {"init", cli_cmd_init, "create a node home: keys and config.ini"},
     {"keys", cli_cmd_keys, "create, show and use keys; sign and verify"},
     {"genesis", cli_cmd_genesis, "assemble and show genesis.json"},
     {"tx", cli_cmd_tx, "sign and submit transactions; show them"},
-    {"account", cli_cmd_account, "show a member's balance and status"},
+    {"member", cli_cmd_member, "members, governance votes, keys, params"},
+    {"catalog", cli_cmd_catalog, "publish and manage catalog entries"},
+    {"exchange", cli_cmd_exchange, "request, deliver and settle data"},
+    {"stream", cli_cmd_stream, "open, append to and close streams"},
+    {"account", cli_cmd_account, "show balances and exchange escrows"},
     {"block", cli_cmd_block, "show a committed block"},
-    {"catalog", cmd_catalog, "search the data catalog"},
     {"status", cli_cmd_status, "show the node's chain and height"},
     {"proof", cli_cmd_proof, "build and verify RFC 6962 Merkle proofs"},
     {"version", cmd_version, "print the version of tdei"},
@@ -66,20 +68,6 @@ static int cmd_version(struct cli_ctx *ctx, int argc, char **argv)
     }
     printf("tdei %s\n", PACKAGE_VERSION);
     return CLI_EXIT_OK;
-}
-
-/* The catalog group. Only `search` lives here for now; the rest of the
- * group (cmd_catalog.c) is being written alongside, and the two tables
- * merge into one there. */
-static int cmd_catalog(struct cli_ctx *ctx, int argc, char **argv)
-{
-    static const struct cli_command commands[] = {
-        {"search", cli_cmd_catalog_search,
-         "find entries by words and filters"},
-    };
-
-    return cli_dispatch(ctx, "catalog", commands,
-                        sizeof(commands) / sizeof(commands[0]), argc, argv);
 }
 
 /* Take the value of a global option that needs one. */

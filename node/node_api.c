@@ -9,6 +9,8 @@
 #include "node_internal.h"
 #include "search/search.h"
 
+#include "contracts/contract.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -16,6 +18,8 @@
 #define NODE_WAITERS_MAX 65536u    /* submits waiting for commit at once */
 #define NODE_WAIT_DEFAULT_MS 10000u /* SubmitTx.timeout_ms 0 means this */
 #define NODE_WAIT_MAX_MS 120000u   /* the longest wait a client may ask */
+#define NODE_LIST_LIMIT_MAX 1000u  /* ListObjects.limit */
+#define NODE_LIST_BYTES_MAX (4u * 1024u * 1024u) /* keys + values a page */
 
 _Static_assert((NODE_WAIT_BUCKETS & (NODE_WAIT_BUCKETS - 1)) == 0,
                "buckets are a power of two");
@@ -469,6 +473,161 @@ static void handle_get_account(struct api_call *call, struct store_read *r,
     codec_member_free(member);
 }
 
+/* The state prefixes a ListObjects may name (contracts/contract.h). */
+static const char *const list_prefixes[] = {
+    CONTRACT_KEY_MEMBER,  CONTRACT_KEY_ACCOUNT, CONTRACT_KEY_OPKEY,
+    CONTRACT_KEY_NODEKEY, CONTRACT_KEY_HEAD,    CONTRACT_KEY_PROPOSAL,
+    CONTRACT_KEY_DATASET, CONTRACT_KEY_DSVER,   CONTRACT_KEY_EXCHANGE,
+    CONTRACT_KEY_ESCROW,  CONTRACT_KEY_GRANT,   CONTRACT_KEY_STREAM,
+    CONTRACT_KEY_DUE,
+};
+
+static int list_prefix_known(const ProtobufCBinaryData *prefix)
+{
+    for (size_t i = 0; i < sizeof(list_prefixes) / sizeof(list_prefixes[0]);
+         i++) {
+        size_t len = strlen(list_prefixes[i]);
+        if (prefix->len >= len &&
+            memcmp(prefix->data, list_prefixes[i], len) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Check a ListObjects; answer the refusal and return non-zero if bad. */
+static int list_check(struct api_call *call, const Tdei__Api__ListObjects *req)
+{
+    const char *bad = NULL;
+
+    if (req->prefix.len == 0 || req->prefix.len > STORE_KEY_SIZE_MAX) {
+        bad = "prefix must be 1-511 bytes";
+    } else if (!list_prefix_known(&req->prefix)) {
+        bad = "prefix must begin with a state prefix: member/, account/, "
+              "opkey/, nodekey/, head/, mproposal/, dataset/, dsver/, "
+              "exchange/, escrow/, grant/, stream/ or due/";
+    } else if (req->limit == 0 || req->limit > NODE_LIST_LIMIT_MAX) {
+        api_call_respond_error(call, TDEI_BADREQUEST,
+                               "limit %u is outside 1-%u; ask for at most "
+                               "%u entries a page",
+                               req->limit, NODE_LIST_LIMIT_MAX,
+                               NODE_LIST_LIMIT_MAX);
+        return 1;
+    } else if (req->start_after.len > 0 &&
+               (req->start_after.len > STORE_KEY_SIZE_MAX ||
+                req->start_after.len < req->prefix.len ||
+                memcmp(req->start_after.data, req->prefix.data,
+                       req->prefix.len) != 0)) {
+        bad = "start_after must be empty or a key that begins with "
+              "prefix: the last key of the previous page";
+    }
+    if (bad != NULL) {
+        api_call_respond_error(call, TDEI_BADREQUEST, "%s", bad);
+        return 1;
+    }
+    return 0;
+}
+
+/* Fill @list with the page @req asks for, borrowing keys and values from
+ * @r. Returns 0 or a code with @errmsg. */
+static int list_page(struct store_read *r, const Tdei__Api__ListObjects *req,
+                     size_t budget, Tdei__Api__KeyValue *kvs,
+                     Tdei__Api__KeyValue **ptrs, Tdei__Api__ObjectList *list,
+                     char *errmsg)
+{
+    struct store_iter it;
+    const uint8_t *start =
+        req->start_after.len > 0 ? req->start_after.data : NULL;
+    size_t bytes = 0;
+    int rc;
+
+    rc = store_iter_init(&it, r, STORE_DB_STATE, req->prefix.data,
+                         req->prefix.len, start, req->start_after.len, 0);
+    if (rc != 0) {
+        (void)snprintf(errmsg, TDEI_ERRMSG_SIZE, "%s", store_read_errmsg(r));
+        return rc;
+    }
+    /* Bounded: the start key itself, at most limit entries, and one more
+     * key to tell whether anything follows. */
+    for (;;) {
+        const uint8_t *key;
+        const uint8_t *val;
+        size_t klen;
+        size_t vlen;
+        rc = store_iter_next(&it, &key, &klen, &val, &vlen);
+        if (rc != 0) {
+            break;
+        }
+        if (list->n_entries == 0 && start != NULL &&
+            klen == req->start_after.len && memcmp(key, start, klen) == 0) {
+            continue; /* the page starts strictly after it */
+        }
+        if (list->n_entries == req->limit ||
+            (list->n_entries > 0 && bytes + klen + vlen > budget)) {
+            list->more = 1;
+            break;
+        }
+        tdei__api__key_value__init(&kvs[list->n_entries]);
+        kvs[list->n_entries].key.data = (uint8_t *)(uintptr_t)key;
+        kvs[list->n_entries].key.len = klen;
+        kvs[list->n_entries].value.data = (uint8_t *)(uintptr_t)val;
+        kvs[list->n_entries].value.len = vlen;
+        ptrs[list->n_entries] = &kvs[list->n_entries];
+        list->n_entries++;
+        bytes += klen + vlen;
+    }
+    if (rc == TDEI_NOTFOUND) {
+        rc = 0; /* the end of the prefix */
+    } else if (rc != 0) {
+        (void)snprintf(errmsg, TDEI_ERRMSG_SIZE, "%s", store_read_errmsg(r));
+    }
+    store_iter_close(&it);
+    list->entries = ptrs;
+    return rc;
+}
+
+static void handle_list_objects(struct node *node, struct api_call *call,
+                                struct store_read *r,
+                                const Tdei__Api__ListObjects *req)
+{
+    Tdei__Api__Response resp = TDEI__API__RESPONSE__INIT;
+    Tdei__Api__ObjectList list = TDEI__API__OBJECT_LIST__INIT;
+    Tdei__Api__KeyValue *kvs;
+    Tdei__Api__KeyValue **ptrs;
+    struct exec_tip tip;
+    char errmsg[TDEI_ERRMSG_SIZE] = "";
+    size_t budget = node->cfg.api_max_frame / 2;
+    int rc;
+
+    if (list_check(call, req) != 0) {
+        return;
+    }
+    if (budget > NODE_LIST_BYTES_MAX) {
+        budget = NODE_LIST_BYTES_MAX;
+    }
+    kvs = tdei_calloc(req->limit, sizeof(*kvs));
+    ptrs = tdei_calloc(req->limit, sizeof(*ptrs));
+    if (kvs == NULL || ptrs == NULL) {
+        rc = TDEI_NOMEM;
+        (void)snprintf(errmsg, sizeof(errmsg), "out of memory; retry");
+    } else {
+        rc = exec_query_tip(r, &tip, errmsg);
+    }
+    if (rc == 0) {
+        rc = list_page(r, req, budget, kvs, ptrs, &list, errmsg);
+    }
+    if (rc != 0) {
+        api_call_respond_error(call, rc, "cannot list the state: %s", errmsg);
+    } else {
+        list.height = tip.height; /* the snapshot of the whole page */
+        resp.resp_case = TDEI__API__RESPONSE__RESP_OBJECT_LIST;
+        resp.object_list = &list;
+        api_call_respond(call, &resp);
+    }
+    tdei_free(ptrs);
+    tdei_free(kvs);
+}
+
 static void handle_get_status(struct node *node, struct api_call *call,
                               struct store_read *r)
 {
@@ -616,6 +775,9 @@ static void node_request(void *impl, struct api_call *call,
         break;
     case TDEI__API__REQUEST__REQ_GET_STATUS:
         handle_get_status(node, call, r);
+        break;
+    case TDEI__API__REQUEST__REQ_LIST_OBJECTS:
+        handle_list_objects(node, call, r, req->list_objects);
         break;
     case TDEI__API__REQUEST__REQ_SEARCH_CATALOG:
         handle_search(call, r, req->search_catalog);

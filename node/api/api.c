@@ -341,7 +341,7 @@ static void handle_frame(struct api_conn *conn, const uint8_t *frame,
             (void)snprintf(errmsg, sizeof(errmsg),
                            "request %llu has no type; set one of submit, "
                            "get_tx, get_block, get_object, get_account, "
-                           "get_status",
+                           "get_status, list_objects",
                            (unsigned long long)req->id);
         }
         conn_send_error(conn, req->id, TDEI_BADREQUEST, errmsg);

@@ -387,11 +387,11 @@ END_TEST
 
 START_TEST(test_api_refuses_unknown_request_type)
 {
-    /* Request{id = 7, field 22 (the next free number) = empty}. */
-    static const uint8_t req22[] = {0x08, 0x07, 0xb2, 0x01, 0x00};
+    /* Request{id = 7, field 23 (the next free number) = empty}. */
+    static const uint8_t req23[] = {0x08, 0x07, 0xba, 0x01, 0x00};
     Tdei__Api__Response *resp;
 
-    send_frame(&fx.client, req22, sizeof(req22));
+    send_frame(&fx.client, req23, sizeof(req23));
     resp = recv_one(&fx.client);
     ck_assert_uint_eq(resp->id, 7);
     expect_refusal(resp, TDEI_BADREQUEST);
@@ -726,6 +726,141 @@ START_TEST(test_api_refuses_search_bad_filters)
 }
 END_TEST
 
+/* ---- object listing ------------------------------------------------------ */
+
+/* Ask for a page of @prefix after @start_after (may be NULL) of at most
+ * @limit entries. */
+static Tdei__Api__Response *list_objects(const char *prefix,
+                                         const uint8_t *start_after,
+                                         size_t start_len, uint32_t limit)
+{
+    Tdei__Api__Request req = TDEI__API__REQUEST__INIT;
+    Tdei__Api__ListObjects list = TDEI__API__LIST_OBJECTS__INIT;
+
+    list.prefix.data = (uint8_t *)(uintptr_t)prefix;
+    list.prefix.len = strlen(prefix);
+    list.start_after.data = (uint8_t *)(uintptr_t)start_after;
+    list.start_after.len = start_len;
+    list.limit = limit;
+    req.req_case = TDEI__API__REQUEST__REQ_LIST_OBJECTS;
+    req.list_objects = &list;
+    return call(&fx.client, &req);
+}
+
+START_TEST(test_api_lists_objects_in_pages)
+{
+    char seen[MEMBERS][40];
+    uint8_t last[64];
+    size_t last_len = 0;
+    size_t count = 0;
+    Tdei__Api__Response *resp;
+
+    expect_serving(&fx.client); /* a block, so the height is above 0 */
+    /* Pages of 2 walk every member once, in key order, and end. */
+    for (int page = 0; page < MEMBERS; page++) {
+        resp = list_objects("member/", page == 0 ? NULL : last, last_len, 2);
+        ck_assert_msg(resp->code == 0, "%s", resp->error);
+        ck_assert_int_eq(resp->resp_case,
+                         TDEI__API__RESPONSE__RESP_OBJECT_LIST);
+        ck_assert_uint_gt(resp->object_list->height, 0);
+        for (size_t i = 0; i < resp->object_list->n_entries; i++) {
+            const Tdei__Api__KeyValue *kv = resp->object_list->entries[i];
+            Tdei__Member *member = NULL;
+            char errmsg[TDEI_ERRMSG_SIZE] = "";
+            ck_assert_uint_lt(count, MEMBERS);
+            ck_assert_uint_lt(kv->key.len, sizeof(last));
+            ck_assert_int_eq(memcmp(kv->key.data, "member/", 7), 0);
+            ck_assert_int_eq(codec_member_decode(&member, kv->value.data,
+                                                 kv->value.len, errmsg),
+                             0);
+            ck_assert_uint_eq(strlen(member->id), kv->key.len - 7);
+            ck_assert_int_eq(
+                memcmp(member->id, kv->key.data + 7, kv->key.len - 7), 0);
+            (void)snprintf(seen[count], sizeof(seen[count]), "%s", member->id);
+            ck_assert(count == 0 || strcmp(seen[count - 1], seen[count]) < 0);
+            codec_member_free(member);
+            memcpy(last, kv->key.data, kv->key.len);
+            last_len = kv->key.len;
+            count++;
+        }
+        ck_assert_int_eq(resp->object_list->more, count < MEMBERS);
+        ck_assert_uint_eq(resp->object_list->n_entries,
+                          count < MEMBERS || MEMBERS % 2 == 0 ? 2 : 1);
+        api_client_response_free(resp);
+        if (count == MEMBERS) {
+            break;
+        }
+    }
+    ck_assert_uint_eq(count, MEMBERS);
+    for (size_t i = 0; i < MEMBERS; i++) {
+        int found = 0;
+        for (size_t j = 0; j < MEMBERS; j++) {
+            found |= strcmp(seen[j], fx.net.ids[i]) == 0;
+        }
+        ck_assert_msg(found, "%s missing from the listing", fx.net.ids[i]);
+    }
+    /* After the last key: an empty page, nothing more. */
+    resp = list_objects("member/", last, last_len, 1000);
+    ck_assert_uint_eq(resp->code, 0);
+    ck_assert_uint_eq(resp->object_list->n_entries, 0);
+    ck_assert_int_eq(resp->object_list->more, 0);
+    api_client_response_free(resp);
+    /* A known prefix without records: an empty page. */
+    resp = list_objects("exchange/", NULL, 0, 10);
+    ck_assert_uint_eq(resp->code, 0);
+    ck_assert_uint_eq(resp->object_list->n_entries, 0);
+    ck_assert_int_eq(resp->object_list->more, 0);
+    api_client_response_free(resp);
+    expect_serving(&fx.client);
+    expect_ledger_exact();
+}
+END_TEST
+
+START_TEST(test_api_refuses_list_of_unknown_prefix)
+{
+    static const char *const bad[] = {"", "bogus/", "params", "membe",
+                                      "validators"};
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        expect_refusal(list_objects(bad[i], NULL, 0, 10), TDEI_BADREQUEST);
+    }
+    expect_serving(&fx.client);
+    expect_ledger_exact();
+}
+END_TEST
+
+START_TEST(test_api_refuses_list_with_bad_limit)
+{
+    Tdei__Api__Response *resp;
+
+    expect_refusal(list_objects("member/", NULL, 0, 0), TDEI_BADREQUEST);
+    expect_refusal(list_objects("member/", NULL, 0, 1001), TDEI_BADREQUEST);
+    expect_refusal(list_objects("member/", NULL, 0, UINT32_MAX),
+                   TDEI_BADREQUEST);
+    resp = list_objects("member/", NULL, 0, 1000);
+    ck_assert_uint_eq(resp->code, 0);
+    ck_assert_uint_eq(resp->object_list->n_entries, MEMBERS);
+    api_client_response_free(resp);
+    expect_serving(&fx.client);
+    expect_ledger_exact();
+}
+END_TEST
+
+START_TEST(test_api_refuses_list_start_outside_prefix)
+{
+    static const char *const bad[] = {"account/member-1", "member",
+                                      "exchange/x"};
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        expect_refusal(list_objects("member/", (const uint8_t *)bad[i],
+                                    strlen(bad[i]), 10),
+                       TDEI_BADREQUEST);
+    }
+    expect_serving(&fx.client);
+    expect_ledger_exact();
+}
+END_TEST
+
 static void add_case(Suite *suite, TCase *tc)
 {
     tcase_add_checked_fixture(tc, refusal_setup, refusal_teardown);
@@ -761,6 +896,14 @@ static Suite *api_refusals_suite(void)
     REFUSAL_CASE(suite, get_account_of_unknown_member);
     REFUSAL_CASE(suite, search_bad_words);
     REFUSAL_CASE(suite, search_bad_filters);
+    REFUSAL_CASE(suite, list_of_unknown_prefix);
+    REFUSAL_CASE(suite, list_with_bad_limit);
+    REFUSAL_CASE(suite, list_start_outside_prefix);
+    {
+        TCase *tc = tcase_create("lists_objects_in_pages");
+        tcase_add_test(tc, test_api_lists_objects_in_pages);
+        add_case(suite, tc);
+    }
     return suite;
 }
 

@@ -1,0 +1,760 @@
+/* tdei exchange: request, approve, deliver, confirm, dispute, resolve and
+ * revoke data exchanges (the exchange contract), and show them. Exchange
+ * ids are the request tx ids, printed and taken as 64 hex digits. */
+#include "cli.h"
+
+#include "contracts/contract.h"
+#include "core/assert.h"
+#include "core/codec.h"
+#include "core/error.h"
+#include "core/hex.h"
+
+#include <sodium.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#define HEX32 TDEI_HEX_SIZE(32)
+#define CONTENT_KEY_SIZE 32u /* the raw content key sealed for delivery */
+#define KEY_FILE_MAX 512u    /* bytes read from --key-file at most */
+
+static int exchange_request(struct cli_ctx *ctx, int argc, char **argv)
+{
+    struct cli_tx tx = CLI_TX_INIT("exchange");
+    const char *purpose = "";
+    uint64_t price = 0;
+    uint64_t grant_ttl = 0;
+    uint64_t budget = 0;
+    const struct cli_opt opts[] = {
+        {.name = "price",
+         .type = CLI_OPT_U64,
+         .dest = &price,
+         .meta = "N",
+         .help = "the price the catalog names now (it must match)",
+         .flags = CLI_REQUIRED},
+        {.name = "purpose",
+         .type = CLI_OPT_TEXT,
+         .dest = &purpose,
+         .meta = "TEXT",
+         .help = "why the data is needed, 0-256 bytes (level 2 and up)"},
+        {.name = "grant-ttl",
+         .type = CLI_OPT_U64,
+         .dest = &grant_ttl,
+         .meta = "N",
+         .help = "grant length in blocks (default: the longest allowed)"},
+        {.name = "budget",
+         .type = CLI_OPT_U64,
+         .dest = &budget,
+         .meta = "N",
+         .help = "per_record streams: credits prepaid into escrow, at "
+                 "least --price"},
+    };
+    const struct cli_spec spec = {
+        .what = "exchange request",
+        .operands = "ENTRY",
+        .operands_min = 1,
+        .operands_max = 1,
+        .about = "Ask for catalog entry ENTRY. The price (or the budget) "
+                 "moves from\nthis member's balance into the exchange's "
+                 "escrow until the exchange\nsettles or ends. The tx id is "
+                 "the exchange id.",
+        .opts = opts,
+        .opts_count = sizeof(opts) / sizeof(opts[0]),
+        .tx = &tx,
+    };
+    Tdei__TxBody body = TDEI__TX_BODY__INIT;
+    Tdei__ExchangeRequest req = TDEI__EXCHANGE_REQUEST__INIT;
+    int first;
+    int rc;
+
+    if (!cli_parse(&spec, argc, argv, &first, &rc)) {
+        return rc;
+    }
+    rc = cli_arg_entry(spec.what, "ENTRY", argv[first]);
+    if (rc != CLI_EXIT_OK) {
+        return rc;
+    }
+    req.id = argv[first];
+    req.price = price;
+    req.purpose = (char *)(uintptr_t)purpose;
+    req.grant_ttl = grant_ttl;
+    req.budget = budget;
+    body.op_case = TDEI__TX_BODY__OP_EXCHANGE_REQUEST;
+    body.exchange_request = &req;
+    return cli_tx_submit(ctx, &tx, &body);
+}
+
+/* The ops on one exchange with at most a reason: approve, reject,
+ * confirm, dispute, resolve and revoke. */
+struct xop
+{
+    const char *what;  /* "exchange reject" */
+    const char *about; /* help text */
+    int op;            /* Tdei__TxBody__OpCase */
+    int reason;        /* 0 none, 1 optional, 2 required --reason */
+    int resolve;       /* --refund|--pay-owner */
+};
+
+static int exchange_op(struct cli_ctx *ctx, int argc, char **argv,
+                       const struct xop *x)
+{
+    struct cli_tx tx = CLI_TX_INIT(NULL);
+    const char *reason = "";
+    int refund = 0;
+    int pay_owner = 0;
+    const struct cli_opt opts[] = {
+        {.name = "reason",
+         .type = CLI_OPT_TEXT,
+         .dest = &reason,
+         .meta = "TEXT",
+         .help = "why, kept on the ledger (public), at most 256 bytes",
+         .flags = x->reason == 2 ? CLI_REQUIRED : 0},
+        {.name = "refund",
+         .type = CLI_OPT_FLAG,
+         .dest = &refund,
+         .help = "the escrow returns to the consumer; no grant"},
+        {.name = "pay-owner",
+         .type = CLI_OPT_FLAG,
+         .dest = &pay_owner,
+         .help = "the escrow goes to the owner; the grant becomes live"},
+    };
+    const struct cli_spec spec = {
+        .what = x->what,
+        .operands = "EXCHANGE-ID",
+        .operands_min = 1,
+        .operands_max = 1,
+        .about = x->about,
+        .opts = opts,
+        .opts_count = x->resolve       ? 3
+                      : x->reason != 0 ? 1
+                                       : 0,
+        .tx = &tx,
+    };
+    Tdei__TxBody body = TDEI__TX_BODY__INIT;
+    Tdei__ExchangeApprove approve = TDEI__EXCHANGE_APPROVE__INIT;
+    Tdei__ExchangeReject reject = TDEI__EXCHANGE_REJECT__INIT;
+    Tdei__ExchangeConfirm confirm = TDEI__EXCHANGE_CONFIRM__INIT;
+    Tdei__ExchangeDispute dispute = TDEI__EXCHANGE_DISPUTE__INIT;
+    Tdei__ExchangeResolve resolve = TDEI__EXCHANGE_RESOLVE__INIT;
+    Tdei__GrantRevoke revoke = TDEI__GRANT_REVOKE__INIT;
+    ProtobufCBinaryData xid;
+    uint8_t id[CODEC_HASH_SIZE];
+    int first;
+    int rc;
+
+    if (!cli_parse(&spec, argc, argv, &first, &rc)) {
+        return rc;
+    }
+    rc = cli_arg_hash(spec.what, "EXCHANGE-ID", argv[first], id);
+    if (rc != CLI_EXIT_OK) {
+        return rc;
+    }
+    if (x->resolve && refund == pay_owner) {
+        return cli_usage_error(spec.what, "give --refund or --pay-owner");
+    }
+    xid.data = id;
+    xid.len = sizeof(id);
+    body.op_case = (Tdei__TxBody__OpCase)x->op;
+    switch (x->op) {
+    case TDEI__TX_BODY__OP_EXCHANGE_APPROVE:
+        approve.exchange = xid;
+        body.exchange_approve = &approve;
+        break;
+    case TDEI__TX_BODY__OP_EXCHANGE_REJECT:
+        reject.exchange = xid;
+        reject.reason = (char *)(uintptr_t)reason;
+        body.exchange_reject = &reject;
+        break;
+    case TDEI__TX_BODY__OP_EXCHANGE_CONFIRM:
+        confirm.exchange = xid;
+        body.exchange_confirm = &confirm;
+        break;
+    case TDEI__TX_BODY__OP_EXCHANGE_DISPUTE:
+        dispute.exchange = xid;
+        dispute.reason = (char *)(uintptr_t)reason;
+        body.exchange_dispute = &dispute;
+        break;
+    case TDEI__TX_BODY__OP_EXCHANGE_RESOLVE:
+        resolve.exchange = xid;
+        resolve.refund = refund;
+        resolve.reason = (char *)(uintptr_t)reason;
+        body.exchange_resolve = &resolve;
+        break;
+    case TDEI__TX_BODY__OP_GRANT_REVOKE:
+        revoke.exchange = xid;
+        revoke.reason = (char *)(uintptr_t)reason;
+        body.grant_revoke = &revoke;
+        break;
+    default:
+        TDEI_ASSERT(!"exchange_op: not an exchange op");
+    }
+    return cli_tx_submit(ctx, &tx, &body);
+}
+
+static int exchange_approve(struct cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct xop x = {
+        "exchange approve",
+        "Approve a requested exchange: as the entry's current owner, or as "
+        "a\npublic_service member when the level or class needs the "
+        "regulator.",
+        TDEI__TX_BODY__OP_EXCHANGE_APPROVE, 0, 0};
+    return exchange_op(ctx, argc, argv, &x);
+}
+
+static int exchange_reject(struct cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct xop x = {
+        "exchange reject",
+        "Reject a requested or approved exchange (the owner, or the "
+        "regulator\nwhen it must approve); the escrow returns to the "
+        "consumer.",
+        TDEI__TX_BODY__OP_EXCHANGE_REJECT, 1, 0};
+    return exchange_op(ctx, argc, argv, &x);
+}
+
+static int exchange_confirm(struct cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct xop x = {
+        "exchange confirm",
+        "Confirm a delivery (the consumer): the escrow goes to the entry's "
+        "owner\nand the grant becomes live. Silence until the confirm "
+        "deadline does\nthe same.",
+        TDEI__TX_BODY__OP_EXCHANGE_CONFIRM, 0, 0};
+    return exchange_op(ctx, argc, argv, &x);
+}
+
+static int exchange_dispute(struct cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct xop x = {
+        "exchange dispute",
+        "Dispute a delivery before its confirm deadline (the consumer); a\n"
+        "public_service member resolves it.",
+        TDEI__TX_BODY__OP_EXCHANGE_DISPUTE, 2, 0};
+    return exchange_op(ctx, argc, argv, &x);
+}
+
+static int exchange_resolve(struct cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct xop x = {
+        "exchange resolve",
+        "Resolve a disputed exchange (a public_service member): refund the\n"
+        "consumer, or pay the owner and make the grant live.",
+        TDEI__TX_BODY__OP_EXCHANGE_RESOLVE, 1, 1};
+    return exchange_op(ctx, argc, argv, &x);
+}
+
+static int exchange_revoke(struct cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct xop x = {
+        "exchange revoke",
+        "Revoke the grant of a settled exchange: a public_service member "
+        "alone,\nor the owner and the consumer, each sending one.",
+        TDEI__TX_BODY__OP_GRANT_REVOKE, 1, 0};
+    return exchange_op(ctx, argc, argv, &x);
+}
+
+/* ---- deliver ------------------------------------------------------------- */
+
+/* Parse the content key from @hex: 32 bytes (a raw key to seal here) or
+ * CODEC_SEALED_KEY_SIZE bytes (already sealed). Returns its length or 0. */
+static size_t key_parse(uint8_t out[CODEC_SEALED_KEY_SIZE], const char *hex)
+{
+    size_t len = 0;
+
+    if (tdei_hex_decode_var(out, CODEC_SEALED_KEY_SIZE, &len, hex) != 0 ||
+        (len != CONTENT_KEY_SIZE && len != CODEC_SEALED_KEY_SIZE)) {
+        return 0;
+    }
+    return len;
+}
+
+/* Read the content key from @path: hex text (64 or 160 digits, spaces
+ * around allowed) or the raw 32 or 80 bytes. */
+static int key_file_read(const char *what, const char *path,
+                         uint8_t out[CODEC_SEALED_KEY_SIZE], size_t *len)
+{
+    char buf[KEY_FILE_MAX + 1];
+    char *text = buf;
+    size_t n;
+    FILE *f = fopen(path, "rb");
+
+    if (f == NULL) {
+        return cli_error("cannot open the key file %s: %s", path,
+                         strerror(errno));
+    }
+    n = fread(buf, 1, KEY_FILE_MAX, f);
+    fclose(f);
+    buf[n] = '\0';
+    *len = 0;
+    if (n == CONTENT_KEY_SIZE || n == CODEC_SEALED_KEY_SIZE) {
+        memcpy(out, buf, n); /* raw bytes, unless it reads as hex below */
+        *len = n;
+    }
+    while (*text == ' ' || *text == '\n' || *text == '\r' || *text == '\t') {
+        text++;
+    }
+    while (n > 0 && (buf[n - 1] == ' ' || buf[n - 1] == '\n' ||
+                     buf[n - 1] == '\r' || buf[n - 1] == '\t')) {
+        buf[--n] = '\0';
+    }
+    if (strlen(text) == 2 * CONTENT_KEY_SIZE ||
+        strlen(text) == 2 * CODEC_SEALED_KEY_SIZE) {
+        size_t got = key_parse(out, text);
+        *len = got != 0 ? got : *len;
+    }
+    sodium_memzero(buf, sizeof(buf));
+    if (*len == 0) {
+        return cli_usage_error(what,
+                               "the key file %s holds neither a 32-byte "
+                               "content key nor an 80-byte sealed key (raw, "
+                               "or as 64 or 160 hex digits)",
+                               path);
+    }
+    return CLI_EXIT_OK;
+}
+
+int cli_exchange_read(const struct cli_ctx *ctx, const char *id_hex,
+                      const uint8_t *id, ProtobufCMessage **exchange,
+                      uint64_t *escrow, uint64_t *height)
+{
+    ProtobufCMessage *acct = NULL;
+    uint8_t key[CONTRACT_KEY_SIZE_MAX];
+    char what[128];
+    int rc;
+
+    *escrow = 0;
+    (void)snprintf(what, sizeof(what), "exchange %s", id_hex);
+    rc = cli_object_get(ctx, key, contract_key_exchange(key, id), what,
+                        &tdei__exchange__descriptor, exchange, height);
+    if (rc == CLI_EXIT_OK) {
+        rc = cli_object_get(ctx, key, contract_key_escrow(key, id), NULL,
+                            &tdei__account__descriptor, &acct, NULL);
+    }
+    if (rc == CLI_EXIT_OK && acct != NULL) {
+        *escrow = ((const Tdei__Account *)acct)->balance;
+    }
+    if (rc != CLI_EXIT_OK) {
+        codec_message_free(*exchange);
+        *exchange = NULL;
+    }
+    codec_message_free(acct);
+    return rc;
+}
+
+/* Seal the raw content key @key to the consumer of exchange @xid: read the
+ * exchange and the consumer's encryption key from the ledger. */
+static int key_seal(const struct cli_ctx *ctx, const char *xid_hex,
+                    const uint8_t *xid, const uint8_t *key,
+                    uint8_t sealed[CODEC_SEALED_KEY_SIZE])
+{
+    ProtobufCMessage *xmsg = NULL;
+    ProtobufCMessage *mmsg = NULL;
+    uint8_t k[CONTRACT_KEY_SIZE_MAX];
+    char what[128];
+    const Tdei__Member *m;
+    uint64_t escrow;
+    int rc;
+
+    rc = cli_exchange_read(ctx, xid_hex, xid, &xmsg, &escrow, NULL);
+    if (rc != CLI_EXIT_OK) {
+        return rc;
+    }
+    (void)snprintf(what, sizeof(what), "the consumer %s",
+                   ((const Tdei__Exchange *)xmsg)->consumer);
+    rc = cli_object_get(
+        ctx, k,
+        contract_key_member(k, ((const Tdei__Exchange *)xmsg)->consumer), what,
+        &tdei__member__descriptor, &mmsg, NULL);
+    codec_message_free(xmsg);
+    if (rc != CLI_EXIT_OK) {
+        return rc;
+    }
+    m = (const Tdei__Member *)mmsg;
+    if (m->encryption_key.len != crypto_box_PUBLICKEYBYTES ||
+        crypto_box_seal(sealed, key, CONTENT_KEY_SIZE,
+                        m->encryption_key.data) != 0) {
+        rc = cli_fail(TDEI_CRYPTO, "cannot seal the content key to the "
+                                   "consumer's encryption key");
+    }
+    codec_message_free(mmsg);
+    return rc;
+}
+
+static int exchange_deliver(struct cli_ctx *ctx, int argc, char **argv)
+{
+    _Static_assert(CODEC_SEALED_KEY_SIZE ==
+                       CONTENT_KEY_SIZE + crypto_box_SEALBYTES,
+                   "a sealed content key is crypto_box_seal of 32 bytes");
+    struct cli_tx tx = CLI_TX_INIT(NULL);
+    const char *sealed_hex = NULL;
+    const char *key_file = NULL;
+    struct cli_hash root = {0};
+    const struct cli_opt opts[] = {
+        {.name = "sealed-key",
+         .type = CLI_OPT_TEXT,
+         .dest = &sealed_hex,
+         .meta = "HEX",
+         .help = "the content key: 64 hex digits (sealed here to the "
+                 "consumer's key) or 160 (already sealed)"},
+        {.name = "key-file",
+         .type = CLI_OPT_TEXT,
+         .dest = &key_file,
+         .meta = "FILE",
+         .help = "read that key from FILE (hex or raw bytes)"},
+        {.name = "content-root",
+         .type = CLI_OPT_HASH,
+         .dest = &root,
+         .meta = "HEX",
+         .help = "dataset: the root of the requested version (omit it for "
+                 "a stream)"},
+    };
+    const struct cli_spec spec = {
+        .what = "exchange deliver",
+        .operands = "EXCHANGE-ID",
+        .operands_min = 1,
+        .operands_max = 1,
+        .about = "Deliver an approved exchange (the entry's current owner): "
+                 "put the\ncontent key, sealed to the consumer's encryption "
+                 "key with\ncrypto_box_seal, and the content root on the "
+                 "ledger. A raw 32-byte\nkey is sealed here with the "
+                 "consumer's key read from the ledger.",
+        .opts = opts,
+        .opts_count = sizeof(opts) / sizeof(opts[0]),
+        .tx = &tx,
+    };
+    Tdei__TxBody body = TDEI__TX_BODY__INIT;
+    Tdei__ExchangeDeliver deliver = TDEI__EXCHANGE_DELIVER__INIT;
+    uint8_t id[CODEC_HASH_SIZE];
+    uint8_t key[CODEC_SEALED_KEY_SIZE];
+    uint8_t sealed[CODEC_SEALED_KEY_SIZE];
+    size_t key_len = 0;
+    int first;
+    int rc;
+
+    if (!cli_parse(&spec, argc, argv, &first, &rc)) {
+        return rc;
+    }
+    rc = cli_arg_hash(spec.what, "EXCHANGE-ID", argv[first], id);
+    if (rc != CLI_EXIT_OK) {
+        return rc;
+    }
+    if ((sealed_hex == NULL) == (key_file == NULL)) {
+        return cli_usage_error(spec.what,
+                               "give the content key as --sealed-key HEX or "
+                               "--key-file FILE");
+    }
+    if (sealed_hex != NULL) {
+        key_len = key_parse(key, sealed_hex);
+        if (key_len == 0) {
+            return cli_usage_error(spec.what,
+                                   "--sealed-key is neither 64 hex digits "
+                                   "(a content key) nor 160 (a sealed key)");
+        }
+    } else {
+        rc = key_file_read(spec.what, key_file, key, &key_len);
+        if (rc != CLI_EXIT_OK) {
+            return rc;
+        }
+    }
+    if (key_len == CONTENT_KEY_SIZE) {
+        rc = key_seal(ctx, argv[first], id, key, sealed);
+    } else {
+        memcpy(sealed, key, sizeof(sealed));
+    }
+    sodium_memzero(key, sizeof(key));
+    if (rc != CLI_EXIT_OK) {
+        return rc;
+    }
+    deliver.exchange.data = id;
+    deliver.exchange.len = sizeof(id);
+    deliver.sealed_key.data = sealed;
+    deliver.sealed_key.len = sizeof(sealed);
+    if (root.set) {
+        deliver.content_root.data = root.bytes;
+        deliver.content_root.len = sizeof(root.bytes);
+    }
+    body.op_case = TDEI__TX_BODY__OP_EXCHANGE_DELIVER;
+    body.exchange_deliver = &deliver;
+    return cli_tx_submit(ctx, &tx, &body);
+}
+
+/* ---- show and list ------------------------------------------------------- */
+
+/* What the deadline of an exchange in @status waits for, or NULL. */
+static const char *deadline_step(uint32_t status)
+{
+    switch (status) {
+    case CODEC_EXCHANGE_REQUESTED:
+        return "approval";
+    case CODEC_EXCHANGE_APPROVED:
+        return "delivery";
+    case CODEC_EXCHANGE_DELIVERED:
+        return "confirmation (then the owner is paid)";
+    default:
+        return NULL;
+    }
+}
+
+static json_t *exchange_json(const Tdei__Exchange *x)
+{
+    json_t *out = json_pack(
+        "{s:o*, s:s, s:s, s:I, s:o*, s:s, s:s, s:s, s:I, s:I, s:s}", "id",
+        cli_json_hex(x->id.data, x->id.len), "entry", x->dataset, "kind",
+        cli_name(cli_kinds, x->kind), "version", (json_int_t)x->version,
+        "content_root", cli_json_hex(x->content_root.data, x->content_root.len),
+        "consumer", x->consumer, "owner", x->owner, "price_model",
+        cli_name(cli_models, x->model), "price", (json_int_t)x->price, "escrow",
+        (json_int_t)x->escrow, "purpose", x->purpose);
+    const struct
+    {
+        const char *key;
+        uint64_t value;
+    } numbers[] = {
+        {"level", x->level},
+        {"requested_height", x->requested_height},
+        {"deadline", x->deadline},
+        {"grant_ttl", x->grant_ttl},
+        {"grant_expires", x->grant_expires},
+        {"delivered_height", x->delivered_height},
+        {"settled_height", x->settled_height},
+        {"closed_height", x->closed_height},
+        {"records", x->records},
+    };
+
+    if (out == NULL) {
+        return NULL;
+    }
+    for (size_t i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++) {
+        (void)json_object_set_new(out, numbers[i].key,
+                                  json_integer((json_int_t)numbers[i].value));
+    }
+    (void)json_object_set_new(
+        out, "class", json_string(cli_name(cli_classes, x->data_class)));
+    (void)json_object_set_new(
+        out, "status", json_string(cli_name(cli_exchange_statuses, x->status)));
+    (void)json_object_set_new(out, "need_owner", json_boolean(x->need_owner));
+    (void)json_object_set_new(out, "need_regulator",
+                              json_boolean(x->need_regulator));
+    (void)json_object_set_new(out, "owner_approval",
+                              json_string(x->owner_approval));
+    (void)json_object_set_new(out, "regulator_approval",
+                              json_string(x->regulator_approval));
+    (void)json_object_set_new(
+        out, "sealed_key", cli_json_hex(x->sealed_key.data, x->sealed_key.len));
+    (void)json_object_set_new(
+        out, "delivered_root",
+        cli_json_hex(x->delivered_root.data, x->delivered_root.len));
+    (void)json_object_set_new(out, "note", json_string(x->note));
+    (void)json_object_set_new(out, "owner_revoke",
+                              json_boolean(x->owner_revoke));
+    (void)json_object_set_new(out, "consumer_revoke",
+                              json_boolean(x->consumer_revoke));
+    return out;
+}
+
+static const char *text_or_dash(const char *s)
+{
+    return s[0] != '\0' ? s : "-";
+}
+
+static void exchange_print(const Tdei__Exchange *x, uint64_t escrow,
+                           uint64_t height)
+{
+    char a[TDEI_HEX_SIZE(CODEC_SEALED_KEY_SIZE)];
+    const char *step = deadline_step(x->status);
+
+    printf("exchange        %s\n", cli_hex(a, sizeof(a), &x->id));
+    printf("entry           %s (%s, version %llu)\n", x->dataset,
+           cli_name(cli_kinds, x->kind), (unsigned long long)x->version);
+    printf("content root    %s\n", cli_hex(a, sizeof(a), &x->content_root));
+    printf("consumer        %s\nowner           %s (at request)\n", x->consumer,
+           x->owner);
+    printf("status          %s\n", cli_name(cli_exchange_statuses, x->status));
+    printf("price           %s %llu\n", cli_name(cli_models, x->model),
+           (unsigned long long)x->price);
+    printf("escrow          %llu (escrow account %llu)\n",
+           (unsigned long long)x->escrow, (unsigned long long)escrow);
+    printf("purpose         %s\n", text_or_dash(x->purpose));
+    printf("labels          level %u, %s\n", x->level,
+           cli_name(cli_classes, x->data_class));
+    printf("approvals       owner %s%s, regulator %s%s\n",
+           x->need_owner ? "needed: " : "not needed",
+           x->need_owner ? text_or_dash(x->owner_approval) : "",
+           x->need_regulator ? "needed: " : "not needed",
+           x->need_regulator ? text_or_dash(x->regulator_approval) : "");
+    printf("requested       height %llu\n",
+           (unsigned long long)x->requested_height);
+    if (step != NULL && x->deadline != 0) {
+        printf("deadline        height %llu for the %s; %s\n",
+               (unsigned long long)x->deadline, step,
+               x->deadline >= height ? "open" : "past, processed next block");
+    } else {
+        printf("deadline        -\n");
+    }
+    printf("grant           %llu blocks", (unsigned long long)x->grant_ttl);
+    if (x->grant_expires != 0) {
+        printf(", live through height %llu%s",
+               (unsigned long long)x->grant_expires,
+               x->status == CODEC_EXCHANGE_SETTLED && height <= x->grant_expires
+                   ? " (live now)"
+                   : "");
+    }
+    printf("\nsealed key      %s\n", cli_hex(a, sizeof(a), &x->sealed_key));
+    printf("delivered root  %s\n", cli_hex(a, sizeof(a), &x->delivered_root));
+    printf("delivered       height %llu\nsettled         height %llu\n"
+           "closed          height %llu\n",
+           (unsigned long long)x->delivered_height,
+           (unsigned long long)x->settled_height,
+           (unsigned long long)x->closed_height);
+    printf("revoke consent  owner %s, consumer %s\n",
+           x->owner_revoke ? "yes" : "no", x->consumer_revoke ? "yes" : "no");
+    printf("records         %llu\nnote            %s\nread at         "
+           "height %llu\n",
+           (unsigned long long)x->records, text_or_dash(x->note),
+           (unsigned long long)height);
+}
+
+static int exchange_show(struct cli_ctx *ctx, int argc, char **argv)
+{
+    const struct cli_spec spec = {
+        .what = "exchange show",
+        .operands = "EXCHANGE-ID",
+        .operands_min = 1,
+        .operands_max = 1,
+        .about = "Show every field of exchange EXCHANGE-ID (64 hex digits): "
+                 "parties,\nstatus, price, escrow (and its escrow account), "
+                 "approvals, the\ndeadline and what it waits for, the grant, "
+                 "the delivery.",
+    };
+    ProtobufCMessage *msg = NULL;
+    uint8_t id[CODEC_HASH_SIZE];
+    uint64_t height = 0;
+    uint64_t escrow = 0;
+    int first;
+    int rc;
+
+    if (!cli_parse(&spec, argc, argv, &first, &rc)) {
+        return rc;
+    }
+    rc = cli_arg_hash(spec.what, "EXCHANGE-ID", argv[first], id);
+    if (rc == CLI_EXIT_OK) {
+        rc = cli_exchange_read(ctx, argv[first], id, &msg, &escrow, &height);
+    }
+    if (rc != CLI_EXIT_OK) {
+        return rc;
+    }
+    if (ctx->json) {
+        json_t *out = exchange_json((const Tdei__Exchange *)msg);
+        (void)json_object_set_new(out, "escrow_account",
+                                  json_integer((json_int_t)escrow));
+        (void)json_object_set_new(out, "height",
+                                  json_integer((json_int_t)height));
+        rc = cli_print_json(out);
+    } else {
+        exchange_print((const Tdei__Exchange *)msg, escrow, height);
+    }
+    codec_message_free(msg);
+    return rc;
+}
+
+/* exchange list filters: --member (consumer or owner) and --status. */
+struct exchange_filter
+{
+    const char *member; /* NULL: all */
+    uint32_t status;    /* 0: all */
+};
+
+static int exchange_row(struct cli_rows *rows, const Tdei__Api__KeyValue *kv,
+                        const ProtobufCMessage *record)
+{
+    const Tdei__Exchange *x = (const Tdei__Exchange *)record;
+    const struct exchange_filter *f = rows->arg;
+    char hex[HEX32];
+
+    (void)kv;
+    if ((f->member != NULL && strcmp(x->consumer, f->member) != 0 &&
+         strcmp(x->owner, f->member) != 0) ||
+        (f->status != 0 && x->status != f->status)) {
+        return CLI_EXIT_OK;
+    }
+    if (rows->ctx->json) {
+        (void)json_array_append_new(rows->array, exchange_json(x));
+    } else {
+        if (rows->count == 0) {
+            printf("%-64s  %-20s  %-16s  %-16s  %-9s  %8s  %8s  %s\n", "ID",
+                   "ENTRY", "CONSUMER", "OWNER", "STATUS", "PRICE", "ESCROW",
+                   "DEADLINE");
+        }
+        printf("%-64s  %-20s  %-16s  %-16s  %-9s  %8llu  %8llu  %llu\n",
+               cli_hex(hex, sizeof(hex), &x->id), x->dataset, x->consumer,
+               x->owner, cli_name(cli_exchange_statuses, x->status),
+               (unsigned long long)x->price, (unsigned long long)x->escrow,
+               (unsigned long long)x->deadline);
+    }
+    rows->count++;
+    return CLI_EXIT_OK;
+}
+
+static int exchange_list(struct cli_ctx *ctx, int argc, char **argv)
+{
+    struct exchange_filter filter = {0};
+    const struct cli_opt opts[] = {
+        {.name = "member",
+         .type = CLI_OPT_TEXT,
+         .dest = &filter.member,
+         .meta = "MEMBER",
+         .help = "only exchanges where MEMBER is the consumer or the owner"},
+        {.name = "status",
+         .type = CLI_OPT_CHOICE,
+         .dest = &filter.status,
+         .meta = "STATUS",
+         .help = "only exchanges in this status",
+         .choices = cli_exchange_statuses},
+    };
+    const struct cli_spec spec = {
+        .what = "exchange list",
+        .about = "List the exchanges on the ledger in id order: entry, "
+                 "consumer, owner\n(at request), status, price, escrow and "
+                 "deadline height.",
+        .opts = opts,
+        .opts_count = sizeof(opts) / sizeof(opts[0]),
+    };
+    struct cli_rows rows = {.ctx = ctx,
+                            .desc = &tdei__exchange__descriptor,
+                            .fn = exchange_row,
+                            .arg = &filter};
+    int first;
+    int rc;
+
+    if (!cli_parse(&spec, argc, argv, &first, &rc)) {
+        return rc;
+    }
+    if (filter.member != NULL) {
+        rc = cli_arg_member(spec.what, "--member", filter.member);
+        if (rc != CLI_EXIT_OK) {
+            return rc;
+        }
+    }
+    return cli_rows_list(&rows, CONTRACT_KEY_EXCHANGE, "exchanges");
+}
+
+int cli_cmd_exchange(struct cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct cli_command commands[] = {
+        {"request", exchange_request, "ask for an entry; escrow the price"},
+        {"approve", exchange_approve, "approve a request (owner, regulator)"},
+        {"reject", exchange_reject, "reject a request; refund the consumer"},
+        {"deliver", exchange_deliver, "deliver the sealed key (owner)"},
+        {"confirm", exchange_confirm, "confirm a delivery; pay the owner"},
+        {"dispute", exchange_dispute, "dispute a delivery (consumer)"},
+        {"resolve", exchange_resolve, "resolve a dispute (public_service)"},
+        {"revoke", exchange_revoke, "revoke a grant"},
+        {"show", exchange_show, "show every field of an exchange"},
+        {"list", exchange_list, "list exchanges, by member or status"},
+    };
+
+    return cli_dispatch(ctx, "exchange", commands,
+                        sizeof(commands) / sizeof(commands[0]), argc, argv);
+}
