@@ -14,8 +14,8 @@
  *   filters_only no words; level 2, domain 3, active (scans every entry)
  *   word_filters one vocabulary word with level 1 and the owner's role
  * and prints one JSON object: the entry count, the build time, and per
- * shape the latency p50/p95/max in microseconds and the mean total
- * matches.
+ * shape the latency p50/p95/max in microseconds and the mean number of
+ * matches (mean_matches).
  *
  *   bench_search [--entries N] [--queries N] [--dir DIR]
  *
@@ -416,7 +416,7 @@ static int bench_run(const struct bench_args *args, const char *dir)
                args->entries, args->queries, build_us / 1000u);
         for (unsigned shape = 0; shape < BENCH_SHAPES; shape++) {
             printf("%s\"%s\": {\"p50\": %" PRIu64 ", \"p95\": %" PRIu64
-                   ", \"max\": %" PRIu64 ", \"mean_total\": %" PRIu64 "}",
+                   ", \"max\": %" PRIu64 ", \"mean_matches\": %" PRIu64 "}",
                    shape == 0 ? "" : ", ", names[shape], p50[shape], p95[shape],
                    max[shape], totals[shape] / args->queries);
         }
