@@ -16,6 +16,7 @@
 #include "core/merkle.h"
 #include "exec/exec.h"
 #include "genesis.h"
+#include "search/search.h"
 #include "store/store.h"
 
 #include <inttypes.h>
@@ -562,8 +563,8 @@ static ProtobufCBinaryData tx_vote(size_t from, uint64_t nonce,
     Tdei__TxBody body = TDEI__TX_BODY__INIT;
     Tdei__MemberVote vote = TDEI__MEMBER_VOTE__INIT;
 
-    vote.proposal = (ProtobufCBinaryData){CODEC_HASH_SIZE,
-                                          (uint8_t *)(uintptr_t)proposal};
+    vote.proposal =
+        (ProtobufCBinaryData){CODEC_HASH_SIZE, (uint8_t *)(uintptr_t)proposal};
     vote.approve = 1;
     body.op_case = TDEI__TX_BODY__OP_MEMBER_VOTE;
     body.member_vote = &vote;
@@ -1127,6 +1128,189 @@ START_TEST(test_exec_history_heads_chain_without_gaps)
 }
 END_TEST
 
+/* ---- the catalog through blocks: state, search index, replay ---------- */
+
+/* A catalog_publish tx of a level 1 dataset @id titled @title by op[@from]. */
+static ProtobufCBinaryData tx_publish(size_t from, uint64_t nonce,
+                                      const char *id, const char *title,
+                                      uint64_t price)
+{
+    static const uint8_t root[32] = {0x5e};
+    Tdei__TxBody body = TDEI__TX_BODY__INIT;
+    Tdei__CatalogPublish pub = TDEI__CATALOG_PUBLISH__INIT;
+    Tdei__PriceTerms terms = TDEI__PRICE_TERMS__INIT;
+
+    terms.model = CODEC_PRICE_ONE_TIME;
+    terms.amount = price;
+    pub.id = (char *)(uintptr_t)id;
+    pub.kind = CODEC_KIND_DATASET;
+    pub.title = (char *)(uintptr_t)title;
+    pub.description = (char *)(uintptr_t) "";
+    pub.domain = CODEC_DOMAIN_PRODUCTION;
+    pub.level = 1;
+    pub.data_class = CODEC_CLASS_GENERAL;
+    pub.schema = (char *)(uintptr_t) "";
+    pub.price = &terms;
+    pub.content_root = (ProtobufCBinaryData){32, (uint8_t *)(uintptr_t)root};
+    pub.size = 100;
+    body.op_case = TDEI__TX_BODY__OP_CATALOG_PUBLISH;
+    body.catalog_publish = &pub;
+    return tx_sign_body(from, nonce, &body, NULL);
+}
+
+static ProtobufCBinaryData tx_withdraw(size_t from, uint64_t nonce,
+                                       const char *id)
+{
+    Tdei__TxBody body = TDEI__TX_BODY__INIT;
+    Tdei__CatalogWithdraw w = TDEI__CATALOG_WITHDRAW__INIT;
+
+    w.id = (char *)(uintptr_t)id;
+    body.op_case = TDEI__TX_BODY__OP_CATALOG_WITHDRAW;
+    body.catalog_withdraw = &w;
+    return tx_sign_body(from, nonce, &body, NULL);
+}
+
+/* The ids that a search for @word (status @status) finds, in rank order,
+ * joined by spaces into @out. Returns the total. */
+static uint64_t search_ids(struct ledger *l, const char *word, uint32_t status,
+                           char *out, size_t cap)
+{
+    const char *words[1] = {word};
+    struct search_query q = {
+        .words = words,
+        .word_count = word != NULL ? 1 : 0,
+        .price_max = UINT64_MAX,
+        .status = status,
+        .limit = 100,
+    };
+    struct search_result *res = tdei_malloc(sizeof(*res));
+    struct store_read *r;
+    uint64_t total;
+    size_t used = 0;
+
+    ck_assert_ptr_nonnull(res);
+    ck_assert_int_eq(store_read_begin(l->store, &r, errmsg), 0);
+    ck_assert_msg(search_query_run(r, &q, res, errmsg) == 0, "%s", errmsg);
+    out[0] = '\0';
+    for (size_t i = 0; i < res->count; i++) {
+        int n = snprintf(out + used, cap - used, "%s%s", i ? " " : "",
+                         res->hits[i].id);
+        ck_assert(n > 0 && (size_t)n < cap - used);
+        used += (size_t)n;
+    }
+    total = res->total;
+    store_read_end(r);
+    tdei_free(res);
+    return total;
+}
+
+/* Compare the whole index database of @a and @b. */
+static void index_equal(struct ledger *a, struct ledger *b)
+{
+    struct store_read *ra;
+    struct store_read *rb;
+    struct store_iter ia;
+    struct store_iter ib;
+    size_t n = 0;
+
+    ck_assert_int_eq(store_read_begin(a->store, &ra, errmsg), 0);
+    ck_assert_int_eq(store_read_begin(b->store, &rb, errmsg), 0);
+    ck_assert_int_eq(
+        store_iter_init(&ia, ra, STORE_DB_INDEX, NULL, 0, NULL, 0, 0), 0);
+    ck_assert_int_eq(
+        store_iter_init(&ib, rb, STORE_DB_INDEX, NULL, 0, NULL, 0, 0), 0);
+    for (;;) {
+        const uint8_t *ka;
+        const uint8_t *kb;
+        const uint8_t *va;
+        const uint8_t *vb;
+        size_t kla;
+        size_t klb;
+        size_t vla;
+        size_t vlb;
+        int rca = store_iter_next(&ia, &ka, &kla, &va, &vla);
+        int rcb = store_iter_next(&ib, &kb, &klb, &vb, &vlb);
+        ck_assert_int_eq(rca, rcb);
+        if (rca != 0) {
+            ck_assert_int_eq(rca, TDEI_NOTFOUND);
+            break;
+        }
+        ck_assert(kla == klb && memcmp(ka, kb, kla) == 0);
+        ck_assert(vla == vlb && (vla == 0 || memcmp(va, vb, vla) == 0));
+        n++;
+    }
+    ck_assert_uint_gt(n, 10); /* postings and history entries */
+    store_iter_close(&ia);
+    store_iter_close(&ib);
+    store_read_end(ra);
+    store_read_end(rb);
+}
+
+/* Entries published and withdrawn through real blocks are found by the
+ * search index kept in each block's batch, and replaying the stored
+ * blocks on a fresh store rebuilds the very same index. */
+START_TEST(test_exec_catalog_search_through_blocks)
+{
+    struct ledger a;
+    struct ledger b;
+    struct exec_block_info info;
+    ProtobufCBinaryData txs[3];
+    char ids_found[256];
+
+    ledger_open(&a, "a");
+    txs[0] = tx_publish(0, 1, "press-vib", "Press vibration", 100);
+    txs[1] = tx_publish(0, 2, "lathe-vib", "Lathe spindle vibration", 50);
+    txs[2] = tx_publish(1, 1, "press-heat", "Press heat map", 20);
+    ck_assert_msg(block_run(&a, txs, 3, &info) == 0, "%s", errmsg);
+    ck_assert_uint_eq(info.refused_count, 0);
+    ck_assert_uint_eq(
+        search_ids(&a, "vibration", 0, ids_found, sizeof(ids_found)), 2);
+    ck_assert_str_eq(ids_found, "lathe-vib press-vib");
+    ck_assert_uint_eq(search_ids(&a, "press", 0, ids_found, sizeof(ids_found)),
+                      2);
+    ck_assert_str_eq(ids_found, "press-heat press-vib");
+    /* Block 2: beta-works may not withdraw acme-steel's entry (refused,
+     * the index unchanged); acme-steel withdraws it. */
+    txs[0] = tx_withdraw(1, 2, "press-vib");
+    txs[1] = tx_withdraw(0, 3, "press-vib");
+    ck_assert_msg(block_run(&a, txs, 2, &info) == 0, "%s", errmsg);
+    ck_assert_uint_eq(info.refused_count, 1);
+    ck_assert_uint_eq(
+        search_ids(&a, "vibration", 0, ids_found, sizeof(ids_found)), 1);
+    ck_assert_str_eq(ids_found, "lathe-vib");
+    ck_assert_uint_eq(search_ids(&a, "vibration", SEARCH_STATUS_WITHDRAWN,
+                                 ids_found, sizeof(ids_found)),
+                      1);
+    ck_assert_str_eq(ids_found, "press-vib");
+    ck_assert_uint_eq(
+        search_ids(&a, NULL, SEARCH_STATUS_ANY, ids_found, sizeof(ids_found)),
+        3);
+    ck_assert_str_eq(ids_found, "lathe-vib press-heat press-vib");
+
+    /* Replay both stored blocks on a fresh store. */
+    ledger_open(&b, "b");
+    for (uint64_t h = 1; h <= 2; h++) {
+        struct store_read *r;
+        ProtobufCBinaryData bytes;
+        const uint8_t *val;
+        uint8_t key[8];
+        ck_assert_int_eq(store_read_begin(a.store, &r, errmsg), 0);
+        store_u64_encode(key, h);
+        ck_assert_int_eq(
+            store_get(r, STORE_DB_BLOCKS, key, 8, &val, &bytes.len), 0);
+        bytes.data = tdei_malloc(bytes.len);
+        ck_assert_ptr_nonnull(bytes.data);
+        memcpy(bytes.data, val, bytes.len);
+        store_read_end(r);
+        ck_assert_msg(block_apply(&b, &bytes, &info) == 0, "%s", errmsg);
+        tdei_free(bytes.data);
+    }
+    index_equal(&a, &b);
+    ledger_close(&a);
+    ledger_close(&b);
+}
+END_TEST
+
 static Suite *exec_suite(void)
 {
     Suite *s = suite_create("exec");
@@ -1147,6 +1331,7 @@ static Suite *exec_suite(void)
         {"determinism", test_exec_deterministic_across_stores},
         {"replay", test_exec_replay_from_stored_blocks},
         {"heads", test_exec_history_heads_chain_without_gaps},
+        {"catalog_search", test_exec_catalog_search_through_blocks},
     };
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
