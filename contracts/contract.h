@@ -662,7 +662,9 @@ int contract_exchange_request(struct contract_ctx *ctx,
  * (TDEI_EXCHANGE_STATE); the owner's approval is needed and missing and
  * the signer's member is the entry's current owner: it is the owner's
  * approval; else the regulator's is needed and missing and the signer's
- * role is public_service: it is the regulator's; else TDEI_NOT_PARTY,
+ * role is public_service: it is the regulator's, unless the signer's member
+ * is the consumer (TDEI_NOT_PARTY: nobody regulates its own request); else
+ * TDEI_NOT_PARTY,
  * the reason naming who is still needed ("level 3 needs the regulator's
  * approval (a public_service member); 1 of 2 approvals present"). With
  * all present the exchange is approved and waits params.deliver_ttl

@@ -826,6 +826,15 @@ static int approve_record(struct contract_ctx *ctx, Tdei__Exchange *x,
     }
     if (x->need_regulator && x->regulator_approval[0] == '\0' &&
         ctx->role == TDEI_ROLE_PUBLIC_SERVICE) {
+        if (strcmp(ctx->member, x->consumer) == 0) {
+            /* A regulator that asked for the data would approve itself. */
+            return contract_refuse(ctx, TDEI_NOT_PARTY,
+                                   "exchange_approve: %s requested this "
+                                   "exchange; the regulator's approval "
+                                   "must come from another public_service "
+                                   "member",
+                                   ctx->member);
+        }
         return str_set(ctx, &x->regulator_approval, ctx->member);
     }
     return approve_refuse(ctx, x, owner);

@@ -768,6 +768,23 @@ START_TEST(test_exchange_level3_regulator_then_owner)
 }
 END_TEST
 
+/* A public_service member that requested the data cannot be the
+ * regulator of its own request. */
+START_TEST(test_exchange_regulator_not_its_own_consumer)
+{
+    seed();
+    ck_assert_int_eq(request("pub-svc", 0x10, 10, "ds-l3"), 0);
+    ck_assert_int_eq(approve("acme-steel", 0x10, 11), 0);
+    ck_assert_int_eq(approve("pub-svc", 0x10, 12), TDEI_NOT_PARTY);
+    ck_assert_str_eq(ctx.reason,
+                     "exchange_approve: pub-svc requested this exchange; the "
+                     "regulator's approval must come from another "
+                     "public_service member");
+    ck_assert_uint_eq(xstatus(0x10), CODEC_EXCHANGE_REQUESTED);
+    conserved();
+}
+END_TEST
+
 /* Class core needs the regulator whatever the level's policy says; with
  * level 3 set to auto, an important entry needs nobody. */
 START_TEST(test_exchange_core_always_needs_the_regulator)
@@ -1555,6 +1572,8 @@ static Suite *exchange_suite(void)
         {"stream_refusals", test_exchange_per_record_stream_refusals},
         {"stream_subscription", test_exchange_stream_subscription_model},
         {"deadlines", test_exchange_block_begin_expires_and_settles},
+        {"regulator_not_consumer",
+         test_exchange_regulator_not_its_own_consumer},
         {"due_full", test_exchange_due_list_full_refuses},
         {"due_pages", test_exchange_due_pages_processed},
         {"due_corrupt", test_exchange_block_begin_missing_exchange_is_fatal},
