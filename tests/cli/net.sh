@@ -134,12 +134,13 @@ json_has() {
     fi
 }
 
-# balance MEMBER N: `account show MEMBER` gives the balance N.
+# balance MEMBER N [WHEN]: `account show MEMBER` gives the balance N.
 balance() {
+    local name="$1 holds $2${3:+ $3}"
     run "$TDEI_BIN" --home "$A" account show "$1"
     if [ "$status" -eq 0 ] && grep -qE "^balance +$2\$" "$OUT"; then
-        ok "$1 holds $2"
+        ok "$name"
     else
-        fail "$1 holds $2 (exit $status)"
+        fail "$name (exit $status)"
     fi
 }
