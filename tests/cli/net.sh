@@ -7,6 +7,10 @@
 #   node_start, node_stop start tdei-node on $A; stop it by its pid
 #   "${AS_A[@]}" ...      the tdei command as alpha (likewise AS_B, AS_C,
 #                         AS_D: their homes, talking to alpha's node)
+#   step, expect_refused  a tx applied; a tx refused with its code and reason
+#   has, hasnt, json_has  checks of the last command's stdout
+#   last_tx, last_height  the tx id and the height the last command printed
+#   balance MEMBER N      a member's balance
 #
 # The node binds only $A/api.sock inside the test's scratch directory.
 : "${TDEI_NODE_BIN:?TDEI_NODE_BIN must name the tdei-node binary}"
