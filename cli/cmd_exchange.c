@@ -566,8 +566,14 @@ static void exchange_print(const Tdei__Exchange *x, uint64_t escrow,
     const char *step = deadline_step(x->status);
 
     printf("exchange        %s\n", cli_hex(a, sizeof(a), &x->id));
-    printf("entry           %s (%s, version %llu)\n", x->dataset,
-           cli_name(cli_kinds, x->kind), (unsigned long long)x->version);
+    /* The ledger records the version a dataset was requested at; a stream
+     * has no versions (its exchanges keep 0). */
+    if (x->kind == CODEC_KIND_STREAM) {
+        printf("entry           %s (stream)\n", x->dataset);
+    } else {
+        printf("entry           %s (%s, version %llu)\n", x->dataset,
+               cli_name(cli_kinds, x->kind), (unsigned long long)x->version);
+    }
     printf("content root    %s\n", cli_hex(a, sizeof(a), &x->content_root));
     printf("consumer        %s\nowner           %s (at request)\n", x->consumer,
            x->owner);

@@ -7,6 +7,10 @@
 #   node_start, node_stop start tdei-node on $A; stop it by its pid
 #   "${AS_A[@]}" ...      the tdei command as alpha (likewise AS_B, AS_C,
 #                         AS_D: their homes, talking to alpha's node)
+#   step, expect_refused  a tx applied; a tx refused with its code and reason
+#   has, hasnt, json_has  checks of the last command's stdout
+#   last_tx, last_height  the tx id and the height the last command printed
+#   balance MEMBER N      a member's balance
 #
 # The node binds only $A/api.sock inside the test's scratch directory.
 : "${TDEI_NODE_BIN:?TDEI_NODE_BIN must name the tdei-node binary}"
@@ -97,10 +101,50 @@ expect_help() {
     fi
 }
 
-# expect_not_built OP NAME CMD...: CMD submits a well-formed tx of OP that
-# the node admits and the ledger refuses only because the contract is not
-# built in this branch (TDEI_UNKNOWN_OP "OP is not built yet").
-# CONTRACT-PENDING: once the contracts land, each use becomes a real check.
-expect_not_built() {
-    expect_refused TDEI_UNKNOWN_OP "$1 is not built yet" "$2" "${@:3}"
+# step NAME CMD...: CMD submits a tx that the ledger applies (exit 0,
+# "result applied" on stdout).
+step() {
+    local name=$1
+    shift
+    run "$@"
+    if [ "$status" -eq 0 ] && grep -qE '^result +applied$' "$OUT"; then
+        ok "$name"
+    else
+        fail "$name (exit $status, wanted an applied tx)"
+    fi
+}
+
+# last_tx, last_height: the tx id and the height the last command printed.
+last_tx() { awk '$1 == "tx" && $2 == "id" {print $3; exit}' "$OUT"; }
+last_height() { awk '$1 == "height" {print $2; exit}' "$OUT"; }
+
+# has TEXT NAME: the last command's stdout has a line matching TEXT (a
+# grep -E pattern); hasnt TEXT NAME: it has none.
+has() {
+    if grep -qE -- "$1" "$OUT"; then ok "$2"; else fail "$2 (no line matching '$1')"; fi
+}
+hasnt() {
+    if grep -qE -- "$1" "$OUT"; then fail "$2 (a line matches '$1')"; else ok "$2"; fi
+}
+
+# json_has TEXT NAME: the last command's pretty-printed JSON, joined into one
+# line without indentation and without the space after each key's colon,
+# contains TEXT (a fixed string), e.g. '"tags":["a","b"],"domain":"rd"'.
+json_has() {
+    if sed -E 's/^ +//; s/^("[^"]*"): /\1:/' "$OUT" | tr -d '\n' | grep -qF -- "$1"; then
+        ok "$2"
+    else
+        fail "$2 (no '$1')"
+    fi
+}
+
+# balance MEMBER N [WHEN]: `account show MEMBER` gives the balance N.
+balance() {
+    local name="$1 holds $2${3:+ $3}"
+    run "$TDEI_BIN" --home "$A" account show "$1"
+    if [ "$status" -eq 0 ] && grep -qE "^balance +$2\$" "$OUT"; then
+        ok "$name"
+    else
+        fail "$name (exit $status)"
+    fi
 }

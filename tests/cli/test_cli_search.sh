@@ -3,8 +3,7 @@
 # argument is a usage error (exit 2) naming what was wrong, before any
 # connection; a valid search of the (still empty) catalog answers 0
 # matches as a table and as JSON, with words and options in any order.
-# Entries appear once catalog_publish exists (see the report of the
-# search branch for the positive cases to add then).
+# Searches that find published entries are in test_cli_catalog.sh.
 source "$TDEI_SRCDIR/tests/cli/lib.sh"
 : "${TDEI_NODE_BIN:?TDEI_NODE_BIN must name the tdei-node binary}"
 
