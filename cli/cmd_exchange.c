@@ -559,6 +559,21 @@ static const char *text_or_dash(const char *s)
     return s[0] != '\0' ? s : "-";
 }
 
+/* One approval of an exchange for `show`: "not needed", "missing" or
+ * "given by MEMBER". */
+static const char *approval_text(char *buf, size_t cap, int needed,
+                                 const char *by)
+{
+    if (!needed) {
+        return "not needed";
+    }
+    if (by[0] == '\0') {
+        return "missing";
+    }
+    (void)snprintf(buf, cap, "given by %s", by);
+    return buf;
+}
+
 static void exchange_print(const Tdei__Exchange *x, uint64_t escrow,
                            uint64_t height)
 {
@@ -585,11 +600,10 @@ static void exchange_print(const Tdei__Exchange *x, uint64_t escrow,
     printf("purpose         %s\n", text_or_dash(x->purpose));
     printf("labels          level %u, %s\n", x->level,
            cli_name(cli_classes, x->data_class));
-    printf("approvals       owner %s%s, regulator %s%s\n",
-           x->need_owner ? "needed: " : "not needed",
-           x->need_owner ? text_or_dash(x->owner_approval) : "",
-           x->need_regulator ? "needed: " : "not needed",
-           x->need_regulator ? text_or_dash(x->regulator_approval) : "");
+    printf("approvals       owner %s, ",
+           approval_text(a, sizeof(a), x->need_owner, x->owner_approval));
+    printf("regulator %s\n", approval_text(a, sizeof(a), x->need_regulator,
+                                           x->regulator_approval));
     printf("requested       height %llu\n",
            (unsigned long long)x->requested_height);
     if (step != NULL && x->deadline != 0) {

@@ -719,10 +719,11 @@ int contract_exchange_dispute(struct contract_ctx *ctx,
 /* exchange_resolve: public_service decides a dispute. Rules, in order: the
  * signer's role is public_service (TDEI_ROLE); the exchange exists
  * (TDEI_UNKNOWN_EXCHANGE) and is disputed (TDEI_EXCHANGE_STATE). refund:
- * the escrow returns to the consumer, status refunded. Otherwise as
- * exchange_confirm: the current owner is paid, status settled, the grant
- * goes live. Both: closed_height, note = the reason; TDEI_OVERFLOW as
- * confirm. Emits "exchange.resolved" (refund, or owner and amount). */
+ * the escrow returns to the consumer, status refunded, closed_height set.
+ * Otherwise as exchange_confirm: the current owner is paid, status
+ * settled, the grant goes live. Both: a non-empty reason replaces the
+ * note (else the dispute's reason stays); TDEI_OVERFLOW as confirm. Emits
+ * "exchange.resolved" (refund, or owner and amount). */
 int contract_exchange_resolve(struct contract_ctx *ctx,
                               const Tdei__TxBody *body);
 

@@ -1222,16 +1222,15 @@ int contract_exchange_resolve(struct contract_ctx *ctx,
     if (x->status != CODEC_EXCHANGE_DISPUTED) {
         rc = state_refuse(ctx, "exchange_resolve", x, "disputed");
     }
-    if (rc == 0) {
+    if (rc == 0 && op->reason[0] != '\0') {
+        /* Without a reason of its own the dispute's reason stays. */
         rc = str_set(ctx, &x->note, op->reason);
-    }
-    if (rc == 0) {
-        x->closed_height = ctx->height;
     }
     if (rc == 0 && op->refund) {
         uint64_t amount = x->escrow;
         rc = refund(ctx, "exchange_resolve", x);
         x->status = CODEC_EXCHANGE_REFUNDED;
+        x->closed_height = ctx->height;
         if (rc == 0) {
             rc = exchange_put(ctx, x);
         }

@@ -133,7 +133,7 @@ has '^owner +beta-mfg \(at request\)$' "show: the owner"
 has '^status +requested$' "show: requested"
 has '^escrow +120 \(escrow account 120\)$' "show: the escrow"
 has '^purpose +line tuning$' "show: the purpose"
-has '^approvals +owner needed: -, regulator not needed$' "show: the owner's approval missing"
+has '^approvals +owner missing, regulator not needed$' "show: the owner's approval missing"
 has "^deadline +height $((h + approve_ttl)) for the approval; open\$" \
     "show: the approval deadline"
 has '^grant +100 blocks$' "show: the grant length asked for"
@@ -152,7 +152,7 @@ has "^event +exchange.approved id=$X1 dataset=press-line by=beta-mfg approvals=1
 "status=approved\$" "approve prints 1 of 1 approvals"
 run "${AS_A[@]}" exchange show "$X1"
 has '^status +approved$' "show: approved"
-has '^approvals +owner needed: beta-mfg, regulator not needed$' "show: the owner's approval"
+has '^approvals +owner given by beta-mfg, regulator not needed$' "show: the owner's approval"
 has "^deadline +height $((h + deliver_ttl)) for the delivery; open\$" \
     "show: the delivery deadline"
 step "request a second time" "${AS_C[@]}" exchange request press-line --price 120 \

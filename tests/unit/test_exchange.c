@@ -1146,7 +1146,8 @@ START_TEST(test_exchange_dispute_resolved_for_the_owner)
     ck_assert_int_eq(request("beta-works", 0x10, 10, "ds-l1"), 0);
     ck_assert_int_eq(deliver("acme-steel", 0x10, 11, root_ok), 0);
     ck_assert_int_eq(xop(DISPUTE, "beta-works", 0x10, 12, "late"), 0);
-    ck_assert_int_eq(xop(RESOLVE_PAY, "pub-svc", 0x10, 20, "delivered"), 0);
+    /* Resolved without a reason of its own: the dispute's reason stays. */
+    ck_assert_int_eq(xop(RESOLVE_PAY, "pub-svc", 0x10, 20, ""), 0);
     ck_assert_str_eq(event_type(0), "exchange.resolved");
     ck_assert_str_eq(attr(0, "owner"), "acme-steel");
     ck_assert_str_eq(attr(0, "amount"), "100");
@@ -1156,7 +1157,8 @@ START_TEST(test_exchange_dispute_resolved_for_the_owner)
     x = xget(0x10);
     ck_assert_uint_eq(x->status, CODEC_EXCHANGE_SETTLED);
     ck_assert_uint_eq(x->settled_height, 20);
-    ck_assert_uint_eq(x->closed_height, 20);
+    ck_assert_uint_eq(x->closed_height, 0); /* a live grant is not closed */
+    ck_assert_str_eq(x->note, "late");
     ck_assert_uint_eq(x->grant_expires, 20 + 31536000);
     codec_exchange_free(x);
     ck_assert_int_eq(grant_tag("ds-l1", "beta-works"), 0x10);
