@@ -123,30 +123,6 @@ static const char *end_name(enum sub_end end)
 
 /* ---- entry, owner, stream ------------------------------------------------ */
 
-/* Read entry @id for @op and touch it. Refuses TDEI_UNKNOWN_DATASET. */
-static int entry_get(struct contract_ctx *ctx, const char *op, const char *id,
-                     Tdei__Dataset **out)
-{
-    uint8_t key[CONTRACT_KEY_SIZE_MAX];
-    int rc = contract_dataset_get(ctx, id, out);
-
-    if (rc == TDEI_NOTFOUND) {
-        return contract_refuse(ctx, TDEI_UNKNOWN_DATASET,
-                               "%s: no catalog entry %s; check the id with "
-                               "tdei catalog search",
-                               op, id);
-    }
-    if (rc != 0) {
-        return rc;
-    }
-    rc = contract_touch(ctx, key, contract_key_dataset(key, id));
-    if (rc != 0) {
-        codec_dataset_free(*out);
-        *out = NULL;
-    }
-    return rc;
-}
-
 /* Only the entry's current owner opens, appends to and closes it. */
 static int owner_check(struct contract_ctx *ctx, const char *op,
                        const Tdei__Dataset *ds)
@@ -443,7 +419,7 @@ int contract_stream_open(struct contract_ctx *ctx, const Tdei__TxBody *body)
 
     TDEI_ASSERT(body->op_case == TDEI__TX_BODY__OP_STREAM_OPEN);
     TDEI_ASSERT(op != NULL);
-    rc = entry_get(ctx, "stream_open", op->id, &ds);
+    rc = contract_entry_get(ctx, "stream_open", op->id, &ds);
     if (rc != 0) {
         return rc;
     }
@@ -626,7 +602,7 @@ int contract_stream_append(struct contract_ctx *ctx, const Tdei__TxBody *body)
     if (rc != 0) {
         return rc;
     }
-    rc = entry_get(ctx, "stream_append", op->id, &ds);
+    rc = contract_entry_get(ctx, "stream_append", op->id, &ds);
     if (rc == 0) {
         rc = owner_check(ctx, "stream_append", ds);
     }
@@ -650,7 +626,7 @@ int contract_stream_close(struct contract_ctx *ctx, const Tdei__TxBody *body)
 
     TDEI_ASSERT(body->op_case == TDEI__TX_BODY__OP_STREAM_CLOSE);
     TDEI_ASSERT(op != NULL);
-    rc = entry_get(ctx, "stream_close", op->id, &ds);
+    rc = contract_entry_get(ctx, "stream_close", op->id, &ds);
     if (rc != 0) {
         return rc;
     }

@@ -100,7 +100,7 @@ expect_usage 'missing operand: give ID' "approve-lowering needs an id" \
 expect_usage "ID 'A' is not an entry id" "show checks the id" "${AS_A[@]}" catalog show A
 
 # ---- against a node ------------------------------------------------------------
-node_start && ok "tdei-node starts" || fail "tdei-node did not start"
+node_start "$A" && ok "tdei-node starts" || fail "tdei-node did not start"
 # ---- publish, show ---------------------------------------------------------------
 step "publish a dataset" "${AS_B[@]}" "${PUB[@]}" --tag stamping --tag press \
     --may-derive --schema csv-v1 --description "Stroke force per die"

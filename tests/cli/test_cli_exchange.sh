@@ -84,7 +84,7 @@ expect_usage "MEMBER 'X' is not a member id" "account show checks the member" \
     "${AS_A[@]}" account show X
 
 # ---- against a node ------------------------------------------------------------
-node_start && ok "tdei-node starts" || fail "tdei-node did not start"
+node_start "$A" && ok "tdei-node starts" || fail "tdei-node did not start"
 expect_out '^0 exchanges at height [0-9]+$' "list with no exchanges" \
     "${AS_A[@]}" exchange list
 expect_out '"exchanges": \[\]' "list --json" "${AS_A[@]}" --json exchange list \

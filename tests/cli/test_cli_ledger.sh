@@ -6,29 +6,6 @@ source "$TDEI_SRCDIR/tests/cli/lib.sh"
 
 A=$T/alpha
 B=$T/beta
-node_pid=""
-stop_node() {
-    if [ -n "$node_pid" ]; then
-        kill -TERM "$node_pid" 2>/dev/null
-        for _ in $(seq 1 100); do
-            kill -0 "$node_pid" 2>/dev/null || break
-            sleep 0.05
-        done
-        kill -KILL "$node_pid" 2>/dev/null
-        wait "$node_pid" 2>/dev/null
-        node_pid=""
-    fi
-}
-trap 'stop_node; rm -rf "$T"' EXIT
-start_node() {
-    "$TDEI_NODE_BIN" --home "$A" >>"$T/node.log" 2>&1 &
-    node_pid=$!
-    for _ in $(seq 1 200); do
-        "$TDEI_BIN" --home "$A" status >/dev/null 2>&1 && return 0
-        sleep 0.05
-    done
-    return 1
-}
 
 "$TDEI_BIN" --home "$A" init --member alpha-svc --role public_service >/dev/null
 "$TDEI_BIN" --home "$B" init --member beta-mfg --role manufacturer >/dev/null
@@ -40,7 +17,7 @@ sed -i 's/^block_interval_ms = .*/block_interval_ms = 20/' "$A/config.ini"
 
 expect_fail_with 'cannot connect to .*api.sock.*is tdei-node running' \
     "status without a node says how to fix it" "$TDEI_BIN" --home "$A" status
-start_node && ok "tdei-node starts and answers" || fail "tdei-node did not start"
+node_start "$A" && ok "tdei-node starts and answers" || fail "tdei-node did not start"
 expect_out '^height +0$' "status at genesis" "$TDEI_BIN" --home "$A" status
 expect_out '^result +applied$' "tx transfer commits" \
     "$TDEI_BIN" --home "$A" tx transfer --to beta-mfg --amount 250 --memo "invoice 7"
@@ -74,8 +51,8 @@ expect_fail_with 'no block at height 999' "a missing block is refused" \
 expect_exit 2 "tx show needs 64 hex digits" "$TDEI_BIN" --home "$A" tx show abc
 height=$("$TDEI_BIN" --home "$A" status | awk '$1 == "height" {print $2}')
 app=$("$TDEI_BIN" --home "$A" status | awk '$1 == "app" {print $3}')
-stop_node
-start_node || fail "tdei-node did not restart"
+node_stop
+node_start "$A" || fail "tdei-node did not restart"
 expect_out "^height +$height\$" "same height after a restart" \
     "$TDEI_BIN" --home "$A" status
 grep -qE "^app hash +$app\$" "$OUT" && ok "same app hash after a restart" ||
@@ -84,7 +61,7 @@ expect_out '^balance +750$' "same balance after a restart" \
     "$TDEI_BIN" --home "$A" account show beta-mfg
 expect_fail_with 'in use by another process' "a second node on the same home is refused" \
     "$TDEI_NODE_BIN" --home "$A"
-stop_node
+node_stop
 grep -q 'msg="stopped" status=0' "$T/node.log" && ok "SIGTERM stops the node cleanly" ||
     fail "no clean stop in the log"
 cp "$A/genesis.json" "$T/genesis.bak"

@@ -92,7 +92,7 @@ expect_fail_with 'cannot connect to .*api.sock.*is tdei-node running' \
     "without a node: says how to fix it" "${AS_A[@]}" member list
 
 # ---- against a node ------------------------------------------------------------
-node_start && ok "tdei-node starts" || fail "tdei-node did not start"
+node_start "$A" && ok "tdei-node starts" || fail "tdei-node did not start"
 expect_out '^alpha-svc +public_service +active +yes' "member list: the validator" \
     "${AS_A[@]}" member list
 grep -qE '^delta-aud +auditor +active +no' "$OUT" && ok "member list: the auditor" ||

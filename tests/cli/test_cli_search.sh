@@ -8,29 +8,6 @@ source "$TDEI_SRCDIR/tests/cli/lib.sh"
 : "${TDEI_NODE_BIN:?TDEI_NODE_BIN must name the tdei-node binary}"
 
 A=$T/alpha
-node_pid=""
-stop_node() {
-    if [ -n "$node_pid" ]; then
-        kill -TERM "$node_pid" 2>/dev/null
-        for _ in $(seq 1 100); do
-            kill -0 "$node_pid" 2>/dev/null || break
-            sleep 0.05
-        done
-        kill -KILL "$node_pid" 2>/dev/null
-        wait "$node_pid" 2>/dev/null
-        node_pid=""
-    fi
-}
-trap 'stop_node; rm -rf "$T"' EXIT
-start_node() {
-    "$TDEI_NODE_BIN" --home "$A" >>"$T/node.log" 2>&1 &
-    node_pid=$!
-    for _ in $(seq 1 200); do
-        "$TDEI_BIN" --home "$A" status >/dev/null 2>&1 && return 0
-        sleep 0.05
-    done
-    return 1
-}
 search() {
     "$TDEI_BIN" --home "$A" catalog search "$@"
 }
@@ -91,7 +68,7 @@ usage "option '--level' needs a value" "an option without its value" --level
 expect_fail_with 'cannot connect to .*api.sock.*is tdei-node running' \
     "a valid search without a node says how to fix it" search pump
 
-start_node && ok "tdei-node starts and answers" || fail "tdei-node did not start"
+node_start "$A" && ok "tdei-node starts and answers" || fail "tdei-node did not start"
 expect_out '^0 of 0 matches from offset 0 at height [0-9]+$' \
     "an empty catalog answers 0 matches" search pump
 expect_out '^0 of 0 matches from offset 5 at height' \
@@ -114,7 +91,7 @@ else
 fi
 usage "--kind 'table' is not dataset or stream" "usage errors stay usage errors with a node" \
     pump --kind table
-stop_node
+node_stop
 grep -q 'msg="stopped" status=0' "$T/node.log" && ok "the node stops cleanly" ||
     fail "no clean stop in the log"
 finish

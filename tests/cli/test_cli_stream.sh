@@ -42,7 +42,7 @@ expect_usage "unexpected argument 'b-feed'" "close takes one id" \
 expect_usage "ID 'f' is not an entry id" "show checks the id" "${AS_B[@]}" stream show f
 
 # ---- against a node ------------------------------------------------------------
-node_start && ok "tdei-node starts" || fail "tdei-node did not start"
+node_start "$A" && ok "tdei-node starts" || fail "tdei-node did not start"
 expect_fail_with 'stream press-feed is not on the ledger \(TDEI_NOTFOUND\)' \
     "show of a stream never opened" "${AS_B[@]}" stream show press-feed
 [ "$status" -eq 1 ] && ok "that exits 1" || fail "exit $status"

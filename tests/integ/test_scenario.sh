@@ -24,31 +24,6 @@ MC=$T/mfgc
 BAD=$T/bad    # bad-co: rejected by governance
 LATE=$T/late  # late-co: its proposal expires
 SOCK=$G/api.sock
-node_pid=""
-
-node_stop() {
-    if [ -n "$node_pid" ]; then
-        kill -TERM "$node_pid" 2>/dev/null
-        for _ in $(seq 1 100); do
-            kill -0 "$node_pid" 2>/dev/null || break
-            sleep 0.05
-        done
-        kill -KILL "$node_pid" 2>/dev/null
-        wait "$node_pid" 2>/dev/null
-        node_pid=""
-    fi
-}
-trap 'node_stop; rm -rf "$T"' EXIT
-
-node_start() {
-    "$TDEI_NODE_BIN" --home "$G" >>"$T/node.log" 2>&1 &
-    node_pid=$!
-    for _ in $(seq 1 200); do
-        "$TDEI_BIN" --home "$G" status >/dev/null 2>&1 && return 0
-        sleep 0.05
-    done
-    return 1
-}
 
 # as HOME ARGS...: the tdei command signed by HOME's operator key.
 as() {
@@ -60,35 +35,6 @@ as() {
 # The expected balance of every member, and the members to check.
 declare -A BAL
 MEMBERS=(gov-svc plat-a mfg-a aud-a)
-
-# The tx id printed by the last command.
-last_tx() { awk '$1 == "tx" && $2 == "id" {print $3; exit}' "$OUT"; }
-
-# step NAME ARGS...: a tx that must be applied.
-step() {
-    local name=$1
-    shift
-    run "$@"
-    if [ "$status" -eq 0 ] && grep -qE '^result +applied$' "$OUT"; then
-        ok "$name"
-    else
-        fail "$name (exit $status, wanted an applied tx)"
-    fi
-}
-
-# refused CODE TEXT NAME ARGS...: a tx refused on the ledger with CODE and
-# a reason matching TEXT, exit 1.
-refused() {
-    local code=$1 text=$2 name=$3
-    shift 3
-    run "$@"
-    if [ "$status" -eq 1 ] && grep -qE "$code" "$ERR" &&
-        grep -qE -- "$text" "$ERR"; then
-        ok "$name"
-    else
-        fail "$name (exit $status, wanted 1 with $code and '$text')"
-    fi
-}
 
 # balances NAME: every member's balance is its expected one.
 balances() {
@@ -169,7 +115,7 @@ BAL[gov-svc]=5000
 BAL[plat-a]=2000
 BAL[mfg-a]=1000
 BAL[aud-a]=0
-node_start && ok "tdei-node starts" || fail "tdei-node did not start"
+node_start "$G" && ok "tdei-node starts" || fail "tdei-node did not start"
 shows '^approve_ttl +6 ' "genesis set approve_ttl" as "$G" member params
 balances "genesis"
 
@@ -204,7 +150,7 @@ expect_fail_with 'TDEI_NOTFOUND|no such member|not found' "bad-co is no member" 
 step "gov proposes late-co" as "$G" member propose add --from-home "$LATE"
 pid=$(last_tx)
 tick 7
-refused TDEI_PROPOSAL_EXPIRED 'expired' "a vote after proposal_ttl is refused" \
+expect_refused TDEI_PROPOSAL_EXPIRED 'expired' "a vote after proposal_ttl is refused" \
     as "$P" member vote "$pid" --approve
 expect_fail_with 'TDEI_NOTFOUND|no such member|not found' "late-co is no member" \
     as "$G" member show late-co
@@ -249,11 +195,11 @@ step "publish press-live (stream)" as "$M" catalog publish --id press-live \
     --level 1 --class general --price-model per_record --price 2
 shows '^owner +mfg-a$' "catalog show: the owner" as "$G" catalog show press-l2
 shows '^level +2' "catalog show: the level" as "$G" catalog show press-l2
-refused TDEI_DATASET_EXISTS 'press-l1' "an id is published once" \
+expect_refused TDEI_DATASET_EXISTS 'press-l1' "an id is published once" \
     as "$P" catalog publish --id press-l1 --kind dataset --title x \
     --domain rd --level 1 --class general --price-model one_time --price 1 \
     --content-root "$R1"
-refused TDEI_ROLE 'auditor' "an auditor publishes nothing" \
+expect_refused TDEI_ROLE 'auditor' "an auditor publishes nothing" \
     as "$U" catalog publish --id audit-x --kind dataset --title x \
     --domain rd --level 1 --class general --price-model one_time --price 1 \
     --content-root "$R1"
@@ -269,13 +215,13 @@ BAL[plat-a]=$((BAL[plat-a] - 100))
 xstate "$X1" approved 100 "level 1 is approved at once, price in escrow"
 balances "a level 1 request"
 # Refusals change nothing.
-refused TDEI_POLICY 'auditor' "an auditor is refused" \
+expect_refused TDEI_POLICY 'auditor' "an auditor is refused" \
     as "$U" exchange request press-l1 --price 100
-refused TDEI_PRICE_MISMATCH 'catalog price of press-l1 is 100' \
+expect_refused TDEI_PRICE_MISMATCH 'catalog price of press-l1 is 100' \
     "a price mismatch is refused" as "$PB" exchange request press-l1 --price 90
-refused TDEI_INSUFFICIENT_FUNDS 'mfg-c' "missing funds are refused" \
+expect_refused TDEI_INSUFFICIENT_FUNDS 'mfg-c' "missing funds are refused" \
     as "$MC" exchange request press-l1 --price 100
-refused TDEI_POLICY 'purpose' "level 2 needs a purpose" \
+expect_refused TDEI_POLICY 'purpose' "level 2 needs a purpose" \
     as "$MB" exchange request press-l2 --price 200
 balances "three refusals"
 # Level 2: the owner approves.
@@ -284,7 +230,7 @@ step "mfg-b requests press-l2" as "$MB" exchange request press-l2 --price 200 \
 X2=$(last_tx)
 BAL[mfg-b]=$((BAL[mfg-b] - 200))
 xstate "$X2" requested 200 "level 2 waits for the owner"
-refused TDEI_NOT_PARTY 'owner' "only the owner approves level 2" \
+expect_refused TDEI_NOT_PARTY 'owner' "only the owner approves level 2" \
     as "$P" exchange approve "$X2"
 step "mfg-a approves" as "$M" exchange approve "$X2"
 xstate "$X2" approved 200 "level 2 approved by the owner"
@@ -295,14 +241,14 @@ X3=$(last_tx)
 BAL[plat-a]=$((BAL[plat-a] - 300))
 step "the regulator approves first" as "$G" exchange approve "$X3"
 xstate "$X3" requested 300 "1 of 2 approvals: still waiting"
-refused TDEI_EXCHANGE_STATE '' "no delivery before both approvals" \
+expect_refused TDEI_EXCHANGE_STATE '' "no delivery before both approvals" \
     as "$M" exchange deliver "$X3" --sealed-key "$KEY" --content-root "$R3"
 step "the owner approves second" as "$M" exchange approve "$X3"
 xstate "$X3" approved 300 "level 3 approved by both"
 balances "approvals"
 
 # ---- delivery, confirmation, settlement --------------------------------------
-refused TDEI_CONTENT_MISMATCH 'root' "a wrong content root is refused" \
+expect_refused TDEI_CONTENT_MISMATCH 'root' "a wrong content root is refused" \
     as "$M" exchange deliver "$X1" --sealed-key "$KEY" --content-root "$RX"
 step "mfg-a delivers press-l1" as "$M" exchange deliver "$X1" \
     --sealed-key "$KEY" --content-root "$R1"
@@ -344,7 +290,7 @@ step "mfg-a delivers press-l2 to mfg-b" as "$M" exchange deliver "$X2" \
     --sealed-key "$KEY" --content-root "$R2"
 step "mfg-b disputes" as "$MB" exchange dispute "$X2" --reason "key does not open"
 xstate "$X2" disputed 200 "disputed: escrow held"
-refused TDEI_ROLE 'public_service' "only the regulator resolves" \
+expect_refused TDEI_ROLE 'public_service' "only the regulator resolves" \
     as "$P" exchange resolve "$X2" --refund
 step "the regulator resolves for the consumer" as "$G" exchange resolve "$X2" \
     --refund --reason "payload unreadable"
@@ -355,10 +301,10 @@ balances "a dispute"
 # ---- ownership: revenue follows the owner ------------------------------------
 step "mfg-a offers press-l1 to plat-b" as "$M" catalog offer press-l1 --to plat-b
 shows '^owner +mfg-a$' "the offer alone changes nothing" as "$G" catalog show press-l1
-refused TDEI_NOT_PARTY '' "only plat-b accepts" as "$MB" catalog accept press-l1
+expect_refused TDEI_NOT_PARTY '' "only plat-b accepts" as "$MB" catalog accept press-l1
 step "plat-b accepts" as "$PB" catalog accept press-l1
 shows '^owner +plat-b$' "plat-b owns press-l1" as "$G" catalog show press-l1
-refused TDEI_NOT_OWNER '' "the former owner lost its rights" \
+expect_refused TDEI_NOT_OWNER '' "the former owner lost its rights" \
     as "$M" catalog withdraw press-l1
 step "mfg-b requests press-l1" as "$MB" exchange request press-l1 --price 100
 X6=$(last_tx)
@@ -373,7 +319,7 @@ balances "an ownership transfer"
 # ---- lineage ------------------------------------------------------------------
 # plat-a holds a settled grant on press-l1 (no may_derive) and gets one on
 # press-l2 (may_derive).
-refused TDEI_LINEAGE 'press-l1' "deriving without a license is refused" \
+expect_refused TDEI_LINEAGE 'press-l1' "deriving without a license is refused" \
     as "$P" catalog publish --id derived-a --kind dataset --title "Derived" \
     --domain production --level 1 --class general --price-model one_time \
     --price 10 --parent press-l1 --content-root "$R1"
@@ -397,7 +343,7 @@ balances "lineage"
 step "mfg-a asks to lower press-l2" as "$M" catalog classify press-l2 \
     --level 1 --class general
 shows '^level +2' "without the regulator the level stays" as "$G" catalog show press-l2
-refused TDEI_ROLE 'public_service' "only public_service approves a lowering" \
+expect_refused TDEI_ROLE 'public_service' "only public_service approves a lowering" \
     as "$P" catalog approve-lowering press-l2
 step "the regulator approves the lowering" as "$G" catalog approve-lowering press-l2
 shows '^level +1' "with the regulator the level is lowered" as "$G" catalog show press-l2
@@ -419,7 +365,7 @@ X8=$(last_tx)
 BAL[plat-a]=$((BAL[plat-a] - 400))
 step "the owner approves press-core" as "$M" exchange approve "$X8"
 xstate "$X8" requested 400 "core still needs the regulator"
-refused TDEI_EXCHANGE_STATE '' "core is not delivered without the regulator" \
+expect_refused TDEI_EXCHANGE_STATE '' "core is not delivered without the regulator" \
     as "$M" exchange deliver "$X8" --sealed-key "$KEY" --content-root "$R4"
 tick 7
 BAL[plat-a]=$((BAL[plat-a] + 400))
@@ -427,7 +373,7 @@ xstate "$X8" expired 0 "unapproved core request expired and refunded"
 balances "core"
 
 # ---- revocation by the regulator ---------------------------------------------
-refused TDEI_NOT_PARTY '' "a stranger cannot revoke" as "$MC" exchange revoke "$X1"
+expect_refused TDEI_NOT_PARTY '' "a stranger cannot revoke" as "$MC" exchange revoke "$X1"
 step "the regulator revokes plat-a's grant" as "$G" exchange revoke "$X1" \
     --reason "incident 7"
 xstate "$X1" revoked 0 "revoked at once"
@@ -442,7 +388,7 @@ BAL[plat-b]=$((BAL[plat-b] - 20))
 step "mfg-a delivers the stream key" as "$M" exchange deliver "$X9" --sealed-key "$KEY"
 xstate "$X9" settled 20 "subscription live with its budget"
 now=$(($(date +%s%3N)))
-refused TDEI_STREAM_STALE 'behind' "a batch two minutes old is refused" \
+expect_refused TDEI_STREAM_STALE 'behind' "a batch two minutes old is refused" \
     as "$M" stream append press-live --seq 0 --count 1 \
     --first-ts "$((now - 120000))" --last-ts "$((now - 120000))" --root "$R2"
 xstate "$X9" settled 20 "a refused batch charges nothing"
@@ -451,7 +397,7 @@ step "a batch of 4 records" as "$M" stream append press-live --seq 0 --count 4 \
 BAL[mfg-a]=$((BAL[mfg-a] + 8))
 xstate "$X9" settled 12 "charged 4 records of 2"
 balances "the first batch"
-refused TDEI_STREAM_SEQ 'expects 4' "a gap in the sequence is refused" \
+expect_refused TDEI_STREAM_SEQ 'expects 4' "a gap in the sequence is refused" \
     as "$M" stream append press-live --seq 9 --count 1 --first-ts "$now" \
     --last-ts "$now" --root "$R2"
 balances "refused batches"
