@@ -1188,7 +1188,9 @@ static int search_words(struct run *run, struct search_result *out)
     if (rc != 0) {
         return rc;
     }
-    qsort(run->matches, run->count, sizeof(*run->matches), match_cmp_rank);
+    if (run->count > 1) { /* qsort may not see a NULL array, even empty */
+        qsort(run->matches, run->count, sizeof(*run->matches), match_cmp_rank);
+    }
     out->total = run->count;
     for (uint64_t i = run->q->offset;
          i < run->count && out->count < run->q->limit; i++) {

@@ -14,6 +14,7 @@
 static char errmsg[TDEI_ERRMSG_SIZE];
 static const uint8_t root[32] = {7, 7, 7};
 static const uint8_t xid[32] = {9, 9};
+static uint8_t long_id[33] = {9, 9};
 static uint8_t sealed[CODEC_SEALED_KEY_SIZE] = {1};
 static uint8_t signer[32];
 
@@ -358,7 +359,8 @@ START_TEST(test_exchange_ops)
     ap.exchange.data = (uint8_t *)(uintptr_t)xid;
     ap.exchange.len = 32;
     EXPECT_OK(&body);
-    ap.exchange.len = 33;
+    ap.exchange.data = long_id;
+    ap.exchange.len = sizeof(long_id);
     EXPECT_REFUSED(&body, TDEI_MALFORMED, "exchange id");
 
     body.op_case = TDEI__TX_BODY__OP_EXCHANGE_REJECT;
