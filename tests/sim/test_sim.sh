@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# The consensus cluster simulator in `make check` (tests/sim/sim.h):
+#  1. TDEI_SIM_SEEDS seeds (1000 by default) across the fault mixes and
+#     node counts 4-10, in two halves at once (the machines have 2 cores);
+#     any violated invariant fails and prints its replay command.
+#  2. The self-check: each deliberately broken variant must be caught by
+#     the invariant that guards against it, within its seed budget, so
+#     that a green step 1 means something.
+# Ends with "N passed, N failed".
+set -u
+: "${TDEI_BUILDDIR:?TDEI_BUILDDIR must name the build tree}"
+SIM="$TDEI_BUILDDIR/tests/sim/sim"
+SEEDS=${TDEI_SIM_SEEDS:-1000}
+# A diagnosed engine bug, reported and not fixed yet: an engine keeps the
+# first of an equivocator's two prevotes and drops the other, so honest
+# validators can be split for good on whether a polka exists, and a height
+# stalls after GST with a single Byzantine validator (replay any KNOWN line
+# below). The simulator names exactly that stall progress-pol-hidden; every
+# other stall is "progress" and fails. Empty this once the engine counts
+# an equivocator's vote toward the polka of the id it names.
+KNOWN=progress-pol-hidden
+passed=0
+failed=0
+T=$(mktemp -d "${TMPDIR:-/tmp}/tdei-sim-XXXXXX")
+trap 'rm -rf "$T"' EXIT
+
+check() {
+    if [ "$2" = yes ]; then
+        passed=$((passed + 1))
+        echo "ok - $1"
+    else
+        failed=$((failed + 1))
+        echo "not ok - $1"
+    fi
+}
+
+# 1. The seeds, in two halves at once.
+half=$((SEEDS / 2))
+start=$(date +%s)
+"$SIM" --seeds "1-$half" --mix --known "$KNOWN" >"$T/a" 2>&1 &
+pa=$!
+"$SIM" --seeds "$((half + 1))-$SEEDS" --mix --known "$KNOWN" >"$T/b" 2>&1 &
+pb=$!
+wait "$pa"
+ra=$?
+wait "$pb"
+rb=$?
+cat "$T/a" "$T/b"
+echo "# seeds 1-$SEEDS took $(($(date +%s) - start)) s"
+[ "$ra" -eq 0 ] && [ "$rb" -eq 0 ] && r=yes || r=no
+check "seeds 1-$SEEDS across the fault mixes hold every invariant" "$r"
+
+# 2. The self-check. caught LABEL INVARIANT ARGS...: the run must violate
+# INVARIANT on some seed (sim --expect-caught).
+caught() {
+    local label=$1 invariant=$2
+    shift 2
+    if "$SIM" "$@" --expect-caught "$invariant" >"$T/c" 2>&1; then
+        r=yes
+    else
+        r=no
+        cat "$T/c"
+    fi
+    tail -n 1 "$T/c" | sed 's/^/# /'
+    check "self-check: $label is caught by $invariant" "$r"
+}
+caught "an engine with quorum f+1" certificate \
+    --seeds 1-20 --mix --broken quorum
+caught "an engine with quorum f+1" agreement \
+    --seeds 1-100 --mix --broken quorum --skip-certificate
+caught "an engine that never locks (n=4)" agreement \
+    --seeds 1-100 --nodes 4 --faults isolate,loss --broken lock
+caught "an engine that never locks (n=7)" agreement \
+    --seeds 1-300 --nodes 7 --faults isolate,loss --broken lock
+caught "a host that never persists the signer record" \
+    no-conflicting-signatures \
+    --seeds 1-50 --nodes 4 --faults amnesia,crash,partition --broken guard
+caught "a host that calls every block valid" validity \
+    --seeds 1-50 --nodes 4 --faults invalid,partition,loss --broken validity
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
