@@ -7,6 +7,12 @@
  * checked after every event; the first violation ends the run and is
  * reported with the command that replays it.
  *
+ * Who is faulty: at most f = floor((n-1)/3) validators, for the whole
+ * run, are Byzantine or amnesiac (restarted without their WAL). Crashes
+ * with a restart from the store (signer record, chain, WAL) make no node
+ * faulty: any number of honest nodes may be down at once before GST, all
+ * are up from GST on, and every invariant holds for them.
+ *
  * Pointers are non-NULL unless stated. */
 #ifndef TDEI_SIM_H
 #define TDEI_SIM_H
