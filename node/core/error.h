@@ -212,7 +212,15 @@
                                "params.max_clock_skew_ms ahead of block "     \
                                "time; check the collector's clock")           \
     X(TDEI_SUBS_LIMIT, 1083, "the stream has the most live subscriptions; "   \
-                             "wait for one to end")
+                             "wait for one to end")                           \
+    X(TDEI_SIGN_BACKWARDS, 1084, "the double-sign guard refuses to sign for " \
+                                 "an earlier height, round or step than the " \
+                                 "last one signed; restart the node so that " \
+                                 "consensus resumes from the guard's record") \
+    X(TDEI_SIGN_CONFLICT, 1085, "the double-sign guard holds another "        \
+                                "message for this height, round and step "    \
+                                "(signing would be a double sign); re-send "  \
+                                "the stored message instead")
 
 enum tdei_error {
     TDEI_OK = 0,
