@@ -95,6 +95,8 @@ void contract_ctx_begin(struct contract_ctx *ctx,
     size_t mlen = strlen(env->member);
 
     TDEI_ASSERT(tdei_member_id_check_n(env->member, mlen) == 0);
+    TDEI_ASSERT(env->chain_id != NULL);
+    TDEI_ASSERT(tdei_chain_id_check(env->chain_id) == 0);
     ctx->ops = env->ops;
     ctx->state = env->state;
     memcpy(ctx->signer, env->signer, sizeof(ctx->signer));
@@ -103,6 +105,7 @@ void contract_ctx_begin(struct contract_ctx *ctx,
     ctx->height = env->height;
     ctx->time_ms = env->time_ms;
     memcpy(ctx->tx_id, env->tx_id, sizeof(ctx->tx_id));
+    memcpy(ctx->chain_id, env->chain_id, strlen(env->chain_id) + 1);
     ctx->steps_left = CONTRACT_STEPS_MAX;
     ctx->write_bytes_left = CONTRACT_WRITE_BYTES_MAX;
     ctx->reason[0] = '\0';
@@ -127,6 +130,7 @@ void contract_ctx_begin_block(struct contract_ctx *ctx,
     ctx->height = height;
     ctx->time_ms = time_ms;
     memset(ctx->tx_id, 0, sizeof(ctx->tx_id));
+    ctx->chain_id[0] = '\0'; /* the block-begin work checks no signature */
     ctx->steps_left = CONTRACT_BLOCK_STEPS_MAX;
     ctx->write_bytes_left = CONTRACT_BLOCK_WRITE_BYTES_MAX;
     ctx->reason[0] = '\0';

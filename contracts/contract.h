@@ -3,7 +3,9 @@
  *
  * A contract sees only what struct contract_ctx gives it: the signer's key,
  * member id and role (looked up by execution before dispatch), the block
- * height and time (from the header: the only clock), the tx id, get, put
+ * height and time (from the header: the only clock), the tx id, the chain
+ * id (for signatures carried inside an op, such as the votes of evidence:
+ * sign bytes hold the chain id, codec.h), get, put
  * and delete on the state key-value store through a table of function
  * pointers (the node's LMDB-backed overlay, or an in-memory state in tests
  * and the simulator), bounded event emission, history-head updates and a
@@ -165,6 +167,7 @@ struct contract_env
     uint64_t height;                      /* block height */
     uint64_t time_ms;                     /* block time, Unix ms */
     const uint8_t *tx_id;                 /* 32-byte tx id */
+    const char *chain_id;                 /* the chain's id (ids.h) */
 };
 
 /* One emitted event; its strings live in contract_ctx.arena. */
@@ -203,6 +206,7 @@ struct contract_ctx
     uint64_t height;                      /* block height */
     uint64_t time_ms;                     /* block time, Unix ms */
     uint8_t tx_id[CODEC_HASH_SIZE];       /* tx id */
+    char chain_id[TDEI_CHAIN_ID_MAX + 1]; /* the chain's id */
     /* Budget left for this tx. */
     uint32_t steps_left;     /* state operations */
     size_t write_bytes_left; /* bytes written */
@@ -226,14 +230,16 @@ typedef int (*contract_handler_fn)(struct contract_ctx *ctx,
 /* ---- entry points -------------------------------------------------------- */
 
 /* Reset @ctx for a new tx: copy the inputs of @env, fill the budget, empty
- * the outputs. @env->member must be a member id (asserted). */
+ * the outputs. @env->member must be a member id and @env->chain_id a chain
+ * id, the chain's own (asserted). */
 void contract_ctx_begin(struct contract_ctx *ctx,
                         const struct contract_env *env);
 
 /* Reset @ctx for the work execution does at the start of block @height
  * (time @time_ms) before its txs: contract_block_begin. There is no
  * signer: member is "" (which no member id is, so the exchange contract
- * knows it runs for the block), role 0, signer key and tx id all zero.
+ * knows it runs for the block), role 0, signer key and tx id all zero,
+ * chain id "" (the block-begin work checks no signature).
  * The budget is CONTRACT_BLOCK_STEPS_MAX state operations and
  * CONTRACT_BLOCK_WRITE_BYTES_MAX bytes, enough for a full DueList.
  * Never pass this ctx to contract_dispatch: it is for

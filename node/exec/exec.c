@@ -1014,6 +1014,7 @@ static int tx_apply(struct block_run *run, size_t index,
         .height = run->height,
         .time_ms = run->time_ms,
         .tx_id = tx_id,
+        .chain_id = run->chain_id,
     };
     uint8_t loc[STORE_TX_LOCATION_SIZE];
     size_t size;
