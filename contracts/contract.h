@@ -57,6 +57,8 @@
  *   "due/" u64 BE height [u32 BE page]  DueList page (deadlines
  *                           processed at the start of block `height`;
  *                           page 0 has no page suffix)
+ *   "evidence/" 32-byte id  EvidenceRecord (id = codec_evidence_id: one
+ *                           per equivocation)
  * The object key of a member is its state key "member/" id; likewise
  * "dataset/" id for an entry (dataset or stream: the stream record shares
  * its entry's history) and "exchange/" id for an exchange.
@@ -91,6 +93,11 @@
 #define CONTRACT_KEY_GRANT "grant/"
 #define CONTRACT_KEY_STREAM "stream/"
 #define CONTRACT_KEY_DUE "due/"
+#define CONTRACT_KEY_EVIDENCE "evidence/"
+
+/* The largest validator set a contract reads from "validators": the top of
+ * params.validators_max's range (node/genesis.c), as execution reads it. */
+#define CONTRACT_VALIDATORS_LIMIT 1000u
 
 /* Room for any key the builders below produce: "head/" plus the longest
  * object key. */
@@ -380,6 +387,11 @@ size_t contract_key_stream(uint8_t out[CONTRACT_KEY_SIZE_MAX], const char *id);
 size_t contract_key_due(uint8_t out[CONTRACT_KEY_SIZE_MAX], uint64_t height,
                         uint32_t page);
 
+/* Keys of the consensus records: the evidence of equivocation @id (a
+ * codec_evidence_id). Returns the key's length. */
+size_t contract_key_evidence(uint8_t out[CONTRACT_KEY_SIZE_MAX],
+                             const uint8_t id[CODEC_HASH_SIZE]);
+
 /* Write the record @msg at @key, canonically encoded (codec_encode).
  * Returns as contract_put. */
 int contract_record_put(struct contract_ctx *ctx, const uint8_t *key,
@@ -402,6 +414,23 @@ int contract_stream_get(struct contract_ctx *ctx, const char *id,
                         Tdei__Stream **out);
 int contract_due_get(struct contract_ctx *ctx, uint64_t height, uint32_t page,
                      Tdei__DueList **out);
+
+/* Read the current validator set ("validators", at most
+ * CONTRACT_VALIDATORS_LIMIT validators). Returns 0 (*out the caller's;
+ * free with codec_validator_set_free), TDEI_BUDGET or a fatal code
+ * (TDEI_CORRUPT also when the record is missing: genesis writes it). On
+ * failure *out is NULL. */
+int contract_validators_get(struct contract_ctx *ctx, Tdei__ValidatorSet **out);
+
+/* Read the NodeKey record of node key @node_key (32 bytes), and the
+ * EvidenceRecord of equivocation @id. Each returns as the getters above
+ * (TDEI_NOTFOUND when absent). */
+int contract_node_key_get(struct contract_ctx *ctx,
+                          const uint8_t node_key[CODEC_KEY_SIZE],
+                          Tdei__NodeKey **out);
+int contract_evidence_record_get(struct contract_ctx *ctx,
+                                 const uint8_t id[CODEC_HASH_SIZE],
+                                 Tdei__EvidenceRecord **out);
 
 /* The escrow balance of exchange @xid (a missing account is 0), and its
  * update. Return as contract_balance_get and contract_balance_put. */
@@ -818,5 +847,31 @@ int contract_stream_append(struct contract_ctx *ctx, const Tdei__TxBody *body);
  * "stream.closed" with id, by, ended (count), refund (credits returned
  * in all), then "stream.ended" events as stream_append does. */
 int contract_stream_close(struct contract_ctx *ctx, const Tdei__TxBody *body);
+
+/* ---- consensus (contracts/evidence.c) ------------------------------------ */
+
+/* evidence: commit two conflicting signed votes of one validator to the
+ * ledger (DESIGN.md section 5), where auditors see them. Any active member
+ * may submit it (execution has checked that the signer is an operator key
+ * of an active member); the codec has checked the votes' fields and
+ * canonical order (codec_evidence_decode's rules). No stake moves: the
+ * design has no slashing; the record and the validator's history are the
+ * consequence. Rules, in order: each vote's validator is a validator of
+ * the current set, the "validators" record (TDEI_NOT_VALIDATOR: evidence
+ * about older sets is not taken yet); each vote's signature verifies:
+ * BIP-340 by its validator over the tagged hash "tdei/vote" of
+ * codec_vote_msg_sign_bytes with the chain id (TDEI_BADSIG, naming the
+ * vote); the votes conflict: same validator, height, round and type,
+ * different block ids, nil counting as an id (TDEI_MALFORMED); the
+ * equivocation is not recorded yet, "evidence/" codec_evidence_id
+ * (TDEI_EVIDENCE_EXISTS, naming the height it was recorded at). Writes
+ * EvidenceRecord{height, tx, validator, member} where member is the
+ * validator's NodeKey record (missing: TDEI_CORRUPT, a damaged state).
+ * Touches the signer's member, then, once the votes are shown to be a
+ * genuine equivocation (rules 1-3), the validator's member, so that its
+ * history shows the evidence. Emits "evidence.committed" with id (hex),
+ * validator (hex), member, height, round, type (prevote or precommit),
+ * by. */
+int contract_evidence(struct contract_ctx *ctx, const Tdei__TxBody *body);
 
 #endif

@@ -220,7 +220,13 @@
     X(TDEI_SIGN_CONFLICT, 1085, "the double-sign guard holds another "        \
                                 "message for this height, round and step "    \
                                 "(signing would be a double sign); re-send "  \
-                                "the stored message instead")
+                                "the stored message instead")                 \
+    X(TDEI_NOT_VALIDATOR, 1086, "the key is not a validator of the current "  \
+                                "set; evidence is taken against current "     \
+                                "validators only")                            \
+    X(TDEI_EVIDENCE_EXISTS, 1087, "this equivocation is already recorded on " \
+                                  "the ledger; there is nothing more to "     \
+                                  "submit")
 
 enum tdei_error {
     TDEI_OK = 0,

@@ -1311,6 +1311,95 @@ START_TEST(test_exec_catalog_search_through_blocks)
 }
 END_TEST
 
+/* A precommit of validator node[@v] at (1, 0) on @chain: nil when @block
+ * is 0, else for 32 bytes of @block. @fx holds the bytes. */
+struct precommit
+{
+    Tdei__Vote vote;
+    uint8_t block_id[32];
+    uint8_t sig[TDEI_SIG_SIZE];
+};
+
+static void precommit_make(struct precommit *fx, size_t v, const char *chain,
+                           uint8_t block)
+{
+    uint8_t bytes[CODEC_VOTE_SIGN_BYTES_MAX];
+    size_t len;
+
+    tdei__vote__init(&fx->vote);
+    memset(fx->block_id, block, sizeof(fx->block_id));
+    fx->vote.type = CODEC_VOTE_PRECOMMIT;
+    fx->vote.height = 1;
+    fx->vote.block_id =
+        (ProtobufCBinaryData){block == 0 ? 0 : 32, fx->block_id};
+    fx->vote.validator = (ProtobufCBinaryData){32, node[v].pubkey};
+    len = codec_vote_sign_bytes(bytes, chain, CODEC_VOTE_PRECOMMIT, 1, 0,
+                                block == 0 ? NULL : fx->block_id);
+    ck_assert_int_eq(
+        tdei_sign_tagged(fx->sig, &node[v], TDEI_TAG_VOTE, bytes, len), 0);
+    fx->vote.sig = (ProtobufCBinaryData){TDEI_SIG_SIZE, fx->sig};
+}
+
+static ProtobufCBinaryData tx_evidence(size_t from, uint64_t nonce,
+                                       Tdei__Vote *a, Tdei__Vote *b)
+{
+    Tdei__TxBody body = TDEI__TX_BODY__INIT;
+    Tdei__Evidence ev = TDEI__EVIDENCE__INIT;
+
+    ev.a = a;
+    ev.b = b;
+    body.op_case = TDEI__TX_BODY__OP_EVIDENCE;
+    body.evidence = &ev;
+    return tx_sign_body(from, nonce, &body, NULL);
+}
+
+/* Evidence through a real block: execution gives the contract the chain's
+ * id, so votes signed on this chain verify and the equivocation is
+ * recorded once; votes signed for another chain are refused. */
+START_TEST(test_exec_evidence_through_a_block)
+{
+    struct ledger l;
+    struct exec_block_info info;
+    struct precommit nil_vote, block_vote, foreign;
+    ProtobufCBinaryData txs[3];
+    ProtobufCBinaryData keep[3];
+    Tdei__TxResult *res;
+    uint64_t height;
+    uint32_t index;
+
+    ledger_open(&l, "a");
+    precommit_make(&nil_vote, 0, CHAIN, 0);
+    precommit_make(&block_vote, 0, CHAIN, 0x5e);
+    precommit_make(&foreign, 0, "other-chain", 0x5e);
+    txs[0] = tx_evidence(1, 1, &nil_vote.vote, &block_vote.vote);
+    txs[1] = tx_evidence(3, 1, &nil_vote.vote, &block_vote.vote);
+    txs[2] = tx_evidence(3, 2, &nil_vote.vote, &foreign.vote);
+    for (size_t i = 0; i < 3; i++) {
+        keep[i].len = txs[i].len;
+        keep[i].data = tdei_malloc(txs[i].len);
+        memcpy(keep[i].data, txs[i].data, txs[i].len);
+    }
+    ck_assert_msg(block_run(&l, txs, 3, &info) == 0, "%s", errmsg);
+    ck_assert_uint_eq(info.refused_count, 2);
+
+    res = result_of(&l, &keep[0], &height, &index);
+    ck_assert_uint_eq(res->code, 0);
+    ck_assert_uint_eq(res->n_events, 1);
+    ck_assert_str_eq(res->events[0]->type, "evidence.committed");
+    ck_assert_uint_eq(res->n_heads, 2);
+    ck_assert_mem_eq(res->heads[1]->object.data, "member/acme-steel", 17);
+    codec_txresult_free(res);
+    res = result_of(&l, &keep[1], &height, &index);
+    ck_assert_uint_eq(res->code, TDEI_EVIDENCE_EXISTS);
+    codec_txresult_free(res);
+    res = result_of(&l, &keep[2], &height, &index);
+    ck_assert_uint_eq(res->code, TDEI_BADSIG);
+    codec_txresult_free(res);
+    txs_free(keep, 3);
+    ledger_close(&l);
+}
+END_TEST
+
 static Suite *exec_suite(void)
 {
     Suite *s = suite_create("exec");
@@ -1332,6 +1421,7 @@ static Suite *exec_suite(void)
         {"replay", test_exec_replay_from_stored_blocks},
         {"heads", test_exec_history_heads_chain_without_gaps},
         {"catalog_search", test_exec_catalog_search_through_blocks},
+        {"evidence", test_exec_evidence_through_a_block},
     };
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
