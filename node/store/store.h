@@ -289,7 +289,7 @@ typedef int (*store_commit_check_fn)(void *arg, int found, const uint8_t *val,
  * write transaction and pass it to @check: the batch is applied only when
  * @check returns 0, so no other commit can come between what @check saw
  * and what @b writes (a compare-and-swap; the double-sign guard,
- * consensus/signer.h, keeps its record moving forward with it). An empty
+ * signer.h, keeps its record moving forward with it). An empty
  * @b still runs @check. When the map grows, the transaction is retried
  * and @check runs again. Durable as store_commit: on 0 the batch is
  * synced.

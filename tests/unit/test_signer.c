@@ -1,4 +1,4 @@
-/* Tests of the double-sign guard's record (consensus/signer.h): the
+/* Tests of the double-sign guard's record (signer.h): the
  * layout against its documented example, round trips, the record moving
  * only forward, refusals that leave the stored record unchanged, racing
  * persists of which exactly one wins, close and reopen, and damaged
@@ -6,7 +6,7 @@
  * fields do not). */
 #include "testutil.h"
 
-#include "consensus/signer.h"
+#include "signer.h"
 #include "core/error.h"
 #include "core/hash.h"
 #include "store/store.h"

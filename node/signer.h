@@ -53,8 +53,8 @@
  * Errors: errmsg is TDEI_ERRMSG_SIZE bytes; on failure it says what was
  * wrong and what to do. Threads: any thread that holds no read of the
  * store (store.h). Pointers are non-NULL unless stated. */
-#ifndef TDEI_CONSENSUS_SIGNER_H
-#define TDEI_CONSENSUS_SIGNER_H
+#ifndef TDEI_NODE_SIGNER_H
+#define TDEI_NODE_SIGNER_H
 
 #include "consensus/engine.h"
 #include "store/store.h"

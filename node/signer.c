@@ -1,5 +1,5 @@
 /* The double-sign guard's record on disk (see signer.h). */
-#include "consensus/signer.h"
+#include "signer.h"
 
 #include "core/assert.h"
 #include "core/error.h"
