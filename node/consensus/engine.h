@@ -53,6 +53,19 @@
  * this far beyond the current one is dropped (bounded memory against a
  * flood of far-future rounds). */
 #define CONS_ROUNDS_AHEAD_MAX 64u
+/* Added with the engine: rounds the engine keeps behind the current one.
+ * Votes and proposals of older rounds of the height are forgotten and new
+ * ones dropped (TDEI_ROUND_RANGE); a commit or polka that old is left to
+ * block sync (cons_on_decided) and the next rounds. Memory per engine:
+ * (CONS_ROUNDS_BEHIND_MAX + 1 + CONS_ROUNDS_AHEAD_MAX) rounds x 2 vote
+ * types x CONS_VALIDATORS_MAX vote slots (about 100 bytes each), allocated
+ * once by cons_engine_create. */
+#define CONS_ROUNDS_BEHIND_MAX 63u
+/* Added with the engine: actions the engine holds for the host. One input
+ * call emits at most a few dozen (two round starts with every rule of a
+ * round firing); the host drains them (cons_next_action until 0) after
+ * every call. Overflow is an assertion failure (host misuse). */
+#define CONS_ACTIONS_MAX 256u
 
 enum cons_step {
     CONS_STEP_PROPOSE = 1,
@@ -136,6 +149,14 @@ struct cons_signed {
     size_t len;                      /* sign bytes */
     uint8_t bytes[CONS_SIGN_BYTES_MAX];
     uint8_t sig[CONS_SIG_SIZE];
+    /* Added with the engine: the signed message's fields, so that a
+     * restarted engine can re-send the identical message even when its
+     * own rules would now pick another one. The engine rebuilds the sign
+     * bytes from them and uses them only when those equal @bytes (a record
+     * without them still guards: the engine then re-sends only a message
+     * whose bytes equal @bytes). The host persists them with the rest. */
+    struct cons_id id;  /* the vote's id, or the proposal's block id */
+    int32_t pol_round;  /* propose: the proposal's pol_round; else -1 */
 };
 
 /* What the engine asks the host to do. */
@@ -173,6 +194,11 @@ struct cons_action {
     struct cons_proposal proposal;  /* BROADCAST_PROPOSAL */
     struct cons_vote vote;          /* BROADCAST_VOTE; EVIDENCE: a */
     struct cons_vote vote_b;        /* EVIDENCE: b */
+    /* Added with the engine: DECIDE: the precommits for (height, round,
+     * id) the engine holds (cons_commit_votes gives them); from
+     * cons_on_decided with a round outside the kept window, 0 (the host
+     * holds the synced commit). */
+    size_t commit_n;
 };
 
 struct cons_engine;
@@ -195,7 +221,24 @@ void cons_start_height(struct cons_engine *e, uint64_t height,
 /* Inputs. Messages for another height are ignored (the host syncs
  * blocks); bad signatures, unknown validators and malformed fields are
  * dropped. Each returns 0, or TDEI_* when the message was dropped (for the
- * host's peer scoring). */
+ * host's peer scoring).
+ * Returns (cons_on_proposal, cons_on_vote): 0 (also for an identical
+ * duplicate, and for a proposal once the height is decided: votes are
+ * still kept then, for the commit), or
+ *   TDEI_WRONG_HEIGHT  another height, or no height started yet;
+ *   TDEI_MALFORMED     bad vote type, id.nil not 0/1, or pol_round not in
+ *                      -1..round-1;
+ *   TDEI_ROUND_RANGE   round outside [round - CONS_ROUNDS_BEHIND_MAX,
+ *                      round + CONS_ROUNDS_AHEAD_MAX];
+ *   TDEI_NOT_VOTER     the signer is not in the height's validator set;
+ *   TDEI_NOT_PROPOSER  a proposal not signed by proposer(h, r);
+ *   TDEI_BADSIG        the signature does not verify;
+ *   TDEI_EQUIVOCATION  a second, different signed message of the signer
+ *                      for the same (h, r, type): the first one stays
+ *                      counted; for votes the pair goes out once as
+ *                      CONS_ACT_EVIDENCE.
+ * cons_on_timeout, cons_on_value and cons_on_validity ignore stale calls
+ * (another height or round, or a step the handler's guard excludes). */
 int cons_on_proposal(struct cons_engine *e, const struct cons_proposal *p);
 int cons_on_vote(struct cons_engine *e, const struct cons_vote *v);
 void cons_on_timeout(struct cons_engine *e, enum cons_timeout kind,
@@ -231,7 +274,13 @@ enum cons_step cons_step(const struct cons_engine *e);
  * distinct validators of @vset, each signature checked with @crypto,
  * more than 2/3 of @vset. Returns 0, or TDEI_BADSIG / TDEI_QUORUM-style
  * refusal codes with @errmsg (TDEI_ERRMSG_SIZE) saying which rule failed.
- * The same function serves block sync, the light client and audits. */
+ * The same function serves block sync, the light client and audits.
+ * Returns: 0, or
+ *   TDEI_MALFORMED  a vote that is not a precommit for (@height, @round,
+ *                   @id) (nil included), or a validator twice;
+ *   TDEI_NOT_VOTER  a vote from a key outside @vset;
+ *   TDEI_NO_QUORUM  precommits of floor(2n/3) or fewer validators;
+ *   TDEI_BADSIG     a signature that does not verify (checked last). */
 int cons_commit_verify(const struct cons_crypto *crypto,
                        const struct cons_vset *vset, uint64_t height,
                        uint32_t round, const uint8_t id[CONS_ID_SIZE],

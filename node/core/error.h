@@ -226,7 +226,25 @@
                                 "validators only")                            \
     X(TDEI_EVIDENCE_EXISTS, 1087, "this equivocation is already recorded on " \
                                   "the ledger; there is nothing more to "     \
-                                  "submit")
+                                  "submit")                                   \
+    X(TDEI_NO_QUORUM, 1088, "the commit lacks precommits of more than 2/3 "   \
+                            "of the validators; fetch the block and its "     \
+                            "commit from another peer")                       \
+    X(TDEI_WRONG_HEIGHT, 1089, "the consensus message is for another height " \
+                               "than the one being decided; it is late, or "  \
+                               "this node must sync blocks first")            \
+    X(TDEI_ROUND_RANGE, 1090, "the consensus message's round is outside the " \
+                              "rounds kept for this height (63 behind, 64 "   \
+                              "ahead); it is too old or too far ahead, so it " \
+                              "is dropped")                                   \
+    X(TDEI_NOT_PROPOSER, 1091, "the proposal is not signed by the proposer "  \
+                               "of its height and round ((height + round) "   \
+                               "mod n over the sorted validators); the "      \
+                               "sender is faulty, so it is dropped")          \
+    X(TDEI_EQUIVOCATION, 1092, "the validator signed two different messages " \
+                               "for one height, round and step; the first "   \
+                               "one counts and the second is dropped (votes " \
+                               "become evidence)")
 
 enum tdei_error {
     TDEI_OK = 0,
