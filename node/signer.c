@@ -50,6 +50,11 @@ size_t signer_record_encode(uint8_t out[SIGNER_RECORD_SIZE_MAX],
     at = 16 + rec->len;
     memcpy(out + at, rec->sig, CONS_SIG_SIZE);
     at += CONS_SIG_SIZE;
+    out[at++] = rec->id.nil ? 1u : 0u;
+    memcpy(out + at, rec->id.bytes, CONS_ID_SIZE);
+    at += CONS_ID_SIZE;
+    store_u32_encode(out + at, (uint32_t)rec->pol_round);
+    at += 4;
     tdei_sha256(out + at, out, at);
     at += SIGNER_CHECKSUM_SIZE;
     TDEI_ASSERT(at == SIGNER_RECORD_OVERHEAD + rec->len);
@@ -94,9 +99,18 @@ int signer_record_decode(struct cons_signed *out, const uint8_t *buf,
     out->height = store_u64_decode(buf + 1);
     out->round = store_u32_decode(buf + 9);
     out->step = (enum cons_step)buf[13];
+    if (buf[16 + n + CONS_SIG_SIZE] > 1) {
+        return tdei_errorf(errmsg, ERRSZ, TDEI_CORRUPT,
+                           "signer record's nil flag is %u; it must be 0-1",
+                           buf[16 + n + CONS_SIG_SIZE]);
+    }
     out->len = n;
     memcpy(out->bytes, buf + 16, n);
     memcpy(out->sig, buf + 16 + n, CONS_SIG_SIZE);
+    out->id.nil = buf[16 + n + CONS_SIG_SIZE];
+    memcpy(out->id.bytes, buf + 17 + n + CONS_SIG_SIZE, CONS_ID_SIZE);
+    out->pol_round =
+        (int32_t)store_u32_decode(buf + 17 + n + CONS_SIG_SIZE + CONS_ID_SIZE);
     return 0;
 }
 

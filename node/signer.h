@@ -28,7 +28,7 @@
  * waits for a block commit, and a block commit never carries it.
  *
  * Layout: one record under the key "last" (SIGNER_KEY) of STORE_DB_SIGNER,
- * 112 + len bytes, integers big-endian:
+ * 149 + len bytes, integers big-endian:
  *   offset   size  field
  *   0        1     format version, 0x01 (SIGNER_FORMAT_VERSION)
  *   1        8     height, u64
@@ -37,15 +37,20 @@
  *   14       2     len, u16: 1..CONS_SIGN_BYTES_MAX (128)
  *   16       len   sign bytes (codec.h: vote or proposal layout)
  *   16+len   64    signature
- *   80+len   32    SHA-256 of bytes 0 .. 80+len-1 (a checksum: LMDB keeps
+ *   80+len   1     the message's id is nil: 0x00 no, 0x01 yes
+ *   81+len   32    the message's id (vote id or proposed block id)
+ *   113+len  4     pol_round, i32 (two's complement; -1 for a vote)
+ *   117+len  32    SHA-256 of bytes 0 .. 117+len-1 (a checksum: LMDB keeps
  *                  none, and a flipped bit in height could let the node
  *                  sign backwards)
- * A record that breaks any of this (size, version, step, len, checksum)
- * is TDEI_CORRUPT.
+ * The id and pol_round let a restarted engine re-send the very message it
+ * signed (struct cons_signed). A record that breaks any of this (size,
+ * version, step, len, nil flag, checksum) is TDEI_CORRUPT.
  *
  * Example: height 812, round 3, prevote, 2 sign bytes aa bb, signature 64
- * bytes of 0x11 gives 01 000000000000032c 00000003 02 0002 aabb 11..11
- * (64) and the SHA-256 of those 82 bytes (114 bytes in all).
+ * bytes of 0x11, id nil (32 zero bytes), pol_round -1 gives
+ * 01 000000000000032c 00000003 02 0002 aabb 11..11 (64) 01 00..00 (32)
+ * ffffffff and the SHA-256 of those 119 bytes (151 bytes in all).
  *
  * This file is the host side of the guard (it does I/O through the
  * store); the engine itself stays pure and never calls it.
@@ -66,7 +71,8 @@
 #define SIGNER_KEY "last" /* the record's key in STORE_DB_SIGNER */
 #define SIGNER_CHECKSUM_SIZE 32u
 /* Bytes of a record around its sign bytes. */
-#define SIGNER_RECORD_OVERHEAD (16u + CONS_SIG_SIZE + SIGNER_CHECKSUM_SIZE)
+#define SIGNER_RECORD_OVERHEAD                                                 \
+    (16u + CONS_SIG_SIZE + 1u + CONS_ID_SIZE + 4u + SIGNER_CHECKSUM_SIZE)
 #define SIGNER_RECORD_SIZE_MAX (SIGNER_RECORD_OVERHEAD + CONS_SIGN_BYTES_MAX)
 
 /* Encode @rec in the layout above.

@@ -6,9 +6,9 @@
  * fields do not). */
 #include "testutil.h"
 
-#include "signer.h"
 #include "core/error.h"
 #include "core/hash.h"
+#include "signer.h"
 #include "store/store.h"
 
 #include <pthread.h>
@@ -54,6 +54,12 @@ static struct cons_signed rec_make(uint64_t height, uint32_t round,
     r.len = len;
     memset(r.bytes, fill, len);
     memset(r.sig, sig, sizeof(r.sig));
+    /* A proposal names a block and its pol_round; a vote here is nil. */
+    r.id.nil = step != CONS_STEP_PROPOSE;
+    if (!r.id.nil) {
+        memset(r.id.bytes, fill ^ 0x5a, sizeof(r.id.bytes));
+    }
+    r.pol_round = step == CONS_STEP_PROPOSE ? (int32_t)round - 1 : -1;
     return r;
 }
 
@@ -66,6 +72,9 @@ static void rec_assert_eq(const struct cons_signed *a,
     ck_assert_uint_eq(a->len, b->len);
     ck_assert_mem_eq(a->bytes, b->bytes, a->len);
     ck_assert_mem_eq(a->sig, b->sig, sizeof(a->sig));
+    ck_assert_int_eq(a->id.nil, b->id.nil);
+    ck_assert_mem_eq(a->id.bytes, b->id.bytes, sizeof(a->id.bytes));
+    ck_assert_int_eq(a->pol_round, b->pol_round);
 }
 
 static void persist_ok(const struct cons_signed *r)
@@ -140,12 +149,17 @@ START_TEST(test_signer_layout_matches_header_example)
     r.bytes[1] = 0xbb;
     memset(want + n, 0x11, 64);
     n += 64;
+    want[n++] = 0x01; /* the id is nil */
+    memset(want + n, 0, 32);
+    n += 32;
+    memset(want + n, 0xff, 4); /* pol_round -1 */
+    n += 4;
     tdei_sha256(want + n, want, n);
     n += 32;
-    ck_assert_uint_eq(n, 114);
-    ck_assert_uint_eq(signer_record_encode(got, &r), 114);
-    ck_assert_mem_eq(got, want, 114);
-    ck_assert_int_eq(signer_record_decode(&back, got, 114, errmsg), 0);
+    ck_assert_uint_eq(n, 151);
+    ck_assert_uint_eq(signer_record_encode(got, &r), 151);
+    ck_assert_mem_eq(got, want, 151);
+    ck_assert_int_eq(signer_record_decode(&back, got, 151, errmsg), 0);
     rec_assert_eq(&back, &r);
     ck_assert_uint_eq(back.bytes[2], 0); /* past len: zeroed */
 }
@@ -365,6 +379,12 @@ START_TEST(test_signer_damaged_record_is_corrupt)
     raw_put(bad, n);
     ck_assert_int_eq(signer_load(st, &got, errmsg), TDEI_CORRUPT);
     ck_assert_int_eq(signer_persist(st, &next, errmsg), TDEI_CORRUPT);
+    memcpy(bad, good, n);
+    bad[16 + 57 + 64] = 2; /* the nil flag */
+    reseal(bad, n);
+    raw_put(bad, n);
+    ck_assert_int_eq(signer_load(st, &got, errmsg), TDEI_CORRUPT);
+    ck_assert_ptr_nonnull(strstr(errmsg, "nil flag is 2"));
 
     /* Restored: the guard works again. */
     raw_put(good, n);
