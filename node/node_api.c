@@ -103,16 +103,18 @@ static void respond_committed(struct node *node, struct api_call *call,
     tdei_free(bytes);
 }
 
-void node__waiters_committed(struct node *node, const struct node_job *job)
+void node__waiters_committed(struct node *node,
+                             const uint8_t (*tx_ids)[CODEC_HASH_SIZE],
+                             size_t count)
 {
     uint8_t tx_id[CODEC_HASH_SIZE];
 
     if (node->waiter_count == 0) {
         return;
     }
-    for (size_t i = 0; i < job->count; i++) {
+    for (size_t i = 0; i < count; i++) {
         struct node_waiter **link;
-        memcpy(tx_id, job->entries[i].id, CODEC_HASH_SIZE);
+        memcpy(tx_id, tx_ids[i], CODEC_HASH_SIZE);
         link = &node->waiters[waiter_bucket(tx_id)];
         while (*link != NULL) {
             struct node_waiter *w = *link;
