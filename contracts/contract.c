@@ -83,6 +83,7 @@ static const struct
     {TDEI__TX_BODY__OP_STREAM_OPEN, "stream_open", contract_stream_open},
     {TDEI__TX_BODY__OP_STREAM_APPEND, "stream_append", contract_stream_append},
     {TDEI__TX_BODY__OP_STREAM_CLOSE, "stream_close", contract_stream_close},
+    {TDEI__TX_BODY__OP_EVIDENCE, "evidence", contract_evidence},
 };
 
 #define DISPATCH_COUNT (sizeof(dispatch_table) / sizeof(dispatch_table[0]))
@@ -95,6 +96,8 @@ void contract_ctx_begin(struct contract_ctx *ctx,
     size_t mlen = strlen(env->member);
 
     TDEI_ASSERT(tdei_member_id_check_n(env->member, mlen) == 0);
+    TDEI_ASSERT(env->chain_id != NULL);
+    TDEI_ASSERT(tdei_chain_id_check(env->chain_id) == 0);
     ctx->ops = env->ops;
     ctx->state = env->state;
     memcpy(ctx->signer, env->signer, sizeof(ctx->signer));
@@ -103,6 +106,7 @@ void contract_ctx_begin(struct contract_ctx *ctx,
     ctx->height = env->height;
     ctx->time_ms = env->time_ms;
     memcpy(ctx->tx_id, env->tx_id, sizeof(ctx->tx_id));
+    memcpy(ctx->chain_id, env->chain_id, strlen(env->chain_id) + 1);
     ctx->steps_left = CONTRACT_STEPS_MAX;
     ctx->write_bytes_left = CONTRACT_WRITE_BYTES_MAX;
     ctx->reason[0] = '\0';
@@ -127,6 +131,7 @@ void contract_ctx_begin_block(struct contract_ctx *ctx,
     ctx->height = height;
     ctx->time_ms = time_ms;
     memset(ctx->tx_id, 0, sizeof(ctx->tx_id));
+    ctx->chain_id[0] = '\0'; /* the block-begin work checks no signature */
     ctx->steps_left = CONTRACT_BLOCK_STEPS_MAX;
     ctx->write_bytes_left = CONTRACT_BLOCK_WRITE_BYTES_MAX;
     ctx->reason[0] = '\0';
@@ -606,6 +611,12 @@ size_t contract_key_due(uint8_t out[CONTRACT_KEY_SIZE_MAX], uint64_t height,
     return key_bytes(out, CONTRACT_KEY_DUE, be, n);
 }
 
+size_t contract_key_evidence(uint8_t out[CONTRACT_KEY_SIZE_MAX],
+                             const uint8_t id[CODEC_HASH_SIZE])
+{
+    return key_bytes(out, CONTRACT_KEY_EVIDENCE, id, CODEC_HASH_SIZE);
+}
+
 int contract_record_put(struct contract_ctx *ctx, const uint8_t *key,
                         size_t klen, const ProtobufCMessage *msg)
 {
@@ -753,6 +764,60 @@ int contract_due_get(struct contract_ctx *ctx, uint64_t height, uint32_t page,
     *out = NULL;
     RECORD_GET(ctx, key, klen, CODEC_DUE_LIST_SIZE_MAX, "due list",
                codec_due_list_decode(out, val, vlen, errmsg));
+}
+
+int contract_validators_get(struct contract_ctx *ctx, Tdei__ValidatorSet **out)
+{
+    static const uint8_t key[] = CONTRACT_KEY_VALIDATORS;
+    const struct codec_limits limits = {
+        .tx_size_max = TDEI_TX_SIZE_MAX,
+        .block_size_max = TDEI_BLOCK_SIZE_MAX,
+        .block_txs_max = TDEI_BLOCK_TXS_MAX,
+        .validators_max = CONTRACT_VALIDATORS_LIMIT,
+    };
+    char errmsg[TDEI_ERRMSG_SIZE];
+    uint8_t *val;
+    size_t vlen;
+    int rc;
+
+    *out = NULL;
+    rc = record_read(ctx, key, sizeof(key) - 1,
+                     CODEC_VALIDATOR_SET_SIZE_MAX(CONTRACT_VALIDATORS_LIMIT),
+                     "validators", &val, &vlen);
+    if (rc == TDEI_NOTFOUND) {
+        return record_corrupt(ctx, "validators", "missing");
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    rc = codec_validator_set_decode(out, val, vlen, &limits, errmsg);
+    tdei_free(val);
+    return decode_rc(ctx, rc, "validators", errmsg);
+}
+
+int contract_node_key_get(struct contract_ctx *ctx,
+                          const uint8_t node_key[CODEC_KEY_SIZE],
+                          Tdei__NodeKey **out)
+{
+    uint8_t key[CONTRACT_KEY_SIZE_MAX];
+    size_t klen = contract_key_nodekey(key, node_key);
+
+    *out = NULL;
+    RECORD_GET(ctx, key, klen, CODEC_NODEKEY_SIZE_MAX, "node key",
+               codec_node_key_decode(out, val, vlen, errmsg));
+}
+
+int contract_evidence_record_get(struct contract_ctx *ctx,
+                                 const uint8_t id[CODEC_HASH_SIZE],
+                                 Tdei__EvidenceRecord **out)
+{
+    uint8_t key[CONTRACT_KEY_SIZE_MAX];
+    size_t klen = contract_key_evidence(key, id);
+
+    *out = NULL;
+    RECORD_GET(ctx, key, klen, CODEC_EVIDENCE_RECORD_SIZE_MAX,
+               "evidence record",
+               codec_evidence_record_decode(out, val, vlen, errmsg));
 }
 
 /* ---- catalog entries ----------------------------------------------------- */

@@ -3,7 +3,9 @@
  *
  * A contract sees only what struct contract_ctx gives it: the signer's key,
  * member id and role (looked up by execution before dispatch), the block
- * height and time (from the header: the only clock), the tx id, get, put
+ * height and time (from the header: the only clock), the tx id, the chain
+ * id (for signatures carried inside an op, such as the votes of evidence:
+ * sign bytes hold the chain id, codec.h), get, put
  * and delete on the state key-value store through a table of function
  * pointers (the node's LMDB-backed overlay, or an in-memory state in tests
  * and the simulator), bounded event emission, history-head updates and a
@@ -55,6 +57,8 @@
  *   "due/" u64 BE height [u32 BE page]  DueList page (deadlines
  *                           processed at the start of block `height`;
  *                           page 0 has no page suffix)
+ *   "evidence/" 32-byte id  EvidenceRecord (id = codec_evidence_id: one
+ *                           per equivocation)
  * The object key of a member is its state key "member/" id; likewise
  * "dataset/" id for an entry (dataset or stream: the stream record shares
  * its entry's history) and "exchange/" id for an exchange.
@@ -89,6 +93,11 @@
 #define CONTRACT_KEY_GRANT "grant/"
 #define CONTRACT_KEY_STREAM "stream/"
 #define CONTRACT_KEY_DUE "due/"
+#define CONTRACT_KEY_EVIDENCE "evidence/"
+
+/* The largest validator set a contract reads from "validators": the top of
+ * params.validators_max's range (node/genesis.c), as execution reads it. */
+#define CONTRACT_VALIDATORS_LIMIT 1000u
 
 /* Room for any key the builders below produce: "head/" plus the longest
  * object key. */
@@ -165,6 +174,7 @@ struct contract_env
     uint64_t height;                      /* block height */
     uint64_t time_ms;                     /* block time, Unix ms */
     const uint8_t *tx_id;                 /* 32-byte tx id */
+    const char *chain_id;                 /* the chain's id (ids.h) */
 };
 
 /* One emitted event; its strings live in contract_ctx.arena. */
@@ -203,6 +213,7 @@ struct contract_ctx
     uint64_t height;                      /* block height */
     uint64_t time_ms;                     /* block time, Unix ms */
     uint8_t tx_id[CODEC_HASH_SIZE];       /* tx id */
+    char chain_id[TDEI_CHAIN_ID_MAX + 1]; /* the chain's id */
     /* Budget left for this tx. */
     uint32_t steps_left;     /* state operations */
     size_t write_bytes_left; /* bytes written */
@@ -226,14 +237,16 @@ typedef int (*contract_handler_fn)(struct contract_ctx *ctx,
 /* ---- entry points -------------------------------------------------------- */
 
 /* Reset @ctx for a new tx: copy the inputs of @env, fill the budget, empty
- * the outputs. @env->member must be a member id (asserted). */
+ * the outputs. @env->member must be a member id and @env->chain_id a chain
+ * id, the chain's own (asserted). */
 void contract_ctx_begin(struct contract_ctx *ctx,
                         const struct contract_env *env);
 
 /* Reset @ctx for the work execution does at the start of block @height
  * (time @time_ms) before its txs: contract_block_begin. There is no
  * signer: member is "" (which no member id is, so the exchange contract
- * knows it runs for the block), role 0, signer key and tx id all zero.
+ * knows it runs for the block), role 0, signer key and tx id all zero,
+ * chain id "" (the block-begin work checks no signature).
  * The budget is CONTRACT_BLOCK_STEPS_MAX state operations and
  * CONTRACT_BLOCK_WRITE_BYTES_MAX bytes, enough for a full DueList.
  * Never pass this ctx to contract_dispatch: it is for
@@ -374,6 +387,11 @@ size_t contract_key_stream(uint8_t out[CONTRACT_KEY_SIZE_MAX], const char *id);
 size_t contract_key_due(uint8_t out[CONTRACT_KEY_SIZE_MAX], uint64_t height,
                         uint32_t page);
 
+/* Keys of the consensus records: the evidence of equivocation @id (a
+ * codec_evidence_id). Returns the key's length. */
+size_t contract_key_evidence(uint8_t out[CONTRACT_KEY_SIZE_MAX],
+                             const uint8_t id[CODEC_HASH_SIZE]);
+
 /* Write the record @msg at @key, canonically encoded (codec_encode).
  * Returns as contract_put. */
 int contract_record_put(struct contract_ctx *ctx, const uint8_t *key,
@@ -396,6 +414,23 @@ int contract_stream_get(struct contract_ctx *ctx, const char *id,
                         Tdei__Stream **out);
 int contract_due_get(struct contract_ctx *ctx, uint64_t height, uint32_t page,
                      Tdei__DueList **out);
+
+/* Read the current validator set ("validators", at most
+ * CONTRACT_VALIDATORS_LIMIT validators). Returns 0 (*out the caller's;
+ * free with codec_validator_set_free), TDEI_BUDGET or a fatal code
+ * (TDEI_CORRUPT also when the record is missing: genesis writes it). On
+ * failure *out is NULL. */
+int contract_validators_get(struct contract_ctx *ctx, Tdei__ValidatorSet **out);
+
+/* Read the NodeKey record of node key @node_key (32 bytes), and the
+ * EvidenceRecord of equivocation @id. Each returns as the getters above
+ * (TDEI_NOTFOUND when absent). */
+int contract_node_key_get(struct contract_ctx *ctx,
+                          const uint8_t node_key[CODEC_KEY_SIZE],
+                          Tdei__NodeKey **out);
+int contract_evidence_record_get(struct contract_ctx *ctx,
+                                 const uint8_t id[CODEC_HASH_SIZE],
+                                 Tdei__EvidenceRecord **out);
 
 /* The escrow balance of exchange @xid (a missing account is 0), and its
  * update. Return as contract_balance_get and contract_balance_put. */
@@ -812,5 +847,31 @@ int contract_stream_append(struct contract_ctx *ctx, const Tdei__TxBody *body);
  * "stream.closed" with id, by, ended (count), refund (credits returned
  * in all), then "stream.ended" events as stream_append does. */
 int contract_stream_close(struct contract_ctx *ctx, const Tdei__TxBody *body);
+
+/* ---- consensus (contracts/evidence.c) ------------------------------------ */
+
+/* evidence: commit two conflicting signed votes of one validator to the
+ * ledger (DESIGN.md section 5), where auditors see them. Any active member
+ * may submit it (execution has checked that the signer is an operator key
+ * of an active member); the codec has checked the votes' fields and
+ * canonical order (codec_evidence_decode's rules). No stake moves: the
+ * design has no slashing; the record and the validator's history are the
+ * consequence. Rules, in order: each vote's validator is a validator of
+ * the current set, the "validators" record (TDEI_NOT_VALIDATOR: evidence
+ * about older sets is not taken yet); each vote's signature verifies:
+ * BIP-340 by its validator over the tagged hash "tdei/vote" of
+ * codec_vote_msg_sign_bytes with the chain id (TDEI_BADSIG, naming the
+ * vote); the votes conflict: same validator, height, round and type,
+ * different block ids, nil counting as an id (TDEI_MALFORMED); the
+ * equivocation is not recorded yet, "evidence/" codec_evidence_id
+ * (TDEI_EVIDENCE_EXISTS, naming the height it was recorded at). Writes
+ * EvidenceRecord{height, tx, validator, member} where member is the
+ * validator's NodeKey record (missing: TDEI_CORRUPT, a damaged state).
+ * Touches the signer's member, then, once the votes are shown to be a
+ * genuine equivocation (rules 1-3), the validator's member, so that its
+ * history shows the evidence. Emits "evidence.committed" with id (hex),
+ * validator (hex), member, height, round, type (prevote or precommit),
+ * by. */
+int contract_evidence(struct contract_ctx *ctx, const Tdei__TxBody *body);
 
 #endif

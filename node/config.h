@@ -25,6 +25,14 @@ struct tdei_config {
     enum tdei_role role;                 /* node.role */
     enum tdei_log_level log_level;       /* node.log_level */
     uint64_t block_interval_ms;   /* chain.block_interval_ms: min gap */
+    /* consensus.timeout_*: the engine's timeouts (consensus/engine.h),
+     * timeout_X(round) = X_ms + round * X_delta_ms, in ms. */
+    uint64_t timeout_propose_ms;         /* waiting for a proposal */
+    uint64_t timeout_propose_delta_ms;   /* its growth per round */
+    uint64_t timeout_prevote_ms;         /* after 2/3 of any prevotes */
+    uint64_t timeout_prevote_delta_ms;   /* its growth per round */
+    uint64_t timeout_precommit_ms;       /* after 2/3 of any precommits */
+    uint64_t timeout_precommit_delta_ms; /* its growth per round */
     char api_socket[CONFIG_TEXT_MAX]; /* api.socket: path, "" = none */
     char api_listen[CONFIG_TEXT_MAX]; /* api.listen: 127.0.0.1:PORT or "" */
     uint64_t api_max_connections; /* api.max_connections */

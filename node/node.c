@@ -71,32 +71,21 @@ static int node_sig_verified(void *impl, const uint8_t *tx_id,
     return mempool_sig_verified(impl, tx_id, sig);
 }
 
-/* ---- block production ------------------------------------------------------ */
+/* ---- building the proposal block ----------------------------------------- */
 
-/* Build the block of the reaped txs, execute it and fill the batch.
- * Worker thread. */
+/* Build the block of the reaped txs and append it to node->batch as meta
+ * NODE_META_PROPOSAL. Worker thread. */
 static int node_block_build(struct node *node, struct node_job *job)
 {
     struct exec_next_header next;
     Tdei__Header header = TDEI__HEADER__INIT;
     Tdei__Block block = TDEI__BLOCK__INIT;
-    Tdei__Commit commit = TDEI__COMMIT__INIT;
-    Tdei__CommitSig sig = TDEI__COMMIT_SIG__INIT;
-    Tdei__CommitSig *sigs[1] = {&sig};
     Tdei__Commit *last_commit = NULL;
     Tdei__Block *decoded = NULL;
-    Tdei__Header *decoded_header = NULL;
     uint8_t *header_bytes = NULL;
-    uint8_t *commit_bytes = NULL;
-    uint8_t sign_bytes[CODEC_VOTE_SIGN_BYTES_MAX];
-    uint8_t signature[TDEI_SIG_SIZE];
     size_t header_len;
-    size_t commit_len;
-    size_t sign_len;
     const uint8_t *stored;
     size_t stored_len;
-    struct exec_verifier verifier = {.impl = node->mempool,
-                                     .verified = node_sig_verified};
     struct store_read *r = NULL;
     int rc;
 
@@ -141,53 +130,25 @@ static int node_block_build(struct node *node, struct node_job *job)
     block.txs = job->txs;
     rc = codec_block_encode(&block, &job->block_bytes, &job->block_len);
     if (rc == 0) {
-        rc = codec_block_decode(&decoded, &decoded_header, job->block_bytes,
+        /* What the node proposes passes the checks every node applies. */
+        rc = codec_block_decode(&decoded, NULL, job->block_bytes,
                                 job->block_len, &node->limits, job->errmsg);
     }
     if (rc != 0) {
         goto out;
     }
-    /* The precommit of this validator for the block: the commit that block
-     * height+1 will carry. */
-    commit.height = next.height;
-    commit.round = 0;
+    job->height = next.height;
     codec_block_id(job->block_id, header_bytes, header_len);
-    commit.block_id.data = job->block_id;
-    commit.block_id.len = CODEC_HASH_SIZE;
-    sign_len = codec_commit_sign_bytes(sign_bytes, next.chain_id, &commit);
-    rc = tdei_sign_tagged(signature, &node->node_key, TDEI_TAG_VOTE,
-                          sign_bytes, sign_len);
-    if (rc != 0) {
-        goto out;
-    }
-    sig.validator.data = node->identity.node_key;
-    sig.validator.len = TDEI_PUBKEY_SIZE;
-    sig.sig.data = signature;
-    sig.sig.len = TDEI_SIG_SIZE;
-    commit.n_signatures = 1;
-    commit.signatures = sigs;
-    rc = codec_commit_encode(&commit, &commit_bytes, &commit_len);
-    if (rc != 0) {
-        goto out;
-    }
-    rc = exec_block(node->exec, node->batch, &job->info, r, decoded,
-                    decoded_header, job->block_bytes, job->block_len,
-                    &verifier, job->errmsg);
-    if (rc == 0) {
-        rc = store_batch_put(node->batch, STORE_DB_META,
-                             (const uint8_t *)NODE_META_LAST_COMMIT,
-                             strlen(NODE_META_LAST_COMMIT), commit_bytes,
-                             commit_len);
-    }
+    rc = store_batch_put(
+        node->batch, STORE_DB_META, (const uint8_t *)NODE_META_PROPOSAL,
+        strlen(NODE_META_PROPOSAL), job->block_bytes, job->block_len);
 out:
     if (r != NULL) {
         store_read_end(r);
     }
     codec_commit_free(last_commit);
     codec_block_free(decoded);
-    codec_header_free(decoded_header);
     tdei_free(header_bytes);
-    tdei_free(commit_bytes);
     if (rc != 0 && job->errmsg[0] == '\0') {
         (void)tdei_errorf(job->errmsg, TDEI_ERRMSG_SIZE, rc, "%s",
                           tdei_strerror(rc));
@@ -195,14 +156,117 @@ out:
     return rc;
 }
 
-static void node_block_work(uv_work_t *work)
+/* ---- committing a decided block ------------------------------------------ */
+
+static int node_key_compare(const void *a, const void *b)
+{
+    return memcmp(a, b, TDEI_PUBKEY_SIZE);
+}
+
+/* Fill job->tx_ids and job->signers (sorted, unique) from the txs of
+ * @block, for the commit waiters and the mempool. The block executed, so
+ * every tx decodes. Worker thread. */
+static int node_block_txs(struct node_job *job, const Tdei__Block *block)
+{
+    size_t n = block->n_txs;
+    int rc = 0;
+
+    job->tx_ids = tdei_calloc(n + 1, sizeof(*job->tx_ids));
+    job->signers = tdei_calloc(n + 1, sizeof(*job->signers));
+    if (job->tx_ids == NULL || job->signers == NULL) {
+        return tdei_errorf(job->errmsg, TDEI_ERRMSG_SIZE, TDEI_NOMEM,
+                           "block %llu: no memory for its tx list",
+                           (unsigned long long)job->height);
+    }
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        Tdei__Tx *tx = NULL;
+        Tdei__TxBody *body = NULL;
+        rc = codec_tx_decode(&tx, block->txs[i].data, block->txs[i].len,
+                             block->txs[i].len, job->errmsg);
+        if (rc == 0) {
+            codec_tx_id(job->tx_ids[i], tx->body.data, tx->body.len);
+            rc = codec_txbody_decode(&body, tx->body.data, tx->body.len,
+                                     job->errmsg);
+        }
+        if (rc == 0) {
+            memcpy(job->signers[i], body->signer.data, TDEI_PUBKEY_SIZE);
+        }
+        codec_txbody_free(body);
+        codec_tx_free(tx);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    qsort(job->signers, n, sizeof(*job->signers), node_key_compare);
+    for (size_t i = 0; i < n; i++) {
+        if (job->signer_count == 0 ||
+            memcmp(job->signers[job->signer_count - 1], job->signers[i],
+                   TDEI_PUBKEY_SIZE) != 0) {
+            memmove(job->signers[job->signer_count++], job->signers[i],
+                    TDEI_PUBKEY_SIZE);
+        }
+    }
+    return 0;
+}
+
+/* Execute the decided block and append everything it changes, its
+ * Commit, and the removal of the proposal record to node->batch. Worker
+ * thread. */
+static int node_block_execute(struct node *node, struct node_job *job)
+{
+    Tdei__Block *decoded = NULL;
+    Tdei__Header *decoded_header = NULL;
+    struct exec_verifier verifier = {.impl = node->mempool,
+                                     .verified = node_sig_verified};
+    struct store_read *r = NULL;
+    int rc;
+
+    rc = codec_block_decode(&decoded, &decoded_header, job->block_bytes,
+                            job->block_len, &node->limits, job->errmsg);
+    if (rc == 0) {
+        rc = store_read_begin(node->store, &r, job->errmsg);
+    }
+    if (rc == 0) {
+        rc = exec_block(node->exec, node->batch, &job->info, r, decoded,
+                        decoded_header, job->block_bytes, job->block_len,
+                        &verifier, job->errmsg);
+        store_read_end(r);
+    }
+    if (rc == 0) {
+        TDEI_ASSERT(job->info.height == job->height);
+        rc = store_batch_put(
+            node->batch, STORE_DB_META, (const uint8_t *)NODE_META_LAST_COMMIT,
+            strlen(NODE_META_LAST_COMMIT), job->commit_bytes, job->commit_len);
+    }
+    if (rc == 0) {
+        rc = store_batch_del(node->batch, STORE_DB_META,
+                             (const uint8_t *)NODE_META_PROPOSAL,
+                             strlen(NODE_META_PROPOSAL));
+    }
+    if (rc == 0) {
+        rc = node_block_txs(job, decoded);
+    }
+    codec_block_free(decoded);
+    codec_header_free(decoded_header);
+    if (rc != 0 && job->errmsg[0] == '\0') {
+        (void)tdei_errorf(job->errmsg, TDEI_ERRMSG_SIZE, rc, "%s",
+                          tdei_strerror(rc));
+    }
+    return rc;
+}
+
+/* ---- the worker jobs ----------------------------------------------------- */
+
+static void node_job_work(uv_work_t *work)
 {
     struct node_job *job = work->data;
     struct node *node = job->node;
 
     store_batch_reset(node->batch);
-    job->rc = node_block_build(node, job);
+    job->rc = job->kind == NODE_JOB_BUILD ? node_block_build(node, job)
+                                          : node_block_execute(node, job);
     if (job->rc == 0) {
+        /* One synced transaction: the durable proposal, or the block. */
         job->rc = store_commit(node->store, node->batch, job->errmsg);
     }
     store_batch_reset(node->batch);
@@ -212,96 +276,132 @@ static void node_job_free(struct node_job *job)
 {
     tdei_free(job->entries);
     tdei_free(job->txs);
-    tdei_free(job->block_bytes);
+    if (job->kind == NODE_JOB_BUILD) {
+        tdei_free(job->block_bytes); /* NULL once moved to the proposal */
+    }
+    tdei_free(job->commit_bytes);
+    tdei_free(job->tx_ids);
+    tdei_free(job->signers);
     tdei_free(job);
 }
 
-static int node_key_compare(const void *a, const void *b)
+static void node_proposal_drop(struct node *node)
 {
-    return memcmp(a, b, TDEI_PUBKEY_SIZE);
+    tdei_free(node->proposal.bytes);
+    memset(&node->proposal, 0, sizeof(node->proposal));
 }
 
-static void node_block_after(uv_work_t *work, int status)
+static void node_job_after(uv_work_t *work, int status)
 {
     struct node_job *job = work->data;
     struct node *node = job->node;
     char hex[TDEI_HEX_SIZE(CODEC_HASH_SIZE)];
     char errmsg[TDEI_ERRMSG_SIZE] = "";
-    uint8_t(*signers)[TDEI_PUBKEY_SIZE] = NULL;
-    size_t signer_count = 0;
 
-    node->committing = 0;
+    node->working = 0;
     if (status != 0 || job->rc != 0) {
-        /* A block this node built itself did not execute or commit: a bug
-         * or a failing disk. Going on could fork the chain; halt. */
-        TDEI_LOG(TDEI_LOG_WARNING, "node", "block failed; halting",
-                 "height=%llu code=%s error=\"%s\"",
-                 (unsigned long long)job->info.height,
-                 tdei_errname(job->rc != 0 ? job->rc : TDEI_CANCELED),
-                 job->errmsg);
-        node->exit_status = 1;
+        /* A block this node built itself, or decided, did not build,
+         * execute or commit: a bug or a failing disk. Going on could
+         * fork the chain; halt. */
+        node__cons_halt(node,
+                        job->kind == NODE_JOB_BUILD ? "block build failed"
+                                                    : "block failed",
+                        job->rc != 0 ? job->rc : TDEI_CANCELED, job->errmsg);
         node_job_free(job);
-        node__stop(node);
+        return;
+    }
+    if (job->kind == NODE_JOB_BUILD) {
+        node_proposal_drop(node);
+        node->proposal.bytes = job->block_bytes;
+        node->proposal.len = job->block_len;
+        node->proposal.height = job->height;
+        memcpy(node->proposal.id, job->block_id, CODEC_HASH_SIZE);
+        job->block_bytes = NULL;
+        TDEI_LOG(TDEI_LOG_VERBOSE, "node", "block built",
+                 "height=%llu txs=%zu id=%s", (unsigned long long)job->height,
+                 job->count,
+                 tdei_hex_encode(hex, sizeof(hex), job->block_id, 8));
+        node_job_free(job);
+        if (node->stopping) {
+            node__stop(node);
+        } else {
+            node__cons_value(node);
+        }
         return;
     }
     node->last_block_ms = uv_now(&node->loop);
     node->height = job->info.height;
+    node_proposal_drop(node);
     TDEI_LOG(TDEI_LOG_NOTICE, "node", "block committed",
              "height=%llu txs=%zu refused=%zu app_hash=%s",
              (unsigned long long)job->info.height, job->info.tx_count,
              job->info.refused_count,
              tdei_hex_encode(hex, sizeof(hex), job->info.app_hash, 8));
-    /* The signers of the block, sorted and deduplicated, for the mempool. */
-    signers = tdei_calloc(job->count + 1, sizeof(*signers));
-    if (signers != NULL) {
-        for (size_t i = 0; i < job->count; i++) {
-            memcpy(signers[i], job->entries[i].signer, TDEI_PUBKEY_SIZE);
-        }
-        qsort(signers, job->count, sizeof(*signers), node_key_compare);
-        for (size_t i = 0; i < job->count; i++) {
-            if (signer_count == 0 ||
-                memcmp(signers[signer_count - 1], signers[i],
-                       TDEI_PUBKEY_SIZE) != 0) {
-                memmove(signers[signer_count++], signers[i],
-                        TDEI_PUBKEY_SIZE);
-            }
-        }
-    }
-    node__waiters_committed(node, job);
-    if (signers == NULL || mempool_update(node->mempool, errmsg,
-                                          (const uint8_t *)signers,
-                                          signer_count) != 0) {
+    node__waiters_committed(node,
+                            (const uint8_t(*)[CODEC_HASH_SIZE])job->tx_ids,
+                            job->info.tx_count);
+    if (mempool_update(node->mempool, errmsg, (const uint8_t *)job->signers,
+                       job->signer_count) != 0) {
         TDEI_LOG(TDEI_LOG_WARNING, "node", "mempool update failed",
-                 "error=\"%s\"",
-                 signers == NULL ? "out of memory" : errmsg);
+                 "error=\"%s\"", errmsg);
     }
-    tdei_free(signers);
     node_job_free(job);
     if (node->stopping) {
         node__stop(node);
+    } else {
+        node__cons_committed(node);
     }
 }
 
-/* Start a block when txs wait, none is being committed and the interval
- * has passed. Loop thread. */
-void node__maybe_block(struct node *node)
+/* Queue @job on a worker; frees it on failure. */
+static int node_job_start(struct node *node, struct node_job *job)
 {
-    struct mempool_stats stats;
-    struct node_job *job;
+    int rc;
 
-    if (node->committing || node->stopping) {
-        return;
+    job->node = node;
+    job->work.data = job;
+    rc = uv_queue_work(&node->loop, &job->work, node_job_work, node_job_after);
+    if (rc != 0) {
+        return TDEI_IOERR;
     }
-    if (uv_now(&node->loop) - node->last_block_ms <
-        node->cfg.block_interval_ms) {
-        return;
-    }
-    mempool_stats_get(node->mempool, &stats);
-    if (stats.txs == 0) {
-        return;
-    }
+    node->working = 1;
+    return 0;
+}
+
+int node__block_commit(struct node *node, uint8_t *commit_bytes,
+                       size_t commit_len)
+{
+    struct node_job *job;
+    int rc;
+
+    TDEI_ASSERT(!node->working);
+    TDEI_ASSERT(node->proposal.bytes != NULL);
     job = tdei_calloc(1, sizeof(*job));
+    if (job == NULL) {
+        return TDEI_NOMEM;
+    }
+    job->kind = NODE_JOB_COMMIT;
+    job->block_bytes = node->proposal.bytes; /* borrowed */
+    job->block_len = node->proposal.len;
+    job->height = node->proposal.height;
+    memcpy(job->block_id, node->proposal.id, CODEC_HASH_SIZE);
+    job->commit_bytes = commit_bytes;
+    job->commit_len = commit_len;
+    rc = node_job_start(node, job);
+    if (rc != 0) {
+        job->commit_bytes = NULL; /* not taken */
+        node_job_free(job);
+    }
+    return rc;
+}
+
+/* Reap the waiting txs and build the proposal block on a worker. */
+static void node_block_build_start(struct node *node)
+{
+    struct node_job *job = tdei_calloc(1, sizeof(*job));
+
     if (job != NULL) {
+        job->kind = NODE_JOB_BUILD;
         job->entries = tdei_calloc(node->limits.block_txs_max,
                                    sizeof(*job->entries));
         job->txs = tdei_calloc(node->limits.block_txs_max, sizeof(*job->txs));
@@ -314,7 +414,6 @@ void node__maybe_block(struct node *node)
         }
         return;
     }
-    job->node = node;
     job->count = mempool_reap(node->mempool, job->entries,
                               node->limits.block_txs_max,
                               node->limits.block_size_max -
@@ -324,14 +423,35 @@ void node__maybe_block(struct node *node)
         job->txs[i].len = job->entries[i].tx_size;
     }
     job->now_ms = node__wall_ms();
-    job->work.data = job;
-    if (job->count == 0 ||
-        uv_queue_work(&node->loop, &job->work, node_block_work,
-                      node_block_after) != 0) {
+    if (job->count == 0 || node_job_start(node, job) != 0) {
         node_job_free(job);
+    }
+}
+
+void node__maybe_block(struct node *node)
+{
+    struct mempool_stats stats;
+
+    if (!node->value_wanted || node->working || node->stopping ||
+        node->halted) {
         return;
     }
-    node->committing = 1;
+    if (node->proposal.bytes != NULL &&
+        node->proposal.height == node->value_height) {
+        /* Built already (an earlier round, or before a restart): propose
+         * it again, whatever waits in the pool. */
+        node__cons_value(node);
+        return;
+    }
+    if (uv_now(&node->loop) - node->last_block_ms <
+        node->cfg.block_interval_ms) {
+        return;
+    }
+    mempool_stats_get(node->mempool, &stats);
+    if (stats.txs == 0) {
+        return;
+    }
+    node_block_build_start(node);
 }
 
 static void node_tick(uv_timer_t *timer)
@@ -371,9 +491,10 @@ void node__stop(struct node *node)
     if (node->mempool != NULL) {
         mempool_cancel(node->mempool);
     }
-    if (node->committing) {
-        return; /* node_block_after calls again once the block is done */
+    if (node->working) {
+        return; /* node_job_after calls again once the job is done */
     }
+    node__cons_stop(node);
     node_close_handle((uv_handle_t *)&node->tick);
     node_close_handle((uv_handle_t *)&node->sigint);
     node_close_handle((uv_handle_t *)&node->sigterm);
@@ -586,6 +707,9 @@ static int node_start(struct node *node, const char *passphrase,
     if (rc == 0) {
         rc = node__api_start(node, errmsg);
     }
+    if (rc == 0) {
+        rc = node__cons_start(node, errmsg);
+    }
     if (rc != 0) {
         return rc;
     }
@@ -609,6 +733,8 @@ static void node_cleanup(struct node *node)
     if (node->mempool != NULL) {
         mempool_destroy(node->mempool);
     }
+    node__cons_free(node);
+    node_proposal_drop(node);
     exec_destroy(node->exec);
     store_batch_destroy(node->batch);
     store_close(node->store);

@@ -103,16 +103,18 @@ static void respond_committed(struct node *node, struct api_call *call,
     tdei_free(bytes);
 }
 
-void node__waiters_committed(struct node *node, const struct node_job *job)
+void node__waiters_committed(struct node *node,
+                             const uint8_t (*tx_ids)[CODEC_HASH_SIZE],
+                             size_t count)
 {
     uint8_t tx_id[CODEC_HASH_SIZE];
 
     if (node->waiter_count == 0) {
         return;
     }
-    for (size_t i = 0; i < job->count; i++) {
+    for (size_t i = 0; i < count; i++) {
         struct node_waiter **link;
-        memcpy(tx_id, job->entries[i].id, CODEC_HASH_SIZE);
+        memcpy(tx_id, tx_ids[i], CODEC_HASH_SIZE);
         link = &node->waiters[waiter_bucket(tx_id)];
         while (*link != NULL) {
             struct node_waiter *w = *link;
@@ -475,11 +477,11 @@ static void handle_get_account(struct api_call *call, struct store_read *r,
 
 /* The state prefixes a ListObjects may name (contracts/contract.h). */
 static const char *const list_prefixes[] = {
-    CONTRACT_KEY_MEMBER,  CONTRACT_KEY_ACCOUNT, CONTRACT_KEY_OPKEY,
-    CONTRACT_KEY_NODEKEY, CONTRACT_KEY_HEAD,    CONTRACT_KEY_PROPOSAL,
-    CONTRACT_KEY_DATASET, CONTRACT_KEY_DSVER,   CONTRACT_KEY_EXCHANGE,
-    CONTRACT_KEY_ESCROW,  CONTRACT_KEY_GRANT,   CONTRACT_KEY_STREAM,
-    CONTRACT_KEY_DUE,
+    CONTRACT_KEY_MEMBER,  CONTRACT_KEY_ACCOUNT,  CONTRACT_KEY_OPKEY,
+    CONTRACT_KEY_NODEKEY, CONTRACT_KEY_HEAD,     CONTRACT_KEY_PROPOSAL,
+    CONTRACT_KEY_DATASET, CONTRACT_KEY_DSVER,    CONTRACT_KEY_EXCHANGE,
+    CONTRACT_KEY_ESCROW,  CONTRACT_KEY_GRANT,    CONTRACT_KEY_STREAM,
+    CONTRACT_KEY_DUE,     CONTRACT_KEY_EVIDENCE,
 };
 
 static int list_prefix_known(const ProtobufCBinaryData *prefix)
@@ -505,7 +507,7 @@ static int list_check(struct api_call *call, const Tdei__Api__ListObjects *req)
     } else if (!list_prefix_known(&req->prefix)) {
         bad = "prefix must begin with a state prefix: member/, account/, "
               "opkey/, nodekey/, head/, mproposal/, dataset/, dsver/, "
-              "exchange/, escrow/, grant/, stream/ or due/";
+              "exchange/, escrow/, grant/, stream/, due/ or evidence/";
     } else if (req->limit == 0 || req->limit > NODE_LIST_LIMIT_MAX) {
         api_call_respond_error(call, TDEI_BADREQUEST,
                                "limit %u is outside 1-%u; ask for at most "

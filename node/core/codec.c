@@ -864,6 +864,20 @@ static int operator_key_rotate_check(const Tdei__OperatorKeyRotate *r,
     return rc;
 }
 
+static int evidence_check(const Tdei__Evidence *evidence, const char *what,
+                          char *errmsg);
+
+/* consensus: the evidence op carries an Evidence under the very rules of
+ * codec_evidence_decode. */
+static int evidence_op_check(const Tdei__Evidence *evidence, char *errmsg)
+{
+    if (evidence == NULL) {
+        return tdei_errorf(errmsg, ERRSZ, TDEI_MALFORMED,
+                           "tx evidence is empty; it carries two votes");
+    }
+    return evidence_check(evidence, "tx evidence", errmsg);
+}
+
 /* Unknown fields of a body: an op number is TDEI_UNKNOWN_OP. */
 static int txbody_unknown_check(const Tdei__TxBody *body, char *errmsg)
 {
@@ -943,6 +957,8 @@ static int txbody_check(const Tdei__TxBody *body, char *errmsg)
     case TDEI__TX_BODY__OP_STREAM_APPEND:
     case TDEI__TX_BODY__OP_STREAM_CLOSE:
         return codec_stream_op_check(body, errmsg);
+    case TDEI__TX_BODY__OP_EVIDENCE:
+        return evidence_op_check(body->evidence, errmsg);
     default:
         return tdei_errorf(errmsg, ERRSZ, TDEI_UNKNOWN_OP,
                            "tx op %d is not known to this node",
@@ -1513,22 +1529,35 @@ static int block_id_compare(const ProtobufCBinaryData *a,
     return memcmp(a->data, b->data, CODEC_HASH_SIZE);
 }
 
-static int evidence_check(const Tdei__Evidence *evidence, char *errmsg)
+/* The rules of an Evidence: the same check for codec_evidence_decode and
+ * for the evidence op of a tx (@what names it in messages). */
+static int evidence_check(const Tdei__Evidence *evidence, const char *what,
+                          char *errmsg)
 {
     const Tdei__Vote *a = evidence->a;
     const Tdei__Vote *b = evidence->b;
-    int rc = codec_no_unknown(&evidence->base, "evidence", errmsg);
+    char vote_what[64];
+    size_t size;
+    int rc = codec_no_unknown(&evidence->base, what, errmsg);
 
     if (rc != 0) {
         return rc;
     }
-    if (a == NULL || b == NULL) {
-        return tdei_errorf(errmsg, ERRSZ, TDEI_MALFORMED,
-                           "evidence lacks vote %s", a == NULL ? "a" : "b");
+    size = tdei__evidence__get_packed_size(evidence);
+    if (size > CODEC_EVIDENCE_SIZE_MAX) {
+        return tdei_errorf(errmsg, ERRSZ, TDEI_TOOBIG,
+                           "%s is %zu bytes; the limit is %u", what, size,
+                           CODEC_EVIDENCE_SIZE_MAX);
     }
-    rc = vote_check(a, "evidence vote a", errmsg);
+    if (a == NULL || b == NULL) {
+        return tdei_errorf(errmsg, ERRSZ, TDEI_MALFORMED, "%s lacks vote %s",
+                           what, a == NULL ? "a" : "b");
+    }
+    (void)snprintf(vote_what, sizeof(vote_what), "%s vote a", what);
+    rc = vote_check(a, vote_what, errmsg);
     if (rc == 0) {
-        rc = vote_check(b, "evidence vote b", errmsg);
+        (void)snprintf(vote_what, sizeof(vote_what), "%s vote b", what);
+        rc = vote_check(b, vote_what, errmsg);
     }
     if (rc != 0) {
         return rc;
@@ -1537,19 +1566,22 @@ static int evidence_check(const Tdei__Evidence *evidence, char *errmsg)
         a->height != b->height || a->round != b->round ||
         a->type != b->type) {
         return tdei_errorf(errmsg, ERRSZ, TDEI_MALFORMED,
-                           "evidence votes differ in validator, height, "
-                           "round or type; they do not conflict");
+                           "%s votes differ in validator, height, "
+                           "round or type; they do not conflict",
+                           what);
     }
     rc = block_id_compare(&a->block_id, &b->block_id);
     if (rc == 0) {
         return tdei_errorf(errmsg, ERRSZ, TDEI_MALFORMED,
-                           "evidence votes are for the same block; they do "
-                           "not conflict");
+                           "%s votes are for the same block; they do "
+                           "not conflict",
+                           what);
     }
     if (rc > 0) {
         return tdei_errorf(errmsg, ERRSZ, TDEI_MALFORMED,
-                           "evidence votes are out of order; vote a must "
-                           "have the lower block_id (nil first)");
+                           "%s votes are out of order; vote a must "
+                           "have the lower block_id (nil first)",
+                           what);
     }
     return 0;
 }
@@ -1571,7 +1603,7 @@ int codec_evidence_decode(Tdei__Evidence **out, const uint8_t *buf,
     if (rc != 0) {
         return rc;
     }
-    rc = evidence_check((const Tdei__Evidence *)msg, errmsg);
+    rc = evidence_check((const Tdei__Evidence *)msg, "evidence", errmsg);
     if (rc == 0) {
         rc = codec_canonical_check(msg, buf, len, "evidence", errmsg);
     }
@@ -1581,6 +1613,31 @@ int codec_evidence_decode(Tdei__Evidence **out, const uint8_t *buf,
     }
     *out = (Tdei__Evidence *)msg;
     return 0;
+}
+
+void codec_evidence_id(uint8_t out[CODEC_HASH_SIZE],
+                       const Tdei__Evidence *evidence)
+{
+    uint8_t buf[CODEC_EVIDENCE_SIZE_MAX];
+    char errmsg[ERRSZ];
+    Tdei__Evidence e = *evidence;
+    Tdei__Vote a;
+    Tdei__Vote b;
+    size_t packed;
+    size_t len;
+
+    TDEI_ASSERT(evidence_check(evidence, "evidence", errmsg) == 0);
+    a = *evidence->a;
+    b = *evidence->b;
+    a.sig = (ProtobufCBinaryData){0, NULL};
+    b.sig = (ProtobufCBinaryData){0, NULL};
+    e.a = &a;
+    e.b = &b;
+    len = tdei__evidence__get_packed_size(&e);
+    TDEI_ASSERT(len <= sizeof(buf));
+    packed = tdei__evidence__pack(&e, buf);
+    TDEI_ASSERT(packed == len);
+    tdei_sha256(out, buf, len);
 }
 
 /* ------------------------------------------------------------------------
@@ -2296,6 +2353,42 @@ void codec_member_proposal_free(Tdei__MemberProposal *proposal)
 void codec_voter_count_free(Tdei__VoterCount *count)
 {
     codec_message_free((ProtobufCMessage *)count);
+}
+
+static int evidence_record_check(const ProtobufCMessage *msg, char *errmsg)
+{
+    const Tdei__EvidenceRecord *r = (const Tdei__EvidenceRecord *)msg;
+    int rc = 0;
+
+    if (r->height == 0) {
+        return tdei_errorf(errmsg, ERRSZ, TDEI_MALFORMED,
+                           "evidence record height is 0; heights start "
+                           "at 1");
+    }
+    rc = codec_len_check(r->tx.len, CODEC_HASH_SIZE, errmsg,
+                         "evidence record tx");
+    if (rc == 0) {
+        rc = codec_len_check(r->validator.len, CODEC_KEY_SIZE, errmsg,
+                             "evidence record validator");
+    }
+    if (rc == 0) {
+        rc = codec_member_id_check(r->member, "evidence record member", errmsg);
+    }
+    return rc;
+}
+
+int codec_evidence_record_decode(Tdei__EvidenceRecord **out, const uint8_t *buf,
+                                 size_t len, char *errmsg)
+{
+    return codec_record_decode(
+        (ProtobufCMessage **)out, &tdei__evidence_record__descriptor, buf, len,
+        CODEC_EVIDENCE_RECORD_SIZE_MAX, "evidence record",
+        evidence_record_check, errmsg);
+}
+
+void codec_evidence_record_free(Tdei__EvidenceRecord *record)
+{
+    codec_message_free((ProtobufCMessage *)record);
 }
 
 int codec_utf8_valid(const uint8_t *s, size_t len)

@@ -116,6 +116,18 @@ void codec_tx_id(uint8_t out[CODEC_HASH_SIZE], const uint8_t *body,
 void codec_block_id(uint8_t out[CODEC_HASH_SIZE], const uint8_t *header,
                     size_t len);
 
+/* Compute the id of an equivocation: SHA-256 of the serialized @evidence
+ * with both votes' sig emptied, so that it names (validator, height,
+ * round, type, the two block ids) and not the signatures: a validator may
+ * sign one vote twice (BIP-340 signatures take fresh randomness), and
+ * either copy must give the same id. The state key of its record is
+ * "evidence/" id (contracts/contract.h).
+ * In:  evidence: one that codec_evidence_decode accepted, or the evidence
+ *      op of a TxBody that codec_txbody_decode accepted (asserted).
+ * Out: out, the 32-byte id. */
+void codec_evidence_id(uint8_t out[CODEC_HASH_SIZE],
+                       const Tdei__Evidence *evidence);
+
 /* ------------------------------------------------------------------------
  * Sign bytes: fixed binary layouts, not protobuf
  *
@@ -236,7 +248,10 @@ int codec_tx_decode(Tdei__Tx **out, const uint8_t *buf, size_t len,
  * numbered 16 or above as an unknown op; an op is set; chain_id is 1-64
  * bytes of [a-z0-9-]; signer is 32 bytes; nonce >= 1; the op's member ids
  * are 3-32 bytes of [a-z0-9-], amounts >= 1, a memo valid UTF-8 of at most
- * CODEC_MEMO_MAX bytes; the encoding is canonical.
+ * CODEC_MEMO_MAX bytes; the evidence op passes the very check of
+ * codec_evidence_decode (size, both votes, same validator, height, round
+ * and type, different block ids in canonical order); the encoding is
+ * canonical.
  * Returns: 0; TDEI_VERSION (a body of another schema version: upgrade
  * tdei); TDEI_UNKNOWN_OP (an op this node does not know: upgrade tdei, or
  * the sender uses a newer schema); TDEI_TOOBIG (a memo over
@@ -321,7 +336,8 @@ int codec_proposal_decode(Tdei__Proposal **out, Tdei__Header **header,
  * Checks: @len <= CODEC_EVIDENCE_SIZE_MAX; both votes present and valid as
  * for codec_vote_decode; same validator, height, round and type; block
  * ids differ, with a.block_id < b.block_id bytewise (nil, the empty id,
- * first). Signatures are the verifier's.
+ * first). Signatures are the verifier's (the evidence contract checks
+ * them). The evidence op of a TxBody gets the same check.
  * Returns: 0, TDEI_TOOBIG, TDEI_MALFORMED or TDEI_NOMEM.
  * In:  buf, len: the serialized Evidence.
  * Out: out, errmsg. */
@@ -528,6 +544,16 @@ int codec_voter_count_decode(Tdei__VoterCount **out, const uint8_t *buf,
 
 void codec_member_proposal_free(Tdei__MemberProposal *proposal);
 void codec_voter_count_free(Tdei__VoterCount *count);
+
+/* consensus: an EvidenceRecord is <= 113 bytes. */
+#define CODEC_EVIDENCE_RECORD_SIZE_MAX 128u
+
+/* Decode an EvidenceRecord. Checks: size; height >= 1; tx and validator
+ * 32 bytes; member a member id. Returns, In, Out: as the decoders above. */
+int codec_evidence_record_decode(Tdei__EvidenceRecord **out, const uint8_t *buf,
+                                 size_t len, char *errmsg);
+
+void codec_evidence_record_free(Tdei__EvidenceRecord *record);
 
 /* ------------------------------------------------------------------------
  * The exchange rules: catalog, classify, ownership, exchange, stream

@@ -213,21 +213,35 @@
                                "time; check the collector's clock")           \
     X(TDEI_SUBS_LIMIT, 1083, "the stream has the most live subscriptions; "   \
                              "wait for one to end")                           \
-    X(TDEI_NO_QUORUM, 1084, "the commit lacks precommits of more than 2/3 "   \
+    X(TDEI_SIGN_BACKWARDS, 1084, "the double-sign guard refuses to sign for " \
+                                 "an earlier height, round or step than the " \
+                                 "last one signed; restart the node so that " \
+                                 "consensus resumes from the guard's record") \
+    X(TDEI_SIGN_CONFLICT, 1085, "the double-sign guard holds another "        \
+                                "message for this height, round and step "    \
+                                "(signing would be a double sign); re-send "  \
+                                "the stored message instead")                 \
+    X(TDEI_NOT_VALIDATOR, 1086, "the key is not a validator of the current "  \
+                                "set; evidence is taken against current "     \
+                                "validators only")                            \
+    X(TDEI_EVIDENCE_EXISTS, 1087, "this equivocation is already recorded on " \
+                                  "the ledger; there is nothing more to "     \
+                                  "submit")                                   \
+    X(TDEI_NO_QUORUM, 1088, "the commit lacks precommits of more than 2/3 "   \
                             "of the validators; fetch the block and its "     \
                             "commit from another peer")                       \
-    X(TDEI_WRONG_HEIGHT, 1085, "the consensus message is for another height " \
+    X(TDEI_WRONG_HEIGHT, 1089, "the consensus message is for another height " \
                                "than the one being decided; it is late, or "  \
                                "this node must sync blocks first")            \
-    X(TDEI_ROUND_RANGE, 1086, "the consensus message's round is outside the " \
+    X(TDEI_ROUND_RANGE, 1090, "the consensus message's round is outside the " \
                               "rounds kept for this height (63 behind, 64 "   \
                               "ahead); it is too old or too far ahead, so it " \
                               "is dropped")                                   \
-    X(TDEI_NOT_PROPOSER, 1087, "the proposal is not signed by the proposer "  \
+    X(TDEI_NOT_PROPOSER, 1091, "the proposal is not signed by the proposer "  \
                                "of its height and round ((height + round) "   \
                                "mod n over the sorted validators); the "      \
                                "sender is faulty, so it is dropped")          \
-    X(TDEI_EQUIVOCATION, 1088, "the validator signed two different messages " \
+    X(TDEI_EQUIVOCATION, 1092, "the validator signed two different messages " \
                                "for one height, round and step; the first "   \
                                "one counts and the second is dropped (votes " \
                                "become evidence)")

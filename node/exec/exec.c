@@ -10,6 +10,7 @@
 #include "core/keys.h"
 #include "core/merkle.h"
 #include "search/search.h"
+#include "votes.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -788,6 +789,45 @@ static int header_check(struct exec *ex, struct store_read *r,
     return rc;
 }
 
+/* Verify the block's last_commit, the commit of height - 1, against the
+ * validator set of that height. Validator-set changes do not exist yet
+ * (next_validators_hash is validators_hash), so the state's set is the
+ * set of every height; when changes arrive (effective at H+2), this must
+ * read the set recorded for height - 1. */
+static int last_commit_check(struct store_read *r, const struct exec_tip *tip,
+                             const Tdei__Block *block,
+                             const Tdei__Header *header, char *errmsg)
+{
+    Tdei__ValidatorSet *set = NULL;
+    struct cons_vset vset;
+    int rc;
+
+    if (header->height == 1) {
+        return 0; /* the first block has no commit to carry */
+    }
+    if (block->last_commit == NULL) {
+        return tdei_errorf(errmsg, ERRSZ, TDEI_BAD_BLOCK,
+                           "block %" PRIu64 " has no last_commit",
+                           header->height);
+    }
+    rc = validators_read(r, &set, errmsg);
+    if (rc == 0) {
+        rc = votes_vset_from_proto(&vset, set, errmsg);
+        codec_validator_set_free(set);
+    }
+    if (rc == 0) {
+        rc = votes_commit_verify(block->last_commit, tip->chain_id, &vset,
+                                 errmsg);
+        if (rc != 0) {
+            rc = tdei_errwrap(errmsg, ERRSZ, rc,
+                              "block %" PRIu64 " last_commit (of block "
+                              "%" PRIu64 ")",
+                              header->height, header->height - 1);
+        }
+    }
+    return rc;
+}
+
 /* The signer of a tx: its registration and member. */
 struct tx_signer
 {
@@ -1014,6 +1054,7 @@ static int tx_apply(struct block_run *run, size_t index,
         .height = run->height,
         .time_ms = run->time_ms,
         .tx_id = tx_id,
+        .chain_id = run->chain_id,
     };
     uint8_t loc[STORE_TX_LOCATION_SIZE];
     size_t size;
@@ -1231,6 +1272,9 @@ int exec_block(struct exec *ex, struct store_batch *batch,
     }
     if (rc == 0) {
         rc = header_check(ex, r, &tip, block, header, params, errmsg);
+    }
+    if (rc == 0) {
+        rc = last_commit_check(r, &tip, block, header, errmsg);
     }
     if (rc != 0) {
         codec_params_free(params);

@@ -209,13 +209,18 @@ int exec_genesis_check(struct store_read *r, const struct genesis *g,
  * height = tip + 1, time_ms > tip time, last_block_id = tip id, txs_root
  * over block->txs, last_results_root, app_hash, validators_hash and
  * next_validators_hash as exec_next_header gives them, proposer one of the
- * validators, at most params.block_txs_max txs (TDEI_BAD_BLOCK). The
- * commit in block->last_commit is consensus's to verify, not checked here.
- * Then every tx as in the header comment.
+ * validators, at most params.block_txs_max txs (TDEI_BAD_BLOCK). Then
+ * block->last_commit, the commit of height - 1 (absent at height 1; the
+ * codec checked its height and block id): cons_commit_verify with the
+ * chain's BIP-340 vote signatures (votes.h) against the validator set of
+ * height - 1, which is the state's set while validator changes do not
+ * exist: precommits of more than 2/3 of it, each signature valid
+ * (TDEI_NO_QUORUM, TDEI_NOT_VOTER, TDEI_BADSIG, TDEI_MALFORMED; errmsg
+ * starts "block H last_commit"). Then every tx as in the header comment.
  * Returns: 0 (@out filled); TDEI_CHAIN_ID, TDEI_BAD_BLOCK, TDEI_MALFORMED,
  * TDEI_TOOBIG, TDEI_VERSION, TDEI_UNKNOWN_OP, TDEI_UNKNOWN_SIGNER,
- * TDEI_NONCE, TDEI_BADSIG (the block is invalid; errmsg names the tx
- * index and the rule); TDEI_NOSPACE (the block passes the state budget:
+ * TDEI_NONCE, TDEI_BADSIG, TDEI_NO_QUORUM, TDEI_NOT_VOTER (the block is
+ * invalid; errmsg names the tx index or the commit and the rule); TDEI_NOSPACE (the block passes the state budget:
  * invalid); TDEI_NOMEM, TDEI_IOERR, TDEI_CORRUPT (this node failed:
  * retry, or restore the store); TDEI_NOTFOUND (no genesis committed);
  * a batch error (the batch is too small). On any error the batch holds

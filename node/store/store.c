@@ -952,10 +952,47 @@ static void store_assert_no_read_held(struct store *s)
     TDEI_ASSERT(!held && "this thread holds a read of the store");
 }
 
-/* Apply @b in one write transaction and commit it.
- * Out: @mdb_rc: the LMDB code of the failure (0 on success). */
+/* The check of store_commit_checked: the key it reads and the function. */
+struct store_guard
+{
+    enum store_db db;
+    const uint8_t *key;
+    size_t klen;
+    void *arg;
+    store_commit_check_fn check;
+};
+
+/* Run @g's check on the current value of its key within @txn.
+ * Out: @mdb_rc: the LMDB code of a failed read (0 otherwise). */
+static int store_guard_run(struct store *s, MDB_txn *txn,
+                           const struct store_guard *g, int *mdb_rc,
+                           char *errmsg)
+{
+    MDB_val key = {.mv_size = g->klen, .mv_data = (void *)g->key};
+    MDB_val val = {0};
+    int rc = mdb_get(txn, s->dbi[g->db], &key, &val);
+
+    *mdb_rc = 0;
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        *mdb_rc = rc;
+        store_note_failure(s, rc);
+        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, store_code(rc),
+                           "commit: read the checked key in %s: %s",
+                           store_db_names[g->db], mdb_strerror(rc));
+    }
+    if (rc == MDB_NOTFOUND) {
+        return g->check(g->arg, 0, NULL, 0, errmsg);
+    }
+    return g->check(g->arg, 1, val.mv_data, val.mv_size, errmsg);
+}
+
+/* Apply @b in one write transaction and commit it; with @g (may be NULL),
+ * only when its check accepts the value it reads in that transaction.
+ * Out: @mdb_rc: the LMDB code of the failure (0 on success, and when the
+ * check refused). */
 static int store_commit_once(struct store *s, const struct store_batch *b,
-                             int *mdb_rc, char *errmsg)
+                             const struct store_guard *g, int *mdb_rc,
+                             char *errmsg)
 {
     MDB_txn *txn;
     size_t pos = 0;
@@ -969,6 +1006,13 @@ static int store_commit_once(struct store *s, const struct store_batch *b,
         return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, store_code(rc),
                            "commit: begin write transaction: %s",
                            mdb_strerror(rc));
+    }
+    if (g != NULL) {
+        rc = store_guard_run(s, txn, g, mdb_rc, errmsg);
+        if (rc != 0) {
+            mdb_txn_abort(txn);
+            return rc;
+        }
     }
     while (pos < b->len) {
         const uint8_t *p = b->buf + pos;
@@ -1054,7 +1098,9 @@ static int store_grow(struct store *s, uint64_t size, char *errmsg)
     return 0;
 }
 
-int store_commit(struct store *s, const struct store_batch *b, char *errmsg)
+/* store_commit and store_commit_checked (@g not NULL). */
+static int store_commit_guarded(struct store *s, const struct store_batch *b,
+                                const struct store_guard *g, char *errmsg)
 {
     int mdb_rc = 0;
     int rc;
@@ -1067,7 +1113,7 @@ int store_commit(struct store *s, const struct store_batch *b, char *errmsg)
                            "commit: batch refused, nothing written: %s",
                            b->errmsg);
     }
-    if (b->ops == 0) {
+    if (b->ops == 0 && g == NULL) {
         return 0;
     }
     (void)pthread_mutex_lock(&s->write_mutex);
@@ -1080,7 +1126,7 @@ int store_commit(struct store *s, const struct store_batch *b, char *errmsg)
      * (map_size_max - map_size) / map_size_growth + 1 passes. */
     for (;;) {
         uint64_t size;
-        rc = store_commit_once(s, b, &mdb_rc, errmsg);
+        rc = store_commit_once(s, b, g, &mdb_rc, errmsg);
         if (mdb_rc != MDB_MAP_FULL) {
             break;
         }
@@ -1106,6 +1152,23 @@ int store_commit(struct store *s, const struct store_batch *b, char *errmsg)
 out_unlock:
     (void)pthread_mutex_unlock(&s->write_mutex);
     return rc;
+}
+
+int store_commit(struct store *s, const struct store_batch *b, char *errmsg)
+{
+    return store_commit_guarded(s, b, NULL, errmsg);
+}
+
+int store_commit_checked(struct store *s, const struct store_batch *b,
+                         enum store_db db, const uint8_t *key, size_t klen,
+                         char *errmsg, void *arg, store_commit_check_fn check)
+{
+    struct store_guard g = {
+        .db = db, .key = key, .klen = klen, .arg = arg, .check = check};
+
+    TDEI_ASSERT((unsigned)db < STORE_DB_COUNT);
+    TDEI_ASSERT(klen >= 1 && klen <= STORE_KEY_SIZE_MAX);
+    return store_commit_guarded(s, b, &g, errmsg);
 }
 
 /* ---- reads --------------------------------------------------------------- */

@@ -273,6 +273,35 @@ const char *store_batch_errmsg(const struct store_batch *b);
  *        read of @s (asserted). May block while the map grows. */
 int store_commit(struct store *s, const struct store_batch *b, char *errmsg);
 
+/* The check of store_commit_checked. Called inside the write transaction
+ * with the current value of the checked key.
+ * Returns: 0 to go on with the commit, or a TDEI_* code (written into
+ * @errmsg, TDEI_ERRMSG_SIZE bytes) to abort it with nothing written.
+ * In:    @found: 1 when the key holds a value, 0 when it is absent (then
+ *        @val is NULL and @vlen 0); @val: borrowed from the map for the
+ *        call only (read-only; copy what is needed).
+ * Thread: the committing thread, holding the store's write lock: it must
+ *        not call the store. */
+typedef int (*store_commit_check_fn)(void *arg, int found, const uint8_t *val,
+                                     size_t vlen, char *errmsg);
+
+/* As store_commit, but first read the value of @key in @db inside the
+ * write transaction and pass it to @check: the batch is applied only when
+ * @check returns 0, so no other commit can come between what @check saw
+ * and what @b writes (a compare-and-swap; the double-sign guard,
+ * signer.h, keeps its record moving forward with it). An empty
+ * @b still runs @check. When the map grows, the transaction is retried
+ * and @check runs again. Durable as store_commit: on 0 the batch is
+ * synced.
+ * Returns: as store_commit, plus the code @check returned (its message in
+ * @errmsg; nothing written), and TDEI_IOERR or TDEI_CORRUPT when the read
+ * of @key fails.
+ * In:    @key: 1..STORE_KEY_SIZE_MAX bytes (asserted), borrowed for the
+ *        call; @arg: passed to @check. */
+int store_commit_checked(struct store *s, const struct store_batch *b,
+                         enum store_db db, const uint8_t *key, size_t klen,
+                         char *errmsg, void *arg, store_commit_check_fn check);
+
 /* ---- reads --------------------------------------------------------------- */
 
 /* Begin a read: a consistent snapshot of the last commit, unaffected by

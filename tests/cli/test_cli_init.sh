@@ -81,6 +81,19 @@ expect_fail_with 'tdei init' "a missing home is refused" \
     "$TDEI_NODE_BIN" --home "$T/nothing" --check
 expect_exit 2 "tdei-node needs --home" "$TDEI_NODE_BIN" --check
 expect_exit 0 "tdei-node --config-help" "$TDEI_NODE_BIN" --config-help
+# README's config table is the --config-help list, row for row: a key
+# added to the table in config.c must be documented there too.
+"$TDEI_NODE_BIN" --config-help | awk -F'\t' '{
+    split($1, k, "."); d = $2
+    if (d == "") d = "(empty)"; else if (d != "(required)") d = "`" d "`"
+    printf "| `[%s] %s` | %s | %s |\n", k[1], k[2], d, $3 }' >"$T/keys.md"
+sed -n '/^| key | default | meaning |$/,/^$/p' "$TDEI_SRCDIR/README.md" |
+    sed '1,2d;/^$/d' >"$T/readme-keys.md"
+if [ -s "$T/keys.md" ] && diff "$T/keys.md" "$T/readme-keys.md" >"$OUT"; then
+    ok "README's config table matches tdei-node --config-help"
+else
+    fail "README's config table matches tdei-node --config-help"
+fi
 expect_exit 2 "tdei refuses an unknown group" "$TDEI_BIN" frobnicate
 expect_exit 0 "tdei --help" "$TDEI_BIN" --help
 expect_out '^tdei [0-9]+\.[0-9]+\.[0-9]+$' "tdei version" "$TDEI_BIN" version

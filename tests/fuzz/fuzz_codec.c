@@ -105,6 +105,8 @@ static void decode_all(const uint8_t *data, size_t size,
         codec_stream_decode(&stream, data, size, errmsg));
     RUN(Tdei__DueList, due, codec_due_list_free,
         codec_due_list_decode(&due, data, size, errmsg));
+    RUN(Tdei__EvidenceRecord, evrec, codec_evidence_record_free,
+        codec_evidence_record_decode(&evrec, data, size, errmsg));
     {
         Tdei__Header *header = NULL;
         RUN(Tdei__Block, block, codec_block_free,

@@ -8,20 +8,34 @@
  *          and restart it: every tx the node reported committed is still
  *          there at its height, nothing is applied twice (nonces and
  *          balances agree with the committed txs), and replaying every
- *          stored block on a fresh store gives the stored app hash.
+ *          stored block on a fresh store gives the stored app hash. The
+ *          double-sign guard's record, read while the node is down, only
+ *          moves forward from kill to kill (an equal position holds the
+ *          identical message), and the commit of the tip is exactly the
+ *          precommit it records.
+ *   resume: a node stopped right after signing the proposal, the prevote
+ *          or the precommit of a block it built (a guard record and a
+ *          durable proposal written as the node writes them) resumes
+ *          from the record: it commits exactly that block, in round 0
+ *          (proposal, precommit: the precommit is reused, not signed
+ *          again) or, after its timeouts, in round 1 (prevote).
  * TDEI_TEST_SEED=N replays the crash schedule. */
 #include "harness.h"
 #include "testutil.h"
 
+#include "config.h"
 #include "core/alloc.h"
 #include "core/codec.h"
 #include "contracts/contract.h"
 #include "core/error.h"
+#include "core/keyfile.h"
 #include "exec/exec.h"
 #include "genesis.h"
 #include "home.h"
 #include "node.h"
+#include "signer.h"
 #include "store/store.h"
+#include "votes.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -389,6 +403,102 @@ static void replay_and_compare(void)
     genesis_free(&g);
 }
 
+/* The double-sign guard across kills: what one stopped node left. */
+struct guard_seen
+{
+    int has;                 /* 1: a record was read before */
+    struct cons_signed last; /* that record */
+    size_t moved;            /* kills after which it had moved forward */
+};
+
+static int guard_cmp(const struct cons_signed *a, const struct cons_signed *b)
+{
+    if (a->height != b->height) {
+        return a->height < b->height ? -1 : 1;
+    }
+    if (a->round != b->round) {
+        return a->round < b->round ? -1 : 1;
+    }
+    if (a->step != b->step) {
+        return a->step < b->step ? -1 : 1;
+    }
+    return 0;
+}
+
+/* With the node down, read its guard record and its tip: the record never
+ * moved backwards since @seen, an equal position is the identical signed
+ * message, the record is at the tip or the height after it, and at the
+ * tip it is the precommit whose signature the tip's commit carries. */
+static void guard_check(struct guard_seen *seen)
+{
+    struct store_options opts = store_options_default();
+    struct codec_limits limits = CODEC_LIMITS_DEFAULT;
+    struct store *store = NULL;
+    struct store_read *r = NULL;
+    struct cons_signed rec;
+    struct exec_tip tip;
+    Tdei__Commit *commit = NULL;
+    const uint8_t *val;
+    size_t vlen;
+    char path[HOME_PATH_MAX];
+    char errmsg[TDEI_ERRMSG_SIZE] = "";
+    int rc;
+
+    (void)home_path(path, net.homes[0], "data/ledger");
+    ck_assert_msg(store_open(&store, path, &opts, errmsg) == 0, "%s", errmsg);
+    rc = signer_load(store, &rec, errmsg);
+    ck_assert_msg(rc == 0 || rc == TDEI_NOTFOUND, "%s", errmsg);
+    ck_assert_int_eq(store_read_begin(store, &r, errmsg), 0);
+    ck_assert_int_eq(exec_query_tip(r, &tip, errmsg), 0);
+    if (rc == TDEI_NOTFOUND) {
+        ck_assert_msg(!seen->has, "the guard's record disappeared");
+        ck_assert_uint_eq(tip.height, 0);
+    } else {
+        if (seen->has) {
+            int cmp = guard_cmp(&rec, &seen->last);
+            ck_assert_msg(cmp >= 0,
+                          "the guard moved back from %llu/%u/%d to "
+                          "%llu/%u/%d",
+                          (unsigned long long)seen->last.height,
+                          seen->last.round, (int)seen->last.step,
+                          (unsigned long long)rec.height, rec.round,
+                          (int)rec.step);
+            if (cmp == 0) {
+                ck_assert_uint_eq(rec.len, seen->last.len);
+                ck_assert_mem_eq(rec.bytes, seen->last.bytes, rec.len);
+                ck_assert_mem_eq(rec.sig, seen->last.sig, CONS_SIG_SIZE);
+            } else {
+                seen->moved++;
+            }
+        }
+        ck_assert_msg(rec.height == tip.height || rec.height == tip.height + 1,
+                      "guard at height %llu, tip %llu",
+                      (unsigned long long)rec.height,
+                      (unsigned long long)tip.height);
+        if (rec.height == tip.height) {
+            ck_assert_int_eq(store_get(r, STORE_DB_META,
+                                       (const uint8_t *)NODE_META_LAST_COMMIT,
+                                       strlen(NODE_META_LAST_COMMIT), &val,
+                                       &vlen),
+                             0);
+            ck_assert_int_eq(
+                codec_commit_decode(&commit, val, vlen, &limits, errmsg), 0);
+            ck_assert_int_eq(rec.step, CONS_STEP_PRECOMMIT);
+            ck_assert_uint_eq(rec.round, commit->round);
+            ck_assert_int_eq(rec.id.nil, 0);
+            ck_assert_mem_eq(rec.id.bytes, commit->block_id.data, 32);
+            ck_assert_uint_eq(commit->n_signatures, 1);
+            ck_assert_mem_eq(rec.sig, commit->signatures[0]->sig.data,
+                             CONS_SIG_SIZE);
+            codec_commit_free(commit);
+        }
+        seen->last = rec;
+        seen->has = 1;
+    }
+    store_read_end(r);
+    store_close(store);
+}
+
 START_TEST(test_ledger_survives_kill_9_under_load)
 {
     const char *seed_env = getenv("TDEI_TEST_SEED");
@@ -399,6 +509,7 @@ START_TEST(test_ledger_survives_kill_9_under_load)
     struct crash_record *sent = NULL;
     struct crash_record *done = NULL;
     struct api_client client;
+    struct guard_seen guard = {0};
     uint64_t want[CRASH_SIGNERS + 1];
     uint64_t applied[CRASH_SIGNERS + 1] = {0};
     size_t nsent;
@@ -434,6 +545,7 @@ START_TEST(test_ledger_survives_kill_9_under_load)
         ck_assert_int_eq(integ_node_stop(&net, SIGKILL, 10000), 128 + 9);
         (void)kill(child, SIGKILL);
         (void)waitpid(child, &status, 0);
+        guard_check(&guard);
     }
     ck_assert_int_eq(integ_node_start(&net, 20000), 0);
     ck_assert_int_eq(integ_connect(&net, &client), 0);
@@ -471,14 +583,258 @@ START_TEST(test_ledger_survives_kill_9_under_load)
         ck_assert_uint_eq(committed_nonce(&client, s), applied[s]);
     }
     check_balances(&client, want);
-    fprintf(stderr, "crash test: %d kills, %zu txs sent, %zu reported "
-                    "committed\n",
-            CRASH_ROUNDS, nsent, ndone);
+    fprintf(stderr,
+            "crash test: %d kills, %zu txs sent, %zu reported "
+            "committed; the guard moved forward across %zu\n",
+            CRASH_ROUNDS, nsent, ndone, guard.moved);
     api_client_close(&client);
     ck_assert_int_eq(integ_node_stop(&net, SIGTERM, 20000), 0);
+    guard_check(&guard);
+    ck_assert_uint_gt(guard.moved, 0);
     replay_and_compare();
     free(sent);
     free(done);
+}
+END_TEST
+
+/* ---- resume from the guard's record -------------------------------------- */
+
+/* Set home 0's consensus timeouts to @ms, without growth. */
+static void timeouts_set(uint64_t ms)
+{
+    struct tdei_config cfg;
+    char path[HOME_PATH_MAX];
+    char errmsg[TDEI_ERRMSG_SIZE] = "";
+    FILE *f;
+
+    (void)home_path(path, net.homes[0], "config.ini");
+    ck_assert_msg(config_load(&cfg, path, errmsg) == 0, "%s", errmsg);
+    cfg.timeout_propose_ms = ms;
+    cfg.timeout_prevote_ms = ms;
+    cfg.timeout_precommit_ms = ms;
+    cfg.timeout_propose_delta_ms = 0;
+    cfg.timeout_prevote_delta_ms = 0;
+    cfg.timeout_precommit_delta_ms = 0;
+    f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(config_write(&cfg, f), 0);
+    fclose(f);
+}
+
+/* Home 0's node key: the validator's. */
+static void node_key_load(struct tdei_keypair *kp)
+{
+    struct tdei_keyfile_key key;
+    char path[HOME_PATH_MAX];
+    char errmsg[TDEI_ERRMSG_SIZE] = "";
+
+    (void)home_key_path(path, net.homes[0], HOME_KEY_NODE);
+    ck_assert_msg(tdei_keyfile_load(path, &key, NULL, errmsg) == 0, "%s",
+                  errmsg);
+    ck_assert_int_eq(tdei_keypair_from_secret(kp, key.secret), 0);
+    tdei_keyfile_key_wipe(&key);
+}
+
+/* With the node down, do what it does up to @last_step at the height
+ * after the tip, round 0, then "crash": build the block of @tx as the
+ * node builds it, make it durable as meta NODE_META_PROPOSAL, and persist
+ * the guard's records for its proposal, prevote and precommit up to
+ * @last_step, signed with the node key. Out: the block's height and id,
+ * and the last record. */
+static void crash_after(enum cons_step last_step, const uint8_t *tx,
+                        size_t tx_len, uint64_t *height, uint8_t id[32],
+                        struct cons_signed *last)
+{
+    struct store_options opts = store_options_default();
+    struct codec_limits limits = CODEC_LIMITS_DEFAULT;
+    struct exec_next_header next;
+    Tdei__Header header = TDEI__HEADER__INIT;
+    Tdei__Block block = TDEI__BLOCK__INIT;
+    Tdei__Commit *last_commit = NULL;
+    ProtobufCBinaryData txs[1] = {{tx_len, (uint8_t *)(uintptr_t)tx}};
+    struct tdei_keypair kp;
+    struct votes_crypto vc;
+    struct cons_crypto crypto;
+    struct store *store = NULL;
+    struct store_read *r = NULL;
+    struct store_batch *batch = NULL;
+    const uint8_t *val;
+    size_t vlen;
+    uint8_t *hbytes = NULL;
+    size_t hlen;
+    uint8_t *bytes = NULL;
+    size_t len;
+    char path[HOME_PATH_MAX];
+    char errmsg[TDEI_ERRMSG_SIZE] = "";
+
+    node_key_load(&kp);
+    (void)home_path(path, net.homes[0], "data/ledger");
+    ck_assert_msg(store_open(&store, path, &opts, errmsg) == 0, "%s", errmsg);
+    ck_assert_int_eq(store_read_begin(store, &r, errmsg), 0);
+    ck_assert_msg(exec_next_header(r, txs, 1, &next, errmsg) == 0, "%s",
+                  errmsg);
+    exec_header_fill(&header, &next);
+    header.time_ms = next.time_ms_min;
+    header.proposer = (ProtobufCBinaryData){32, kp.pubkey};
+    ck_assert_int_eq(codec_header_encode(&header, &hbytes, &hlen), 0);
+    ck_assert_int_eq(store_get(r, STORE_DB_META,
+                               (const uint8_t *)NODE_META_LAST_COMMIT,
+                               strlen(NODE_META_LAST_COMMIT), &val, &vlen),
+                     0);
+    ck_assert_int_eq(
+        codec_commit_decode(&last_commit, val, vlen, &limits, errmsg), 0);
+    store_read_end(r);
+    block.header = (ProtobufCBinaryData){hlen, hbytes};
+    block.n_txs = 1;
+    block.txs = txs;
+    block.last_commit = last_commit;
+    ck_assert_int_eq(codec_block_encode(&block, &bytes, &len), 0);
+    *height = next.height;
+    codec_block_id(id, hbytes, hlen);
+    ck_assert_int_eq(store_batch_create(&batch, 1u << 20), 0);
+    ck_assert_int_eq(store_batch_put(batch, STORE_DB_META,
+                                     (const uint8_t *)NODE_META_PROPOSAL,
+                                     strlen(NODE_META_PROPOSAL), bytes, len),
+                     0);
+    ck_assert_msg(store_commit(store, batch, errmsg) == 0, "%s", errmsg);
+    votes_crypto_init(&vc, &crypto, net.chain_id, &kp);
+    for (int step = CONS_STEP_PROPOSE; step <= (int)last_step; step++) {
+        struct cons_signed rec;
+        memset(&rec, 0, sizeof(rec));
+        rec.height = next.height;
+        rec.round = 0;
+        rec.step = (enum cons_step)step;
+        rec.id.nil = 0;
+        memcpy(rec.id.bytes, id, 32);
+        rec.pol_round = -1;
+        if (step == CONS_STEP_PROPOSE) {
+            struct cons_proposal p = {.height = next.height, .pol_round = -1};
+            memcpy(p.id, id, 32);
+            rec.len = crypto.proposal_bytes(crypto.impl, &p, rec.bytes);
+        } else {
+            struct cons_vote v = {.height = next.height};
+            v.type = step == CONS_STEP_PREVOTE ? CONS_PREVOTE : CONS_PRECOMMIT;
+            v.id = rec.id;
+            rec.len = crypto.vote_bytes(crypto.impl, &v, rec.bytes);
+        }
+        ck_assert_int_eq(crypto.sign(crypto.impl, rec.bytes, rec.len, rec.sig),
+                         0);
+        ck_assert_msg(signer_persist(store, &rec, errmsg) == 0, "%s", errmsg);
+        *last = rec;
+    }
+    store_batch_destroy(batch);
+    store_close(store);
+    codec_commit_free(last_commit);
+    tdei_free(hbytes);
+    tdei_free(bytes);
+    tdei_keypair_wipe(&kp);
+}
+
+/* Wait (at most 10 s) until the node's tip reaches @height. */
+static void wait_height(struct api_client *client, uint64_t height)
+{
+    uint64_t deadline = integ_now_ms() + 10000;
+    uint64_t h = 0;
+
+    while (integ_now_ms() < deadline) {
+        ck_assert_int_eq(integ_status(client, &h, NULL), 0);
+        if (h >= height) {
+            return;
+        }
+        (void)usleep(20000);
+    }
+    ck_abort_msg("the node stayed at height %llu, short of %llu",
+                 (unsigned long long)h, (unsigned long long)height);
+}
+
+START_TEST(test_ledger_restart_resumes_from_the_signed_record)
+{
+    static const struct
+    {
+        enum cons_step step;
+        uint32_t round; /* of the commit */
+        int reused;     /* the commit carries the recorded precommit */
+    } cases[] = {
+        {CONS_STEP_PROPOSE, 0, 0},
+        {CONS_STEP_PREVOTE, 1, 0},
+        {CONS_STEP_PRECOMMIT, 0, 1},
+    };
+    struct api_client client;
+    struct codec_limits limits = CODEC_LIMITS_DEFAULT;
+    struct store_options opts = store_options_default();
+    uint8_t *tx = NULL;
+    size_t len = 0;
+    uint32_t code = 0;
+    uint32_t result = 0;
+    char path[HOME_PATH_MAX];
+    char errmsg[TDEI_ERRMSG_SIZE] = "";
+
+    ck_assert_int_eq(integ_net_create(&net, 2, BALANCE, 20), 0);
+    timeouts_set(50);
+    ck_assert_int_eq(integ_node_start(&net, 20000), 0);
+    ck_assert_int_eq(integ_connect(&net, &client), 0);
+    ck_assert_int_eq(integ_transfer_tx(&net, 1, 0, 5, 1, &tx, &len), 0);
+    ck_assert_int_eq(integ_submit(&client, tx, len, 1, &code, &result), 0);
+    ck_assert_uint_eq(code, 0);
+    tdei_free(tx);
+    api_client_close(&client);
+    ck_assert_int_eq(integ_node_stop(&net, SIGTERM, 20000), 0);
+    (void)home_path(path, net.homes[0], "data/ledger");
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct cons_signed rec;
+        struct cons_signed now;
+        struct store *store = NULL;
+        struct store_read *r = NULL;
+        Tdei__Commit *commit = NULL;
+        const uint8_t *val;
+        size_t vlen;
+        uint64_t height = 0;
+        uint8_t id[32];
+        uint8_t hkey[8];
+        ck_assert_int_eq(integ_transfer_tx(&net, 1, 0, 5, 2 + i, &tx, &len), 0);
+        crash_after(cases[i].step, tx, len, &height, id, &rec);
+        tdei_free(tx);
+        ck_assert_int_eq(integ_node_start(&net, 20000), 0);
+        ck_assert_int_eq(integ_connect(&net, &client), 0);
+        wait_height(&client, height);
+        api_client_close(&client);
+        ck_assert_int_eq(integ_node_stop(&net, SIGTERM, 20000), 0);
+        /* The block at @height is the one built before the "crash". */
+        ck_assert_msg(store_open(&store, path, &opts, errmsg) == 0, "%s",
+                      errmsg);
+        ck_assert_int_eq(store_read_begin(store, &r, errmsg), 0);
+        ck_assert_int_eq(store_get(r, STORE_DB_BLOCK_IDS, id, 32, &val, &vlen),
+                         0);
+        store_u64_encode(hkey, height);
+        ck_assert_mem_eq(val, hkey, 8);
+        ck_assert_int_eq(store_get(r, STORE_DB_META,
+                                   (const uint8_t *)NODE_META_LAST_COMMIT,
+                                   strlen(NODE_META_LAST_COMMIT), &val, &vlen),
+                         0);
+        ck_assert_int_eq(
+            codec_commit_decode(&commit, val, vlen, &limits, errmsg), 0);
+        ck_assert_uint_eq(commit->height, height);
+        ck_assert_uint_eq(commit->round, cases[i].round);
+        ck_assert_mem_eq(commit->block_id.data, id, 32);
+        ck_assert_int_eq(store_get(r, STORE_DB_META,
+                                   (const uint8_t *)NODE_META_PROPOSAL,
+                                   strlen(NODE_META_PROPOSAL), &val, &vlen),
+                         TDEI_NOTFOUND);
+        store_read_end(r);
+        /* The guard is at the commit's precommit, after the crash's. */
+        ck_assert_int_eq(signer_load(store, &now, errmsg), 0);
+        ck_assert_uint_eq(now.height, height);
+        ck_assert_uint_eq(now.round, cases[i].round);
+        ck_assert_int_eq(now.step, CONS_STEP_PRECOMMIT);
+        ck_assert_int_ge(guard_cmp(&now, &rec), 0);
+        ck_assert_mem_eq(now.sig, commit->signatures[0]->sig.data,
+                         CONS_SIG_SIZE);
+        if (cases[i].reused) {
+            ck_assert_mem_eq(now.sig, rec.sig, CONS_SIG_SIZE);
+        }
+        codec_commit_free(commit);
+        store_close(store);
+    }
 }
 END_TEST
 
@@ -487,6 +843,7 @@ static Suite *ledger_suite(void)
     Suite *suite = suite_create("ledger");
     TCase *load = tcase_create("load");
     TCase *crash = tcase_create("crash");
+    TCase *resume = tcase_create("resume");
 
     tcase_add_checked_fixture(load, integ_setup, integ_teardown);
     tcase_set_timeout(load, 600);
@@ -496,6 +853,10 @@ static Suite *ledger_suite(void)
     tcase_set_timeout(crash, 600);
     tcase_add_test(crash, test_ledger_survives_kill_9_under_load);
     suite_add_tcase(suite, crash);
+    tcase_add_checked_fixture(resume, integ_setup, integ_teardown);
+    tcase_set_timeout(resume, 300);
+    tcase_add_test(resume, test_ledger_restart_resumes_from_the_signed_record);
+    suite_add_tcase(suite, resume);
     return suite;
 }
 

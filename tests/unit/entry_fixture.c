@@ -81,6 +81,7 @@ int fx_run(const char *member, uint64_t height, Tdei__TxBody *body)
         .height = height,
         .time_ms = 1764000000000ull,
         .tx_id = tx_id,
+        .chain_id = "test-chain",
     };
 
     body->version = 1;

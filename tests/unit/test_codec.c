@@ -1416,6 +1416,182 @@ START_TEST(test_codec_evidence_rules)
 }
 END_TEST
 
+/* The evidence op of a tx: the decoder's code and message for @evidence
+ * carried in a TxBody. */
+static int evidence_op_rc(Tdei__Evidence *evidence, char *errmsg)
+{
+    struct tx_fx fx;
+
+    tx_fx_init(&fx);
+    fx.body.op_case = TDEI__TX_BODY__OP_EVIDENCE;
+    fx.body.evidence = evidence;
+    return body_rc(&fx, errmsg);
+}
+
+/* The op and the standalone decoder agree on @evidence: same code, and the
+ * op's message is the decoder's with "tx " in front. */
+static int evidence_both_rc(Tdei__Evidence *evidence)
+{
+    char alone[TDEI_ERRMSG_SIZE] = "";
+    char in_tx[TDEI_ERRMSG_SIZE] = "";
+    char want[TDEI_ERRMSG_SIZE + 8];
+    int rc = evidence_rc(evidence, alone);
+
+    ck_assert_int_eq(evidence_op_rc(evidence, in_tx), rc);
+    if (rc != 0) {
+        (void)snprintf(want, sizeof(want), "tx %s", alone);
+        ck_assert_str_eq(in_tx, want);
+    }
+    return rc;
+}
+
+START_TEST(test_codec_evidence_op_same_rules)
+{
+    struct vote_fx a, b;
+    Tdei__Evidence evidence = TDEI__EVIDENCE__INIT;
+    Tdei__TxBody *decoded = NULL;
+    char errmsg[TDEI_ERRMSG_SIZE];
+    struct tx_fx fx;
+    uint8_t *bytes;
+    size_t len;
+
+    vote_fx_init(&a, 0x10);
+    vote_fx_init(&b, 0x20);
+    evidence.a = &a.vote;
+    evidence.b = &b.vote;
+    ck_assert_int_eq(evidence_both_rc(&evidence), 0);
+    a.vote.block_id.len = 0; /* nil first */
+    ck_assert_int_eq(evidence_both_rc(&evidence), 0);
+    evidence.a = &b.vote; /* out of order */
+    evidence.b = &a.vote;
+    ck_assert_int_eq(evidence_both_rc(&evidence), TDEI_MALFORMED);
+    evidence.a = &a.vote;
+    evidence.b = &b.vote;
+    b.vote.block_id.len = 0; /* the same block */
+    ck_assert_int_eq(evidence_both_rc(&evidence), TDEI_MALFORMED);
+    b.vote.block_id.len = 32;
+    b.vote.round = 4;
+    ck_assert_int_eq(evidence_both_rc(&evidence), TDEI_MALFORMED);
+    b.vote.round = 3;
+    b.vote.type = CODEC_VOTE_PREVOTE;
+    ck_assert_int_eq(evidence_both_rc(&evidence), TDEI_MALFORMED);
+    b.vote.type = CODEC_VOTE_PRECOMMIT;
+    b.validator[0] = 0x45;
+    ck_assert_int_eq(evidence_both_rc(&evidence), TDEI_MALFORMED);
+    b.validator[0] = 0x44;
+    b.vote.sig.len = 63;
+    ck_assert_int_eq(evidence_both_rc(&evidence), TDEI_MALFORMED);
+    b.vote.sig.len = 64;
+    a.vote.height = 0;
+    ck_assert_int_eq(evidence_both_rc(&evidence), TDEI_MALFORMED);
+    a.vote.height = 812;
+    evidence.b = NULL;
+    ck_assert_int_eq(evidence_both_rc(&evidence), TDEI_MALFORMED);
+    ck_assert_int_eq(evidence_op_rc(&evidence, errmsg), TDEI_MALFORMED);
+    ck_assert_str_eq(errmsg, "tx evidence lacks vote b");
+    evidence.b = &b.vote;
+    ck_assert_int_eq(evidence_both_rc(&evidence), 0);
+
+    /* Accepted bodies carry the evidence as sent and re-encode to the
+     * same bytes. */
+    tx_fx_init(&fx);
+    fx.body.op_case = TDEI__TX_BODY__OP_EVIDENCE;
+    fx.body.evidence = &evidence;
+    bytes = encode(&fx.body.base, &len);
+    ck_assert_int_eq(codec_txbody_decode(&decoded, bytes, len, errmsg), 0);
+    ck_assert_int_eq(decoded->op_case, TDEI__TX_BODY__OP_EVIDENCE);
+    ck_assert_uint_eq(decoded->evidence->b->round, 3);
+    ck_assert_uint_eq(decoded->evidence->a->block_id.len, 0);
+    ck_assert_int_eq(decode_all(bytes, len), 1);
+    codec_txbody_free(decoded);
+    tdei_free(bytes);
+}
+END_TEST
+
+START_TEST(test_codec_evidence_id_names_the_equivocation)
+{
+    struct vote_fx a, b;
+    Tdei__Evidence evidence = TDEI__EVIDENCE__INIT;
+    uint8_t id[32];
+    uint8_t again[32];
+    uint8_t buf[CODEC_EVIDENCE_SIZE_MAX];
+    size_t len;
+
+    vote_fx_init(&a, 0x10);
+    vote_fx_init(&b, 0x20);
+    evidence.a = &a.vote;
+    evidence.b = &b.vote;
+    codec_evidence_id(id, &evidence);
+    /* Other signatures over the same votes: the same id. */
+    a.sig[0] ^= 1;
+    b.sig[63] ^= 1;
+    codec_evidence_id(again, &evidence);
+    ck_assert_mem_eq(again, id, 32);
+    /* The id is SHA-256 of the evidence without its sigs. */
+    a.vote.sig.len = 0;
+    b.vote.sig.len = 0;
+    len = tdei__evidence__pack(&evidence, buf);
+    a.vote.sig.len = 64;
+    b.vote.sig.len = 64;
+    tdei_sha256(again, buf, len);
+    ck_assert_mem_eq(again, id, 32);
+    /* Another block id, round or validator: another equivocation. */
+    b.block_id[5] ^= 1;
+    codec_evidence_id(again, &evidence);
+    ck_assert_mem_ne(again, id, 32);
+    b.block_id[5] ^= 1;
+    a.vote.round = b.vote.round = 4;
+    codec_evidence_id(again, &evidence);
+    ck_assert_mem_ne(again, id, 32);
+}
+END_TEST
+
+START_TEST(test_codec_evidence_record_rules)
+{
+    uint8_t tx[32] = {1};
+    uint8_t key[33] = {2};
+    Tdei__EvidenceRecord rec = TDEI__EVIDENCE_RECORD__INIT;
+    Tdei__EvidenceRecord *out = NULL;
+    char errmsg[TDEI_ERRMSG_SIZE];
+    uint8_t *bytes;
+    size_t len;
+
+    rec.height = UINT64_MAX;
+    rec.tx = (ProtobufCBinaryData){32, tx};
+    rec.validator = (ProtobufCBinaryData){32, key};
+    rec.member = (char *)"acme-steel-and-iron-works-123456";
+    bytes = encode(&rec.base, &len);
+    ck_assert_uint_le(len, 113);
+    ck_assert_int_eq(codec_evidence_record_decode(&out, bytes, len, errmsg), 0);
+    ck_assert_str_eq(out->member, rec.member);
+    codec_evidence_record_free(out);
+    tdei_free(bytes);
+    ck_assert_int_eq(codec_evidence_record_decode(
+                         &out, tx, CODEC_EVIDENCE_RECORD_SIZE_MAX + 1, errmsg),
+                     TDEI_TOOBIG);
+    rec.validator.len = 33;
+    bytes = encode(&rec.base, &len);
+    ck_assert_int_eq(codec_evidence_record_decode(&out, bytes, len, errmsg),
+                     TDEI_MALFORMED);
+    ck_assert_str_eq(errmsg,
+                     "evidence record validator is 33 bytes; it must be 32");
+    tdei_free(bytes);
+    rec.validator.len = 32;
+    rec.height = 0;
+    bytes = encode(&rec.base, &len);
+    ck_assert_int_eq(codec_evidence_record_decode(&out, bytes, len, errmsg),
+                     TDEI_MALFORMED);
+    tdei_free(bytes);
+    rec.height = 9;
+    rec.member = (char *)"X";
+    bytes = encode(&rec.base, &len);
+    ck_assert_int_eq(codec_evidence_record_decode(&out, bytes, len, errmsg),
+                     TDEI_MALFORMED);
+    ck_assert_ptr_null(out);
+    tdei_free(bytes);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------
  * Results and validator sets
  * ------------------------------------------------------------------------ */
@@ -1858,6 +2034,9 @@ static Suite *codec_suite(void)
     tcase_add_test(tc, test_codec_proposal_rules);
     tcase_add_test(tc, test_codec_proposal_block_limits);
     tcase_add_test(tc, test_codec_evidence_rules);
+    tcase_add_test(tc, test_codec_evidence_op_same_rules);
+    tcase_add_test(tc, test_codec_evidence_id_names_the_equivocation);
+    tcase_add_test(tc, test_codec_evidence_record_rules);
     suite_add_tcase(suite, tc);
 
     tc = leak_tcase("results");

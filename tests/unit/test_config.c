@@ -127,6 +127,72 @@ START_TEST(test_config_numbers_checked_one_past_each_end)
 }
 END_TEST
 
+/* The consensus timeouts: defaults, and each key refused one past each
+ * end of its range with a message naming it and the range. */
+START_TEST(test_config_consensus_timeouts_checked_one_past_each_end)
+{
+    static const struct
+    {
+        const char *key;
+        unsigned long long min, max;
+    } keys[] = {
+        {"timeout_propose_ms", 10, 600000},
+        {"timeout_propose_delta_ms", 0, 60000},
+        {"timeout_prevote_ms", 10, 600000},
+        {"timeout_prevote_delta_ms", 0, 60000},
+        {"timeout_precommit_ms", 10, 600000},
+        {"timeout_precommit_delta_ms", 0, 60000},
+    };
+    struct tdei_config cfg;
+    char errmsg[TDEI_ERRMSG_SIZE] = "";
+    char text[256];
+    char want[128];
+
+    config_defaults(&cfg);
+    ck_assert_uint_eq(cfg.timeout_propose_ms, 3000);
+    ck_assert_uint_eq(cfg.timeout_propose_delta_ms, 500);
+    ck_assert_uint_eq(cfg.timeout_prevote_ms, 1000);
+    ck_assert_uint_eq(cfg.timeout_prevote_delta_ms, 500);
+    ck_assert_uint_eq(cfg.timeout_precommit_ms, 1000);
+    ck_assert_uint_eq(cfg.timeout_precommit_delta_ms, 500);
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        (void)snprintf(want, sizeof(want),
+                       "consensus.%s=%llu is outside "
+                       "%llu-%llu",
+                       keys[i].key, keys[i].max + 1, keys[i].min, keys[i].max);
+        (void)snprintf(text, sizeof(text),
+                       "[node]\nmember = acme\n"
+                       "role = platform\n[consensus]\n%s = %llu\n",
+                       keys[i].key, keys[i].max + 1);
+        expect_load(text, TDEI_CONFIG, want);
+        if (keys[i].min > 0) {
+            (void)snprintf(want, sizeof(want),
+                           "consensus.%s=%llu is "
+                           "outside",
+                           keys[i].key, keys[i].min - 1);
+            (void)snprintf(text, sizeof(text),
+                           "[node]\nmember = acme\n"
+                           "role = platform\n[consensus]\n%s = %llu\n",
+                           keys[i].key, keys[i].min - 1);
+            expect_load(text, TDEI_CONFIG, want);
+        }
+    }
+    write_file("[node]\nmember = acme\nrole = platform\n[consensus]\n"
+               "timeout_propose_ms = 10\ntimeout_propose_delta_ms = 0\n"
+               "timeout_prevote_ms = 600000\n"
+               "timeout_prevote_delta_ms = 60000\n"
+               "timeout_precommit_ms = 10\n"
+               "timeout_precommit_delta_ms = 0\n");
+    ck_assert_msg(config_load(&cfg, path, errmsg) == 0, "%s", errmsg);
+    ck_assert_uint_eq(cfg.timeout_propose_ms, 10);
+    ck_assert_uint_eq(cfg.timeout_propose_delta_ms, 0);
+    ck_assert_uint_eq(cfg.timeout_prevote_ms, 600000);
+    ck_assert_uint_eq(cfg.timeout_prevote_delta_ms, 60000);
+    ck_assert_uint_eq(cfg.timeout_precommit_ms, 10);
+    ck_assert_uint_eq(cfg.timeout_precommit_delta_ms, 0);
+}
+END_TEST
+
 START_TEST(test_config_text_length_limit)
 {
     char text[CONFIG_TEXT_MAX + 64];
@@ -186,6 +252,8 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_config_refuses_bad_values);
     tcase_add_test(tc, test_config_refuses_unknown_and_duplicate_keys);
     tcase_add_test(tc, test_config_numbers_checked_one_past_each_end);
+    tcase_add_test(tc,
+                   test_config_consensus_timeouts_checked_one_past_each_end);
     tcase_add_test(tc, test_config_text_length_limit);
     tcase_add_test(tc, test_config_names_the_line);
     tcase_add_test(tc, test_config_requires_member_and_role);

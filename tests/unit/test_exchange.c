@@ -231,6 +231,7 @@ static void begin(const char *member, uint8_t id_byte, int request,
         .height = height,
         .time_ms = 1764000000000ull,
         .tx_id = tx_id,
+        .chain_id = "test-chain",
     };
 
     xid_of(tx_id, id_byte);

@@ -2,10 +2,13 @@
  * its check, blocks of transfers from several signers with exact
  * balances, a refused tx that consumes its nonce and keeps its reason and
  * heads, blocks made invalid by one tx (wrong nonce, unknown signer, bad
- * signature, wrong chain id) or by a header field, determinism across
- * fresh stores and its sensitivity to tx order, replay from the stored
- * blocks, the gapless history chain of an object, exchange deadlines
- * expiring and settling through empty blocks, and the queries. */
+ * signature, wrong chain id), by a header field or by the commit it
+ * carries (no quorum, a bad signature, a key outside the validator set),
+ * determinism across fresh stores and its sensitivity to tx order, replay
+ * from the stored blocks, the gapless history chain of an object, exchange
+ * deadlines expiring and settling through empty blocks, and the queries.
+ * Blocks carry real commits: precommits of both validators of the test
+ * genesis, signed as the node would. */
 #include "testutil.h"
 
 #include "core/alloc.h"
@@ -182,18 +185,49 @@ static void txs_free(ProtobufCBinaryData *txs, size_t n)
 
 typedef void (*header_tweak_fn)(Tdei__Header *header);
 
-/* Build the next block of @l over @txs, proposed by acme-steel's node. */
-static ProtobufCBinaryData block_make(struct ledger *l,
-                                      ProtobufCBinaryData *txs, size_t n,
-                                      header_tweak_fn tweak)
+/* How block_make_signed signs the commit of the previous block. */
+enum commit_kind {
+    COMMIT_VALID,    /* precommits of both validators (2 of 2) */
+    COMMIT_ONE,      /* acme-steel's precommit alone (1 of 2: no quorum) */
+    COMMIT_BAD_SIG,  /* both, one signature with a bit flipped */
+    COMMIT_OUTSIDER, /* one validator and beta-works, not a validator */
+    COMMIT_PREVOTE   /* both, but signed as prevotes */
+};
+
+/* Sign, as node key @v, the precommit of @commit's block (or, with
+ * @prevote, a prevote for it) into @sig. */
+static void commit_sig_make(uint8_t sig[TDEI_SIG_SIZE], size_t v,
+                            const Tdei__Commit *commit, int prevote)
+{
+    uint8_t bytes[CODEC_VOTE_SIGN_BYTES_MAX];
+    size_t len = prevote
+                     ? codec_vote_sign_bytes(bytes, CHAIN, CODEC_VOTE_PREVOTE,
+                                             commit->height, commit->round,
+                                             commit->block_id.data)
+                     : codec_commit_sign_bytes(bytes, CHAIN, commit);
+
+    ck_assert_int_eq(tdei_sign_tagged(sig, &node[v], TDEI_TAG_VOTE, bytes, len),
+                     0);
+}
+
+/* Build the next block of @l over @txs, proposed by acme-steel's node,
+ * carrying the commit of the previous block signed as @kind says. The
+ * test genesis has two validators, acme-steel (node[0]) and pub-svc
+ * (node[2]): a valid commit holds both precommits, ascending by key. */
+static ProtobufCBinaryData block_make_signed(struct ledger *l,
+                                             ProtobufCBinaryData *txs, size_t n,
+                                             header_tweak_fn tweak,
+                                             enum commit_kind kind)
 {
     struct exec_next_header next;
     Tdei__Header header = TDEI__HEADER__INIT;
     Tdei__Block block = TDEI__BLOCK__INIT;
     Tdei__Commit commit = TDEI__COMMIT__INIT;
-    Tdei__CommitSig csig = TDEI__COMMIT_SIG__INIT;
-    Tdei__CommitSig *csigs[1] = {&csig};
-    uint8_t zero_sig[TDEI_SIG_SIZE] = {0};
+    Tdei__CommitSig csig[2] = {TDEI__COMMIT_SIG__INIT, TDEI__COMMIT_SIG__INIT};
+    Tdei__CommitSig *csigs[2];
+    uint8_t sigs[2][TDEI_SIG_SIZE];
+    size_t signers[2] = {0, kind == COMMIT_OUTSIDER ? 1 : 2};
+    size_t count = kind == COMMIT_ONE ? 1 : 2;
     struct store_read *r;
     ProtobufCBinaryData out;
     uint8_t *hbytes;
@@ -216,15 +250,36 @@ static ProtobufCBinaryData block_make(struct ledger *l,
     if (next.height > 1) {
         commit.height = next.height - 1;
         commit.block_id = (ProtobufCBinaryData){32, next.last_block_id};
-        csig.validator = (ProtobufCBinaryData){32, node[0].pubkey};
-        csig.sig = (ProtobufCBinaryData){TDEI_SIG_SIZE, zero_sig};
-        commit.n_signatures = 1;
+        if (count == 2 &&
+            memcmp(node[signers[0]].pubkey, node[signers[1]].pubkey, 32) > 0) {
+            signers[0] = signers[1];
+            signers[1] = 0;
+        }
+        for (size_t i = 0; i < count; i++) {
+            commit_sig_make(sigs[i], signers[i], &commit,
+                            kind == COMMIT_PREVOTE);
+            csig[i].validator =
+                (ProtobufCBinaryData){32, node[signers[i]].pubkey};
+            csig[i].sig = (ProtobufCBinaryData){TDEI_SIG_SIZE, sigs[i]};
+            csigs[i] = &csig[i];
+        }
+        if (kind == COMMIT_BAD_SIG) {
+            sigs[1][7] ^= 1;
+        }
+        commit.n_signatures = count;
         commit.signatures = csigs;
         block.last_commit = &commit;
     }
     ck_assert_int_eq(codec_block_encode(&block, &out.data, &out.len), 0);
     tdei_free(hbytes);
     return out;
+}
+
+static ProtobufCBinaryData block_make(struct ledger *l,
+                                      ProtobufCBinaryData *txs, size_t n,
+                                      header_tweak_fn tweak)
+{
+    return block_make_signed(l, txs, n, tweak, COMMIT_VALID);
 }
 
 /* Decode and execute @bytes on @l; commit on success. */
@@ -908,6 +963,49 @@ START_TEST(test_exec_block_invalid_by_header)
 }
 END_TEST
 
+/* The commit a block carries is verified: precommits of more than 2/3
+ * of the validators, each from a validator, each signature over the
+ * precommit's sign bytes. Any other commit makes the block invalid and
+ * changes nothing. */
+START_TEST(test_exec_block_invalid_by_last_commit)
+{
+    static const struct
+    {
+        enum commit_kind kind;
+        int code;
+        const char *text;
+    } cases[] = {
+        {COMMIT_ONE, TDEI_NO_QUORUM, "precommits of 1 of 2 validators"},
+        {COMMIT_BAD_SIG, TDEI_BADSIG, "bad signature"},
+        {COMMIT_OUTSIDER, TDEI_NOT_VOTER, "outside the validator set"},
+        {COMMIT_PREVOTE, TDEI_BADSIG, "bad signature"},
+    };
+    struct ledger l;
+    struct exec_block_info info;
+    ProtobufCBinaryData bytes;
+
+    ledger_open(&l, "a");
+    bytes = block_make(&l, NULL, 0, NULL);
+    ck_assert_msg(block_apply(&l, &bytes, &info) == 0, "%s", errmsg);
+    tdei_free(bytes.data);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        bytes = block_make_signed(&l, NULL, 0, NULL, cases[i].kind);
+        ck_assert_int_eq(block_apply(&l, &bytes, &info), cases[i].code);
+        ck_assert_msg(strstr(errmsg, "block 2 last_commit (of block 1)") !=
+                              NULL &&
+                          strstr(errmsg, cases[i].text) != NULL,
+                      "%s", errmsg);
+        ck_assert_uint_eq(tip_of(&l).height, 1);
+        tdei_free(bytes.data);
+    }
+    bytes = block_make_signed(&l, NULL, 0, NULL, COMMIT_VALID);
+    ck_assert_msg(block_apply(&l, &bytes, &info) == 0, "%s", errmsg);
+    ck_assert_uint_eq(tip_of(&l).height, 2);
+    tdei_free(bytes.data);
+    ledger_close(&l);
+}
+END_TEST
+
 /* A verifier that says yes to everything, and counts. */
 static int verified_calls;
 static int verify_yes(void *impl, const uint8_t tx_id[32],
@@ -1311,6 +1409,95 @@ START_TEST(test_exec_catalog_search_through_blocks)
 }
 END_TEST
 
+/* A precommit of validator node[@v] at (1, 0) on @chain: nil when @block
+ * is 0, else for 32 bytes of @block. @fx holds the bytes. */
+struct precommit
+{
+    Tdei__Vote vote;
+    uint8_t block_id[32];
+    uint8_t sig[TDEI_SIG_SIZE];
+};
+
+static void precommit_make(struct precommit *fx, size_t v, const char *chain,
+                           uint8_t block)
+{
+    uint8_t bytes[CODEC_VOTE_SIGN_BYTES_MAX];
+    size_t len;
+
+    tdei__vote__init(&fx->vote);
+    memset(fx->block_id, block, sizeof(fx->block_id));
+    fx->vote.type = CODEC_VOTE_PRECOMMIT;
+    fx->vote.height = 1;
+    fx->vote.block_id =
+        (ProtobufCBinaryData){block == 0 ? 0 : 32, fx->block_id};
+    fx->vote.validator = (ProtobufCBinaryData){32, node[v].pubkey};
+    len = codec_vote_sign_bytes(bytes, chain, CODEC_VOTE_PRECOMMIT, 1, 0,
+                                block == 0 ? NULL : fx->block_id);
+    ck_assert_int_eq(
+        tdei_sign_tagged(fx->sig, &node[v], TDEI_TAG_VOTE, bytes, len), 0);
+    fx->vote.sig = (ProtobufCBinaryData){TDEI_SIG_SIZE, fx->sig};
+}
+
+static ProtobufCBinaryData tx_evidence(size_t from, uint64_t nonce,
+                                       Tdei__Vote *a, Tdei__Vote *b)
+{
+    Tdei__TxBody body = TDEI__TX_BODY__INIT;
+    Tdei__Evidence ev = TDEI__EVIDENCE__INIT;
+
+    ev.a = a;
+    ev.b = b;
+    body.op_case = TDEI__TX_BODY__OP_EVIDENCE;
+    body.evidence = &ev;
+    return tx_sign_body(from, nonce, &body, NULL);
+}
+
+/* Evidence through a real block: execution gives the contract the chain's
+ * id, so votes signed on this chain verify and the equivocation is
+ * recorded once; votes signed for another chain are refused. */
+START_TEST(test_exec_evidence_through_a_block)
+{
+    struct ledger l;
+    struct exec_block_info info;
+    struct precommit nil_vote, block_vote, foreign;
+    ProtobufCBinaryData txs[3];
+    ProtobufCBinaryData keep[3];
+    Tdei__TxResult *res;
+    uint64_t height;
+    uint32_t index;
+
+    ledger_open(&l, "a");
+    precommit_make(&nil_vote, 0, CHAIN, 0);
+    precommit_make(&block_vote, 0, CHAIN, 0x5e);
+    precommit_make(&foreign, 0, "other-chain", 0x5e);
+    txs[0] = tx_evidence(1, 1, &nil_vote.vote, &block_vote.vote);
+    txs[1] = tx_evidence(3, 1, &nil_vote.vote, &block_vote.vote);
+    txs[2] = tx_evidence(3, 2, &nil_vote.vote, &foreign.vote);
+    for (size_t i = 0; i < 3; i++) {
+        keep[i].len = txs[i].len;
+        keep[i].data = tdei_malloc(txs[i].len);
+        memcpy(keep[i].data, txs[i].data, txs[i].len);
+    }
+    ck_assert_msg(block_run(&l, txs, 3, &info) == 0, "%s", errmsg);
+    ck_assert_uint_eq(info.refused_count, 2);
+
+    res = result_of(&l, &keep[0], &height, &index);
+    ck_assert_uint_eq(res->code, 0);
+    ck_assert_uint_eq(res->n_events, 1);
+    ck_assert_str_eq(res->events[0]->type, "evidence.committed");
+    ck_assert_uint_eq(res->n_heads, 2);
+    ck_assert_mem_eq(res->heads[1]->object.data, "member/acme-steel", 17);
+    codec_txresult_free(res);
+    res = result_of(&l, &keep[1], &height, &index);
+    ck_assert_uint_eq(res->code, TDEI_EVIDENCE_EXISTS);
+    codec_txresult_free(res);
+    res = result_of(&l, &keep[2], &height, &index);
+    ck_assert_uint_eq(res->code, TDEI_BADSIG);
+    codec_txresult_free(res);
+    txs_free(keep, 3);
+    ledger_close(&l);
+}
+END_TEST
+
 static Suite *exec_suite(void)
 {
     Suite *s = suite_create("exec");
@@ -1327,11 +1514,13 @@ static Suite *exec_suite(void)
         {"deadlines", test_exec_deadlines_expire_and_settle_through_blocks},
         {"invalid_tx", test_exec_block_invalid_by_one_tx},
         {"invalid_header", test_exec_block_invalid_by_header},
+        {"invalid_commit", test_exec_block_invalid_by_last_commit},
         {"verifier", test_exec_verifier_cache_is_consulted},
         {"determinism", test_exec_deterministic_across_stores},
         {"replay", test_exec_replay_from_stored_blocks},
         {"heads", test_exec_history_heads_chain_without_gaps},
         {"catalog_search", test_exec_catalog_search_through_blocks},
+        {"evidence", test_exec_evidence_through_a_block},
     };
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

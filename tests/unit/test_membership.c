@@ -68,6 +68,7 @@ static void begin(const char *member, enum tdei_role role, uint8_t id_byte,
         .height = height,
         .time_ms = 1764000000000ull,
         .tx_id = tx_id,
+        .chain_id = "test-chain",
     };
 
     memset(tx_id, 0, sizeof(tx_id));

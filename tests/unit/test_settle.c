@@ -56,6 +56,7 @@ static void begin(const char *member, enum tdei_role role)
         .height = 7,
         .time_ms = 1764000000000ull,
         .tx_id = tx_id,
+        .chain_id = "test-chain",
     };
 
     contract_ctx_begin(&ctx, &env);

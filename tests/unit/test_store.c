@@ -557,6 +557,124 @@ START_TEST(test_failure_mid_commit_leaves_store_unchanged)
 }
 END_TEST
 
+/* ---- checked commits ----------------------------------------------------- */
+
+/* What the check of test_commit_checked_* saw, and what it wants. */
+struct check_probe
+{
+    const char *want; /* accept only this value; NULL: only absence */
+    unsigned calls;   /* times called */
+    int found;        /* its last @found */
+    char seen[64];    /* its last value, as a string */
+};
+
+static int check_equals(void *arg, int found, const uint8_t *val, size_t vlen,
+                        char *msg)
+{
+    struct check_probe *p = arg;
+
+    p->calls++;
+    p->found = found;
+    ck_assert_uint_lt(vlen, sizeof(p->seen));
+    ck_assert(found || (val == NULL && vlen == 0));
+    if (vlen > 0) {
+        memcpy(p->seen, val, vlen);
+    }
+    p->seen[vlen] = '\0';
+    if (p->want == NULL ? found : !found || strcmp(p->seen, p->want) != 0) {
+        return tdei_errorf(msg, TDEI_ERRMSG_SIZE, TDEI_EXISTS,
+                           "value is \"%s\"", p->seen);
+    }
+    return 0;
+}
+
+/* Commit "@key = @val" in signer if the check of @p accepts. */
+static int put_checked(struct store *s, const char *key, const char *val,
+                       struct check_probe *p)
+{
+    struct store_batch *b = batch_new();
+    int rc;
+
+    ck_assert_int_eq(store_batch_put(b, STORE_DB_SIGNER, (const uint8_t *)key,
+                                     strlen(key), (const uint8_t *)val,
+                                     strlen(val)),
+                     0);
+    rc = store_commit_checked(s, b, STORE_DB_SIGNER, (const uint8_t *)key,
+                              strlen(key), errmsg, p, check_equals);
+    store_batch_destroy(b);
+    return rc;
+}
+
+START_TEST(test_commit_checked_compares_and_swaps)
+{
+    struct store *s = open_ok(NULL);
+    struct check_probe p = {0};
+    struct store_batch *empty = batch_new();
+    char buf[64];
+
+    /* Absent: the check sees nothing and the batch is written. */
+    ck_assert_int_eq(put_checked(s, "last", "one", &p), 0);
+    ck_assert_uint_eq(p.calls, 1);
+    ck_assert_int_eq(p.found, 0);
+    ck_assert_str_eq(get_str(s, STORE_DB_SIGNER, "last", buf, sizeof(buf)),
+                     "one");
+    /* A refusal writes nothing and returns the check's code and text. */
+    ck_assert_int_eq(put_checked(s, "last", "two", &p), TDEI_EXISTS);
+    ck_assert_str_eq(errmsg, "value is \"one\"");
+    ck_assert_str_eq(get_str(s, STORE_DB_SIGNER, "last", buf, sizeof(buf)),
+                     "one");
+    /* The expected value: swapped. */
+    p.want = "one";
+    ck_assert_int_eq(put_checked(s, "last", "two", &p), 0);
+    ck_assert_int_eq(p.found, 1);
+    ck_assert_str_eq(get_str(s, STORE_DB_SIGNER, "last", buf, sizeof(buf)),
+                     "two");
+    /* An empty batch still runs the check. */
+    p.calls = 0;
+    ck_assert_int_eq(store_commit_checked(s, empty, STORE_DB_SIGNER,
+                                          (const uint8_t *)"last", 4, errmsg,
+                                          &p, check_equals),
+                     TDEI_EXISTS);
+    ck_assert_uint_eq(p.calls, 1);
+    ck_assert_str_eq(p.seen, "two");
+    store_batch_destroy(empty);
+    store_close(s);
+}
+END_TEST
+
+START_TEST(test_commit_checked_runs_again_after_growth)
+{
+    struct store_options opts = small_options(MIB, MIB, 16 * MIB);
+    struct store *s = open_ok(&opts);
+    struct store_batch *b = batch_new();
+    struct check_probe p = {0};
+    static uint8_t big[64 * 1024];
+    uint8_t key[64];
+    char buf[64];
+
+    /* About 3 MiB in one batch: the 1 MiB map grows twice or more. */
+    for (uint64_t n = 0; n < 48; n++) {
+        size_t klen = db_key(STORE_DB_STATE, n, key);
+        fill(big, sizeof(big), n, 7);
+        ck_assert_int_eq(
+            store_batch_put(b, STORE_DB_STATE, key, klen, big, sizeof(big)), 0);
+    }
+    ck_assert_int_eq(store_batch_put(b, STORE_DB_SIGNER,
+                                     (const uint8_t *)"last", 4,
+                                     (const uint8_t *)"grown", 5),
+                     0);
+    ck_assert_int_eq(store_commit_checked(s, b, STORE_DB_SIGNER,
+                                          (const uint8_t *)"last", 4, errmsg,
+                                          &p, check_equals),
+                     0);
+    ck_assert_uint_ge(p.calls, 2);
+    ck_assert_str_eq(get_str(s, STORE_DB_SIGNER, "last", buf, sizeof(buf)),
+                     "grown");
+    store_batch_destroy(b);
+    store_close(s);
+}
+END_TEST
+
 /* ---- reopen, version, options, directory --------------------------------- */
 
 START_TEST(test_data_persists_after_reopen)
@@ -1658,6 +1776,11 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_batch_size_limit_one_past);
     tcase_add_test(tc, test_out_of_memory_in_batch_refuses_commit);
     tcase_add_test(tc, test_failure_mid_commit_leaves_store_unchanged);
+    suite_add_tcase(suite, tc);
+
+    tc = store_tcase("checked_commit");
+    tcase_add_test(tc, test_commit_checked_compares_and_swaps);
+    tcase_add_test(tc, test_commit_checked_runs_again_after_growth);
     suite_add_tcase(suite, tc);
 
     tc = store_tcase("reopen");

@@ -216,6 +216,7 @@ static void begin_at(const char *member, uint64_t height)
         .height = height,
         .time_ms = T0,
         .tx_id = tx_id,
+        .chain_id = "test-chain",
     };
 
     contract_ctx_begin(&ctx, &env);
