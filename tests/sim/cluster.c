@@ -300,7 +300,9 @@ static void build_block(struct sim *s, struct sim_node *nd, uint64_t height,
     b->height = height;
     b->proposer = nd->index;
     b->valid = invalid ? 0 : 1;
-    for (size_t i = 0; i < nd->pool_n && b->ev_n < SIM_EV_PER_BLOCK; i++) {
+    for (size_t i = 0; s->cfg.broken != SIM_BROKEN_EVIDENCE && i < nd->pool_n &&
+                       b->ev_n < SIM_EV_PER_BLOCK;
+         i++) {
         const struct sim_evidence *ev = &s->evidence[nd->pool[i]];
         if (ev->ledger_height == 0 || ev->ledger_height > nd->committed) {
             b->ev[b->ev_n++] = nd->pool[i];

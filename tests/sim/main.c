@@ -130,8 +130,8 @@ void sim_faults_format(unsigned faults, char *out, size_t size)
     }
 }
 
-static const char *const broken_names[] = {"none", "lock", "quorum", "guard",
-                                           "validity"};
+static const char *const broken_names[] = {"none",  "lock",     "quorum",
+                                           "guard", "validity", "evidence"};
 
 const char *sim_broken_name(enum sim_broken b) { return broken_names[b]; }
 
@@ -347,7 +347,7 @@ static int usage(void)
             "KNOWN and do not fail a range\n"
             "faults: equivocate,silent,unknown,invalid,crash,amnesia,"
             "partition,loss,dup,skew,isolate (or none)\n"
-            "broken: lock, quorum, guard, validity\n"
+            "broken: lock, quorum, guard, validity, evidence\n"
             "--skip-certificate: leave the certificate invariant out (to "
             "see the others catch --broken quorum)\n");
     return 2;

@@ -48,10 +48,11 @@ enum sim_fault {
  * self-check: each must be caught by the invariants. */
 enum sim_broken {
     SIM_BROKEN_NONE = 0,
-    SIM_BROKEN_LOCK,    /* an engine built never to take the lock */
-    SIM_BROKEN_QUORUM,  /* an engine built with quorum f+1 */
-    SIM_BROKEN_GUARD,   /* the host never persists the signer record */
-    SIM_BROKEN_VALIDITY /* the host calls every block valid */
+    SIM_BROKEN_LOCK,     /* an engine built never to take the lock */
+    SIM_BROKEN_QUORUM,   /* an engine built with quorum f+1 */
+    SIM_BROKEN_GUARD,    /* the host never persists the signer record */
+    SIM_BROKEN_VALIDITY, /* the host calls every block valid */
+    SIM_BROKEN_EVIDENCE  /* the host puts no evidence in its blocks */
 };
 
 struct sim_config

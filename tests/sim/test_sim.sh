@@ -77,6 +77,8 @@ caught "a host that never persists the signer record" \
     --seeds 1-50 --nodes 4 --faults amnesia,crash,partition --broken guard
 caught "a host that calls every block valid" validity \
     --seeds 1-50 --nodes 4 --faults invalid,partition,loss --broken validity
+caught "a host that puts no evidence in its blocks" evidence \
+    --seeds 1-20 --nodes 4 --faults unknown,dup --broken evidence
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
