@@ -47,6 +47,14 @@ struct vote_slot
     uint8_t nil;                /* 1: a nil vote */
     uint8_t id[CONS_ID_SIZE];   /* block id unless nil (zeroes if nil) */
     uint8_t sig[CONS_SIG_SIZE]; /* its signature */
+    /* An equivocator's other vote, kept when it names a block some held
+     * proposal names: each value's tally counts every validator that
+     * voted for it once, so the polka or commit an honest node saw can
+     * form here too, whichever of the two votes arrived first. Safe: two
+     * values with 2f+1 each would still need f+1 equivocators. */
+    uint8_t alt;                    /* 1: an other vote is kept */
+    uint8_t alt_id[CONS_ID_SIZE];   /* its block id (never nil) */
+    uint8_t alt_sig[CONS_SIG_SIZE]; /* its signature */
 };
 
 /* Everything the engine holds of one round of the current height. */
@@ -270,6 +278,14 @@ static void sender_mark(struct round_state *rs, int index)
     }
 }
 
+/* 1 when the slot holds a vote for block @id (its first or other vote). */
+static int slot_matches(const struct vote_slot *s,
+                        const uint8_t id[CONS_ID_SIZE])
+{
+    return s->present && ((!s->nil && id_equal(s->id, id)) ||
+                          (s->alt && id_equal(s->alt_id, id)));
+}
+
 /* Prevotes at @rs for block @id (a polka check at a past round). */
 static uint32_t prevotes_for(const struct cons_engine *e,
                              const struct round_state *rs,
@@ -278,8 +294,7 @@ static uint32_t prevotes_for(const struct cons_engine *e,
     uint32_t n = 0;
 
     for (size_t i = 0; i < e->vset.n; i++) {
-        const struct vote_slot *s = &rs->votes[0][i];
-        if (s->present && !s->nil && id_equal(s->id, id)) {
+        if (slot_matches(&rs->votes[0][i], id)) {
             n++;
         }
     }
@@ -294,8 +309,7 @@ static size_t precommits_for(const struct cons_engine *e, uint32_t round,
     size_t n = 0;
 
     for (size_t i = 0; rs != NULL && i < e->vset.n; i++) {
-        const struct vote_slot *s = &rs->votes[1][i];
-        if (s->present && !s->nil && id_equal(s->id, id)) {
+        if (slot_matches(&rs->votes[1][i], id)) {
             n++;
         }
     }
@@ -318,6 +332,27 @@ static void slot_vote(const struct cons_engine *e, const struct round_state *rs,
     memcpy(out->sig, s->sig, CONS_SIG_SIZE);
 }
 
+/* As slot_vote, for the slot's vote for block @id (its first or its other
+ * vote; slot_matches must hold). */
+static void slot_vote_for(const struct cons_engine *e,
+                          const struct round_state *rs, size_t t, size_t index,
+                          const uint8_t id[CONS_ID_SIZE], struct cons_vote *out)
+{
+    const struct vote_slot *s = &rs->votes[t][index];
+
+    slot_vote(e, rs, t, index, out);
+    if (s->nil || !id_equal(s->id, id)) {
+        TDEI_ASSERT(s->alt && id_equal(s->alt_id, id));
+        out->id.nil = 0;
+        memcpy(out->id.bytes, s->alt_id, CONS_ID_SIZE);
+        memcpy(out->sig, s->alt_sig, CONS_SIG_SIZE);
+    }
+}
+
+/* 1 when a proposal held in any round of the window names block @id. */
+static int proposal_names(const struct cons_engine *e,
+                          const uint8_t id[CONS_ID_SIZE]);
+
 static int slot_same_id(const struct vote_slot *s, const struct cons_id *id)
 {
     if (s->nil || id->nil) {
@@ -326,10 +361,45 @@ static int slot_same_id(const struct vote_slot *s, const struct cons_id *id)
     return id_equal(s->id, id->bytes);
 }
 
+/* Keep @v, a vote that differs from the first one in slot @s, as the
+ * slot's other vote when it names a block some held proposal names and
+ * the slot has none yet, or replaces one that does not name @rs's own
+ * proposal with one that does. Returns 2 when kept (the tallies may have
+ * changed), TDEI_EQUIVOCATION when not. */
+static int vote_store_other(struct cons_engine *e, struct round_state *rs,
+                            struct vote_slot *s, size_t t,
+                            const struct cons_vote *v)
+{
+    int first_is_prop;
+    int alt_was_prop;
+    int new_is_prop;
+
+    if (v->id.nil || !proposal_names(e, v->id.bytes)) {
+        return TDEI_EQUIVOCATION;
+    }
+    first_is_prop =
+        rs->has_proposal && !s->nil && id_equal(s->id, rs->proposal.id);
+    alt_was_prop =
+        rs->has_proposal && s->alt && id_equal(s->alt_id, rs->proposal.id);
+    new_is_prop = rs->has_proposal && id_equal(v->id.bytes, rs->proposal.id);
+    if (s->alt && (alt_was_prop || !new_is_prop)) {
+        return TDEI_EQUIVOCATION;
+    }
+    s->alt = 1;
+    memcpy(s->alt_id, v->id.bytes, CONS_ID_SIZE);
+    memcpy(s->alt_sig, v->sig, CONS_SIG_SIZE);
+    if (new_is_prop && !first_is_prop) {
+        rs->prop_count[t]++;
+    }
+    return 2;
+}
+
 /* Store @v (signature checked) from validator @index in @rs.
  * Returns 0 when stored, 1 for a vote of the same id already held (kept
- * as it was), TDEI_EQUIVOCATION for a different one: the first stays
- * counted and the pair goes out once as CONS_ACT_EVIDENCE. */
+ * as it was); for a different one the first stays counted, the pair goes
+ * out once as CONS_ACT_EVIDENCE, and the vote is kept as the slot's other
+ * vote when vote_store_other takes it (2) or dropped
+ * (TDEI_EQUIVOCATION). */
 static int vote_store(struct cons_engine *e, struct round_state *rs, int index,
                       const struct cons_vote *v)
 {
@@ -338,7 +408,8 @@ static int vote_store(struct cons_engine *e, struct round_state *rs, int index,
 
     if (s->present) {
         struct cons_action *a;
-        if (slot_same_id(s, &v->id)) {
+        if (slot_same_id(s, &v->id) ||
+            (!v->id.nil && s->alt && id_equal(s->alt_id, v->id.bytes))) {
             return 1;
         }
         if (!s->reported) {
@@ -350,7 +421,7 @@ static int vote_store(struct cons_engine *e, struct round_state *rs, int index,
             slot_vote(e, rs, t, (size_t)index, &a->vote);
             a->vote_b = *v;
         }
-        return TDEI_EQUIVOCATION;
+        return vote_store_other(e, rs, s, t, v);
     }
     s->present = 1;
     s->nil = v->id.nil ? 1 : 0;
@@ -382,6 +453,19 @@ static enum validity validity_known(const struct cons_engine *e,
     return VALIDITY_UNKNOWN;
 }
 
+static int proposal_names(const struct cons_engine *e,
+                          const uint8_t id[CONS_ID_SIZE])
+{
+    for (size_t i = 0; i < ROUND_SLOTS; i++) {
+        const struct round_state *rs = &e->rounds[i];
+        if (rs->used && rs->has_proposal && round_in_window(e, rs->round) &&
+            id_equal(rs->proposal.id, id)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Install @p (checked) as the proposal of @rs, tally the votes already
  * held for its id, and learn its validity: @own proposals (a value the
  * host built, or validValue) are valid; otherwise reuse what is known of
@@ -395,8 +479,7 @@ static void proposal_store(struct cons_engine *e, struct round_state *rs,
     for (size_t t = 0; t < VOTE_TYPES; t++) {
         rs->prop_count[t] = 0;
         for (size_t i = 0; i < e->vset.n; i++) {
-            const struct vote_slot *s = &rs->votes[t][i];
-            if (s->present && !s->nil && id_equal(s->id, p->id)) {
+            if (slot_matches(&rs->votes[t][i], p->id)) {
                 rs->prop_count[t]++;
             }
         }
@@ -1018,6 +1101,10 @@ int cons_on_vote(struct cons_engine *e, const struct cons_vote *v)
     if (rc == 1) {
         return 0; /* the same vote, another valid signature */
     }
+    if (rc == 2) {
+        rules_run(e); /* an equivocator's other vote joined a tally */
+        return TDEI_EQUIVOCATION;
+    }
     if (rc != 0) {
         return rc;
     }
@@ -1158,9 +1245,8 @@ size_t cons_commit_votes(const struct cons_engine *e, uint64_t height,
         return 0;
     }
     for (size_t i = 0; i < e->vset.n && count < cap; i++) {
-        const struct vote_slot *s = &rs->votes[1][i];
-        if (s->present && !s->nil && id_equal(s->id, id)) {
-            slot_vote(e, rs, 1, i, &out[count]);
+        if (slot_matches(&rs->votes[1][i], id)) {
+            slot_vote_for(e, rs, 1, i, id, &out[count]);
             count++;
         }
     }

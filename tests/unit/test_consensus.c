@@ -1087,6 +1087,56 @@ START_TEST(test_equivocation_gives_evidence_once)
 }
 END_TEST
 
+/* An equivocator's other vote joins the tally of the block a held
+ * proposal names (so every honest node can see the polka or commit some
+ * honest node saw), and its precommit goes into the commit with its own
+ * signature. An other vote for a block no proposal names is not kept. */
+START_TEST(test_equivocator_other_vote_joins_the_tally)
+{
+    struct cons_vote got[4];
+    char msg[256];
+    int p;
+    int e1 = -1;
+    int e2 = -1;
+
+    engine4(); /* self is 3 */
+    p = (int)(fx.h % 4);
+    for (int i = 0; i < 3; i++) {
+        if (i != p) {
+            if (e1 < 0) {
+                e1 = i;
+            } else {
+                e2 = i;
+            }
+        }
+    }
+    /* e1 prevotes bb first; a second vote for cc (no proposal names cc)
+     * is evidence, not kept. */
+    ck_assert_int_eq(vote(e1, CONS_PREVOTE, 0, blk(0xbb)), 0);
+    ck_assert_int_eq(vote(e1, CONS_PREVOTE, 0, blk(0xcc)), TDEI_EQUIVOCATION);
+    ck_assert_uint_eq(count_kind(CONS_ACT_EVIDENCE), 1);
+    ck_assert_int_eq(propose(p, 0, -1, blk(0xaa), 1), 0);
+    expect_vote(CONS_PREVOTE, 0, blk(0xaa));
+    ck_assert_int_eq(vote(e2, CONS_PREVOTE, 0, blk(0xaa)), 0);
+    ck_assert_uint_eq(count_kind(CONS_ACT_BROADCAST_VOTE), 0); /* 2 of 3 */
+    /* e1's other prevote names the proposal: the polka forms. */
+    ck_assert_int_eq(vote(e1, CONS_PREVOTE, 0, blk(0xaa)), TDEI_EQUIVOCATION);
+    expect_vote(CONS_PRECOMMIT, 0, blk(0xaa));
+    /* Likewise for precommits: a decision with e1's other precommit. */
+    ck_assert_int_eq(vote(e2, CONS_PRECOMMIT, 0, blk(0xaa)), 0);
+    ck_assert_int_eq(vote(e1, CONS_PRECOMMIT, 0, blk(0xbb)), 0);
+    ck_assert_uint_eq(count_kind(CONS_ACT_DECIDE), 0);
+    ck_assert_int_eq(vote(e1, CONS_PRECOMMIT, 0, blk(0xaa)), TDEI_EQUIVOCATION);
+    ck_assert_uint_eq(count_kind(CONS_ACT_DECIDE), 1);
+    ck_assert_uint_eq(cons_commit_votes(fx.e, H, 0, blk(0xaa), got, 4), 3);
+    ck_assert_int_eq(
+        cons_commit_verify(&fx.crypto, &fx.vset, H, 0, blk(0xaa), got, 3, msg),
+        0);
+    /* The first vote still counts for its own block. */
+    ck_assert_uint_eq(cons_commit_votes(fx.e, H, 0, blk(0xbb), got, 4), 1);
+}
+END_TEST
+
 START_TEST(test_bad_votes_dropped)
 {
     struct cons_vote v;
@@ -1663,6 +1713,7 @@ static Suite *consensus_suite(void)
         {"n7_polka", test_polka_quorum_n7_one_short_does_not_lock},
         {"duplicate", test_duplicate_vote_counted_once},
         {"evidence", test_equivocation_gives_evidence_once},
+        {"equivocator_tally", test_equivocator_other_vote_joins_the_tally},
         {"bad_votes", test_bad_votes_dropped},
         {"window", test_old_rounds_leave_the_window},
         {"bad_proposals", test_bad_proposals_dropped},
