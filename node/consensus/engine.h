@@ -33,6 +33,10 @@
  *
  * Evidence: two signed votes of one validator for the same (h, r, type)
  * with different block ids (nil counts as an id) become CONS_ACT_EVIDENCE.
+ * The first vote keeps counting; the other joins the tally of its block
+ * too when a held proposal names that block (one per validator, round and
+ * type), so an equivocator cannot hide from one honest node a polka or a
+ * commit that another honest node saw.
  *
  * Threads: an engine belongs to one thread at a time. Pointers are
  * non-NULL unless stated. */
@@ -272,9 +276,9 @@ enum cons_step cons_step(const struct cons_engine *e);
 
 /* Verify a commit alone: @n precommits for (@height, @round, @id) from
  * distinct validators of @vset, each signature checked with @crypto,
- * more than 2/3 of @vset. Returns 0, or TDEI_BADSIG / TDEI_QUORUM-style
- * refusal codes with @errmsg (TDEI_ERRMSG_SIZE) saying which rule failed.
- * The same function serves block sync, the light client and audits.
+ * more than 2/3 of @vset; @errmsg (TDEI_ERRMSG_SIZE) says which rule
+ * failed. The same function serves block sync, the light client and
+ * audits.
  * Returns: 0, or
  *   TDEI_MALFORMED  a vote that is not a precommit for (@height, @round,
  *                   @id) (nil included), or a validator twice;
