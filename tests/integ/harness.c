@@ -101,6 +101,15 @@ int integ_net_create(struct integ_net *net, size_t members, uint64_t balance,
         (void)home_path(path, net->homes[0], "config.ini");
         rc = config_load(&cfg, path, errmsg);
         cfg.block_interval_ms = block_interval_ms;
+        /* Short consensus timeouts: a node restarted after a kill -9 in
+         * the middle of a height finishes it through its timeouts, and
+         * the tests kill every few hundred ms. */
+        cfg.timeout_propose_ms = 200;
+        cfg.timeout_propose_delta_ms = 50;
+        cfg.timeout_prevote_ms = 100;
+        cfg.timeout_prevote_delta_ms = 50;
+        cfg.timeout_precommit_ms = 100;
+        cfg.timeout_precommit_delta_ms = 50;
         f = rc == 0 ? fopen(path, "w") : NULL;
         if (rc == 0 && (f == NULL || config_write(&cfg, f) != 0)) {
             rc = TDEI_IOERR;
