@@ -23,6 +23,7 @@
  * removes it afterwards. Not run by `make check`. Exit status: 0, 1 on a
  * store or search error, 2 on bad arguments. */
 #define _XOPEN_SOURCE 700
+#include "bench_util.h"
 #include "contracts/contract.h"
 #include "core/alloc.h"
 #include "core/codec.h"
@@ -30,7 +31,6 @@
 #include "search/search.h"
 #include "store/store.h"
 
-#include <ftw.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,14 +66,6 @@ static const char *const owners[4] = {"m-public", "m-platform", "m-maker",
 static const uint32_t owner_roles[4] = {1, 2, 3, 3};
 static char vocab[BENCH_VOCAB][16];
 
-static uint64_t bench_now_us(void)
-{
-    struct timespec ts;
-
-    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 /* A fixed-seed xorshift: the same catalog and queries on every run. */
 static uint64_t bench_rand(uint64_t *x)
 {
@@ -81,27 +73,6 @@ static uint64_t bench_rand(uint64_t *x)
     *x ^= *x >> 7;
     *x ^= *x << 17;
     return *x;
-}
-
-static int bench_cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a;
-    uint64_t y = *(const uint64_t *)b;
-
-    return x < y ? -1 : x > y;
-}
-
-static int bench_parse_uint(const char *text, unsigned min, unsigned max,
-                            unsigned *out)
-{
-    char *end = NULL;
-    unsigned long v = strtoul(text, &end, 10);
-
-    if (end == text || *end != '\0' || v < min || v > max) {
-        return -1;
-    }
-    *out = (unsigned)v;
-    return 0;
 }
 
 static int bench_args_parse(struct bench_args *args, int argc, char **argv)
@@ -428,15 +399,6 @@ static int bench_run(const struct bench_args *args, const char *dir)
     return rc == 0 ? 0 : 1;
 }
 
-static int bench_rm_one(const char *path, const struct stat *sb, int flag,
-                        struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 int main(int argc, char **argv)
 {
     struct bench_args args;
@@ -461,6 +423,6 @@ int main(int argc, char **argv)
     }
     (void)snprintf(dir, sizeof(dir), "%s/ledger", tmp);
     rc = bench_run(&args, dir);
-    (void)nftw(tmp, bench_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    bench_rmtree(tmp);
     return rc;
 }

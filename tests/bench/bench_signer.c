@@ -14,6 +14,7 @@
  * removes it afterwards. Exit status: 0, 1 on a store error, 2 on bad
  * arguments. */
 #define _XOPEN_SOURCE 700
+#include "bench_util.h"
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/keys.h"
@@ -21,7 +22,6 @@
 #include "store/store.h"
 #include "votes.h"
 
-#include <ftw.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,31 +30,6 @@
 
 #define BENCH_RECORDS_MAX 1000000u
 #define BENCH_CHAIN "bench-sign"
-
-static uint64_t bench_now_us(void)
-{
-    struct timespec ts;
-
-    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-static int bench_cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a;
-    uint64_t y = *(const uint64_t *)b;
-
-    return x < y ? -1 : x > y;
-}
-
-static int bench_rm_one(const char *path, const struct stat *st, int flag,
-                        struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
 
 /* Fill @rec with position @i: height i / 3 + 1, step i % 3 + 1, round 0,
  * signed by @crypto. */
@@ -176,7 +151,7 @@ int main(int argc, char **argv)
     }
     (void)snprintf(dir, sizeof(dir), "%s/ledger", tmp);
     rc = bench_run(dir, records);
-    (void)nftw(tmp, bench_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    bench_rmtree(tmp);
     return rc;
 usage:
     fprintf(stderr,

@@ -12,11 +12,11 @@
  * removes it afterwards. Exit status: 0, 1 on a store error, 2 on bad
  * arguments. */
 #define _XOPEN_SOURCE 700
+#include "bench_util.h"
 #include "core/alloc.h"
 #include "core/error.h"
 #include "store/store.h"
 
-#include <ftw.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,14 +37,6 @@ struct bench_args
     unsigned value_size; /* bytes per state record */
 };
 
-static uint64_t bench_now_us(void)
-{
-    struct timespec ts;
-
-    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 /* Fill @buf with bytes derived from (@a, @b): cheap, not random. */
 static void bench_fill(uint8_t *buf, size_t len, uint64_t a, uint64_t b)
 {
@@ -56,27 +48,6 @@ static void bench_fill(uint8_t *buf, size_t len, uint64_t a, uint64_t b)
         x ^= x << 17;
         buf[i] = (uint8_t)x;
     }
-}
-
-static int bench_cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a;
-    uint64_t y = *(const uint64_t *)b;
-
-    return x < y ? -1 : x > y;
-}
-
-static int bench_parse_uint(const char *text, unsigned min, unsigned max,
-                            unsigned *out)
-{
-    char *end = NULL;
-    unsigned long v = strtoul(text, &end, 10);
-
-    if (end == text || *end != '\0' || v < min || v > max) {
-        return -1;
-    }
-    *out = (unsigned)v;
-    return 0;
 }
 
 static int bench_args_parse(struct bench_args *args, int argc, char **argv)
@@ -157,15 +128,6 @@ static int bench_block(struct store_batch *b, const struct bench_args *args,
         }
     }
     return rc != 0 ? rc : store_meta_put_u64(b, "height", h);
-}
-
-static int bench_rm_one(const char *path, const struct stat *st, int flag,
-                        struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
 }
 
 static int bench_run(const struct bench_args *args, const char *dir)
@@ -260,6 +222,6 @@ int main(int argc, char **argv)
     }
     (void)snprintf(dir, sizeof(dir), "%s/ledger", tmp);
     rc = bench_run(&args, dir);
-    (void)nftw(tmp, bench_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    bench_rmtree(tmp);
     return rc;
 }
