@@ -17,6 +17,8 @@ enum config_type {
     CONFIG_LOG_LEVEL, /* debug / verbose / notice / warning */
     CONFIG_U64,       /* an unsigned integer in [min, max] */
     CONFIG_TEXT,      /* text of at most CONFIG_TEXT_MAX - 1 bytes */
+    CONFIG_LIST,      /* comma-separated text of at most CONFIG_LIST_MAX - 1
+                         bytes; continuation lines append to it */
 };
 
 struct config_key {
@@ -46,6 +48,10 @@ static const struct config_key config_keys[] = {
     {"chain", "block_interval_ms", CONFIG_U64,
      CONFIG_FIELD(block_interval_ms), 0, 10, 60000, "200",
      "shortest time between two blocks (a block is made when txs wait)"},
+    {"chain", "empty_block_interval_ms", CONFIG_U64,
+     CONFIG_FIELD(empty_block_interval_ms), 0, 0, 3600000, "1000",
+     "a proposer with no txs proposes an empty block this long after the "
+     "last commit; 0: blocks only when txs wait (idle rounds then time out)"},
     {"consensus", "timeout_propose_ms", CONFIG_U64,
      CONFIG_FIELD(timeout_propose_ms), 0, 10, 600000, "3000",
      "how long a validator waits for the round's proposal, ms"},
@@ -65,6 +71,10 @@ static const struct config_key config_keys[] = {
     {"consensus", "timeout_precommit_delta_ms", CONFIG_U64,
      CONFIG_FIELD(timeout_precommit_delta_ms), 0, 0, 60000, "500",
      "added to timeout_precommit_ms per round of a height, ms"},
+    {"consensus", "gossip_interval_ms", CONFIG_U64,
+     CONFIG_FIELD(gossip_interval_ms), 0, 50, 60000, "1000",
+     "how often a validator sends its messages of the current height "
+     "again, for peers that missed them, ms"},
     {"api", "socket", CONFIG_TEXT, CONFIG_FIELD(api_socket), 0, 0, 0,
      "api.sock",
      "client API Unix socket (mode 0600), relative to the home; empty: "
@@ -102,6 +112,27 @@ static const struct config_key config_keys[] = {
      CONFIG_FIELD(mempool_sig_cache_max), 0, 0, 1ull << 26, "0",
      "verified signatures remembered for block execution; 0: twice "
      "mempool.max_txs"},
+    {"p2p", "listen", CONFIG_TEXT, CONFIG_FIELD(p2p_listen), 0, 0, 0, "",
+     "peer-to-peer address HOST:PORT (IPv4); empty: accept no peers"},
+    {"p2p", "peers", CONFIG_LIST, CONFIG_FIELD(p2p_peers), 0, 0, 0, "",
+     "peers to dial, HOST:PORT separated by commas (continuation lines "
+     "start with a space)"},
+    {"p2p", "max_peers", CONFIG_U64, CONFIG_FIELD(p2p_max_peers), 0, 1, 1024,
+     "128", "peer connections at once, handshakes included"},
+    {"p2p", "max_frame", CONFIG_U64, CONFIG_FIELD(p2p_max_frame), 0, 1024,
+     64 * CONFIG_MIB, "16777216", "largest peer frame, bytes"},
+    {"p2p", "queue_bytes", CONFIG_U64, CONFIG_FIELD(p2p_queue_bytes), 0,
+     64 * 1024, 1024 * CONFIG_MIB, "16777216",
+     "send queue of one peer and channel at most, bytes; more is dropped"},
+    {"p2p", "handshake_timeout_ms", CONFIG_U64,
+     CONFIG_FIELD(p2p_handshake_timeout_ms), 0, 100, 600000, "5000",
+     "a connection not authenticated by then is closed, ms"},
+    {"p2p", "backoff_min_ms", CONFIG_U64, CONFIG_FIELD(p2p_backoff_min_ms), 0,
+     10, 600000, "200", "first redial delay after a failure, ms"},
+    {"p2p", "backoff_max_ms", CONFIG_U64, CONFIG_FIELD(p2p_backoff_max_ms), 0,
+     10, 3600000, "10000", "longest redial delay, ms"},
+    {"p2p", "ban_ms", CONFIG_U64, CONFIG_FIELD(p2p_ban_ms), 0, 0, 86400000,
+     "60000", "how long a peer that sent invalid frames is refused, ms"},
 };
 
 #define CONFIG_KEY_COUNT (sizeof(config_keys) / sizeof(config_keys[0]))
@@ -175,6 +206,21 @@ static int config_set(struct tdei_config *cfg, const struct config_key *key,
         memcpy(field, &(uint64_t){n}, sizeof(uint64_t));
         return 0;
     }
+    case CONFIG_LIST: {
+        /* A later line of the key (a continuation) appends. */
+        size_t have = strlen(field);
+        size_t add = strlen(value);
+        if (have + (have > 0 && add > 0) + add >= CONFIG_LIST_MAX) {
+            (void)snprintf(why, why_size, "makes the list longer than %d bytes",
+                           CONFIG_LIST_MAX - 1);
+            return TDEI_CONFIG;
+        }
+        if (have > 0 && add > 0) {
+            field[have++] = ',';
+        }
+        memcpy(field + have, value, add + 1);
+        return 0;
+    }
     case CONFIG_TEXT:
         if (strlen(value) >= CONFIG_TEXT_MAX) {
             (void)snprintf(why, why_size, "is longer than %d bytes",
@@ -204,7 +250,7 @@ static int config_handler(void *user, const char *section, const char *name,
             strcmp(name, key->name) != 0) {
             continue;
         }
-        if (parse->seen[i] != 0) {
+        if (parse->seen[i] != 0 && key->type != CONFIG_LIST) {
             parse->failed =
                 tdei_errorf(parse->errmsg, TDEI_ERRMSG_SIZE, TDEI_CONFIG,
                             "%s.%s is set twice; keep one", section, name);
@@ -287,6 +333,7 @@ static const char *config_value_text(const struct tdei_config *cfg,
         return buf;
     }
     case CONFIG_TEXT:
+    case CONFIG_LIST:
         return field;
     }
     TDEI_ASSERT(0);

@@ -19,12 +19,14 @@
 #include <stdio.h>
 
 #define CONFIG_TEXT_MAX 256 /* longest text value (paths, addresses) */
+#define CONFIG_LIST_MAX 4096 /* longest list value (p2p.peers) */
 
 struct tdei_config {
     char member[TDEI_MEMBER_ID_MAX + 1]; /* node.member: this member's id */
     enum tdei_role role;                 /* node.role */
     enum tdei_log_level log_level;       /* node.log_level */
     uint64_t block_interval_ms;   /* chain.block_interval_ms: min gap */
+    uint64_t empty_block_interval_ms; /* chain.empty_block_interval_ms */
     /* consensus.timeout_*: the engine's timeouts (consensus/engine.h),
      * timeout_X(round) = X_ms + round * X_delta_ms, in ms. */
     uint64_t timeout_propose_ms;         /* waiting for a proposal */
@@ -33,6 +35,7 @@ struct tdei_config {
     uint64_t timeout_prevote_delta_ms;   /* its growth per round */
     uint64_t timeout_precommit_ms;       /* after 2/3 of any precommits */
     uint64_t timeout_precommit_delta_ms; /* its growth per round */
+    uint64_t gossip_interval_ms; /* consensus.gossip_interval_ms */
     char api_socket[CONFIG_TEXT_MAX]; /* api.socket: path, "" = none */
     char api_listen[CONFIG_TEXT_MAX]; /* api.listen: 127.0.0.1:PORT or "" */
     uint64_t api_max_connections; /* api.max_connections */
@@ -46,6 +49,17 @@ struct tdei_config {
     uint64_t mempool_nonce_window;   /* mempool.nonce_window */
     uint64_t mempool_verify_inflight_max; /* mempool.verify_inflight_max */
     uint64_t mempool_sig_cache_max;  /* mempool.sig_cache_max, 0 = 2x txs */
+    char p2p_listen[CONFIG_TEXT_MAX]; /* p2p.listen: HOST:PORT or "" */
+    /* p2p.peers: HOST:PORT addresses separated by commas; in the file,
+     * one line or several (continuation lines start with a space). */
+    char p2p_peers[CONFIG_LIST_MAX];
+    uint64_t p2p_max_peers;            /* p2p.max_peers */
+    uint64_t p2p_max_frame;            /* p2p.max_frame, bytes */
+    uint64_t p2p_queue_bytes;          /* p2p.queue_bytes, per channel */
+    uint64_t p2p_handshake_timeout_ms; /* p2p.handshake_timeout_ms */
+    uint64_t p2p_backoff_min_ms;       /* p2p.backoff_min_ms */
+    uint64_t p2p_backoff_max_ms;       /* p2p.backoff_max_ms */
+    uint64_t p2p_ban_ms;               /* p2p.ban_ms */
 };
 
 /* Fill @cfg with the defaults; member is empty and role is 0 (both are

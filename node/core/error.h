@@ -244,7 +244,19 @@
     X(TDEI_EQUIVOCATION, 1092, "the validator signed two different messages " \
                                "for one height, round and step; the first "   \
                                "one counts and the second is dropped (votes " \
-                               "become evidence)")
+                               "become evidence)")                        \
+    X(TDEI_HANDSHAKE, 1093, "the peer handshake failed (another chain or "    \
+                            "version, a bad key or signature); check the "    \
+                            "peer's genesis and node key")                    \
+    X(TDEI_NOT_MEMBER, 1094, "the peer's node key is not the node key of an " \
+                             "active member; it is refused until governance " \
+                             "adds it")                                       \
+    X(TDEI_FRAME, 1095, "a sealed frame did not open (tampered, replayed, "   \
+                        "reordered or truncated); the connection is closed")  \
+    X(TDEI_FULL, 1096, "the peer's send queue is full; the message is "       \
+                       "dropped for that slow peer")                          \
+    X(TDEI_BANNED, 1097, "the peer is banned for a while after invalid "      \
+                         "messages; it may reconnect when the ban ends")
 
 enum tdei_error {
     TDEI_OK = 0,
