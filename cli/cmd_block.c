@@ -47,8 +47,17 @@ static int block_print(const struct cli_ctx *ctx,
         return cli_fail(rc, errmsg);
     }
     if (ctx->json) {
+        json_t *signers = json_array();
+        for (size_t i = 0; signers != NULL && commit != NULL &&
+                           i < commit->n_signatures;
+             i++) {
+            (void)json_array_append_new(
+                signers, json_string(block_hex(a, sizeof(a),
+                                               &commit->signatures[i]
+                                                    ->validator)));
+        }
         rc = cli_print_json(json_pack(
-            "{s:I, s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:I, s:I}",
+            "{s:I, s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:o*}",
             "height", (json_int_t)h->height, "block_id",
             block_hex(a, sizeof(a), &info->block_id), "chain_id",
             h->chain_id, "time_ms", (json_int_t)h->time_ms, "last_block_id",
@@ -58,7 +67,8 @@ static int block_print(const struct cli_ctx *ctx,
             block_hex(e, sizeof(e), &h->last_results_root), "proposer",
             block_hex(f, sizeof(f), &h->proposer), "txs",
             (json_int_t)block->n_txs, "commit_signatures",
-            (json_int_t)(commit != NULL ? commit->n_signatures : 0)));
+            (json_int_t)(commit != NULL ? commit->n_signatures : 0),
+            "commit_signers", signers));
     } else {
         printf("height             %llu\n"
                "block id           %s\n"

@@ -1,4 +1,4 @@
-/* tdei status: the node's chain, height and mempool. */
+/* tdei status: the node's chain, height, mempool and peers. */
 #include "cli.h"
 
 #include "api/client.h"
@@ -7,6 +7,72 @@
 
 #include <stdio.h>
 #include <string.h>
+
+/* The peers as a JSON array. */
+static json_t *status_peers_json(const Tdei__Api__Status *st)
+{
+    json_t *arr = json_array();
+    char key[TDEI_HEX_SIZE(32)];
+
+    for (size_t i = 0; arr != NULL && i < st->n_peer_info; i++) {
+        const Tdei__Api__PeerInfo *p = st->peer_info[i];
+        (void)tdei_hex_encode(key, sizeof(key), p->node_key.data,
+                              p->node_key.len == 32 ? 32 : 0);
+        (void)json_array_append_new(
+            arr, json_pack("{s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, "
+                           "s:I, s:I}",
+                           "node_key", key, "address", p->address,
+                           "outbound", p->outbound, "connected_for_ms",
+                           (json_int_t)p->connected_for_ms, "height",
+                           (json_int_t)p->height, "frames_in",
+                           (json_int_t)p->frames_in, "frames_out",
+                           (json_int_t)p->frames_out, "bytes_in",
+                           (json_int_t)p->bytes_in, "bytes_out",
+                           (json_int_t)p->bytes_out, "dropped",
+                           (json_int_t)p->dropped, "queued_bytes",
+                           (json_int_t)p->queued_bytes));
+    }
+    return arr;
+}
+
+/* The peer manager's counters as JSON (zeros without a network). */
+static json_t *status_counters_json(const Tdei__Api__PeerCounters *c)
+{
+    Tdei__Api__PeerCounters zero = TDEI__API__PEER_COUNTERS__INIT;
+
+    if (c == NULL) {
+        c = &zero;
+    }
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+                     "accepted", (json_int_t)c->accepted, "dialled",
+                     (json_int_t)c->dialled, "handshakes_ok",
+                     (json_int_t)c->handshakes_ok, "handshakes_failed",
+                     (json_int_t)c->handshakes_failed, "frames_bad",
+                     (json_int_t)c->frames_bad, "messages_refused",
+                     (json_int_t)c->messages_refused, "dropped",
+                     (json_int_t)c->dropped, "banned_now",
+                     (json_int_t)c->banned_now, "connecting_now",
+                     (json_int_t)c->connecting_now);
+}
+
+static void status_peers_print(const Tdei__Api__Status *st)
+{
+    char key[TDEI_HEX_SIZE(32)];
+
+    for (size_t i = 0; i < st->n_peer_info; i++) {
+        const Tdei__Api__PeerInfo *p = st->peer_info[i];
+        (void)tdei_hex_encode(key, sizeof(key), p->node_key.data,
+                              p->node_key.len == 32 ? 16 : 0);
+        printf("peer           %s %s %s height %llu, %llu s, "
+               "%llu/%llu frames in/out, %llu dropped\n",
+               key, p->address, p->outbound ? "out" : "in",
+               (unsigned long long)p->height,
+               (unsigned long long)(p->connected_for_ms / 1000u),
+               (unsigned long long)p->frames_in,
+               (unsigned long long)p->frames_out,
+               (unsigned long long)p->dropped);
+    }
+}
 
 int cli_cmd_status(struct cli_ctx *ctx, int argc, char **argv)
 {
@@ -22,7 +88,8 @@ int cli_cmd_status(struct cli_ctx *ctx, int argc, char **argv)
     if (argc == 2 &&
         (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
         printf("usage: tdei [--home DIR] [--node ADDR] [--json] status\n\n"
-               "Show the node's chain id, height, app hash and mempool.\n");
+               "Show the node's chain id, height, app hash, mempool and "
+               "peers.\n");
         return CLI_EXIT_OK;
     }
     if (argc != 1) {
@@ -47,22 +114,27 @@ int cli_cmd_status(struct cli_ctx *ctx, int argc, char **argv)
     }
     if (ctx->json) {
         rc = cli_print_json(json_pack(
-            "{s:s, s:I, s:s, s:s, s:I, s:s, s:s, s:I, s:I, s:b, s:s}",
+            "{s:s, s:I, s:s, s:s, s:I, s:s, s:s, s:I, s:I, s:b, s:I, s:s, "
+            "s:o, s:o}",
             "chain_id", st->chain_id, "height", (json_int_t)st->height,
             "app_hash", app, "last_block_id", last, "time_ms",
             (json_int_t)st->time_ms, "member", st->member, "node_key", node,
             "mempool_txs", (json_int_t)st->mempool_txs, "mempool_bytes",
             (json_int_t)st->mempool_bytes, "validator", st->validator,
-            "version", st->version));
+            "peers", (json_int_t)st->peers, "version", st->version,
+            "peer_info", status_peers_json(st), "peer_counters",
+            status_counters_json(st->peer_counters)));
     } else {
         printf("chain id       %s\nheight         %llu\napp hash       %s\n"
                "last block id  %s\ntime ms        %llu\nmember         %s\n"
                "node key       %s\nmempool        %llu txs, %llu bytes\n"
-               "version        %s\n",
+               "validator      %s\npeers          %u\nversion        %s\n",
                st->chain_id, (unsigned long long)st->height, app, last,
                (unsigned long long)st->time_ms, st->member, node,
                (unsigned long long)st->mempool_txs,
-               (unsigned long long)st->mempool_bytes, st->version);
+               (unsigned long long)st->mempool_bytes,
+               st->validator ? "yes" : "no", st->peers, st->version);
+        status_peers_print(st);
     }
     api_client_response_free(resp);
     return rc;

@@ -255,6 +255,32 @@ static int node_block_execute(struct node *node, struct node_job *job)
     return rc;
 }
 
+/* Execute a peer's proposed block on the tip without committing
+ * anything: it is valid when exec_block accepts it. Worker thread. */
+static int node_block_check(struct node *node, struct node_job *job)
+{
+    Tdei__Block *decoded = NULL;
+    Tdei__Header *decoded_header = NULL;
+    struct exec_verifier verifier = {.impl = node->mempool,
+                                     .verified = node_sig_verified};
+    struct store_read *r = NULL;
+    int rc;
+
+    rc = codec_block_decode(&decoded, &decoded_header, job->block_bytes,
+                            job->block_len, &node->limits, job->errmsg);
+    if (rc == 0) {
+        rc = store_read_begin(node->store, &r, job->errmsg);
+    }
+    if (rc == 0) {
+        rc = exec_block(node->exec, NULL, &job->info, r, decoded,
+                        decoded_header, NULL, 0, &verifier, job->errmsg);
+        store_read_end(r);
+    }
+    codec_block_free(decoded);
+    codec_header_free(decoded_header);
+    return rc;
+}
+
 /* ---- the worker jobs ----------------------------------------------------- */
 
 static void node_job_work(uv_work_t *work)
@@ -262,6 +288,10 @@ static void node_job_work(uv_work_t *work)
     struct node_job *job = work->data;
     struct node *node = job->node;
 
+    if (job->kind == NODE_JOB_VALIDATE) {
+        job->rc = node_block_check(node, job);
+        return;
+    }
     store_batch_reset(node->batch);
     job->rc = job->kind == NODE_JOB_BUILD ? node_block_build(node, job)
                                           : node_block_execute(node, job);
@@ -291,6 +321,47 @@ static void node_proposal_drop(struct node *node)
     memset(&node->proposal, 0, sizeof(node->proposal));
 }
 
+/* Let go of the blocks a commit job borrowed. */
+static void node_unpin(struct node *node)
+{
+    for (size_t i = 0; i < NODE_HELD_MAX; i++) {
+        node->held[i].pinned = 0;
+    }
+    for (size_t i = 0; i < NODE_SYNC_BATCH; i++) {
+        node->synced[i].pinned = 0;
+    }
+}
+
+/* A validation job ended: a block that does not execute on the tip is
+ * invalid (the proposer is faulty or this node diverged: the log says
+ * which rule failed). */
+static void node_job_validated(struct node *node, struct node_job *job,
+                               int status)
+{
+    char hex[TDEI_HEX_SIZE(CODEC_HASH_SIZE)];
+    struct node_block *b = node__held_find(node, job->block_id);
+
+    TDEI_ASSERT(b != NULL && b->validity == NODE_CHECKING);
+    b->validity = status == 0 && job->rc == 0 ? NODE_VALID : NODE_INVALID;
+    if (b->validity == NODE_INVALID) {
+        TDEI_LOG(TDEI_LOG_WARNING, "consensus", "proposed block is invalid",
+                 "height=%llu id=%s code=%s error=\"%s\"",
+                 (unsigned long long)b->height,
+                 tdei_hex_encode(hex, sizeof(hex), b->id, 8),
+                 tdei_errname(job->rc), job->errmsg);
+    }
+    node_job_free(job);
+    if (node->stopping) {
+        node__stop(node);
+        return;
+    }
+    node__cons_validated(node, b);
+    node__jobs_next(node);
+}
+
+static void node_read_params_quiet(struct node *node);
+static int node_read_params(struct node *node, char *errmsg);
+
 static void node_job_after(uv_work_t *work, int status)
 {
     struct node_job *job = work->data;
@@ -299,6 +370,11 @@ static void node_job_after(uv_work_t *work, int status)
     char errmsg[TDEI_ERRMSG_SIZE] = "";
 
     node->working = 0;
+    if (job->kind == NODE_JOB_VALIDATE) {
+        node_job_validated(node, job, status);
+        return;
+    }
+    node_unpin(node);
     if (status != 0 || job->rc != 0) {
         /* A block this node built itself, or decided, did not build,
          * execute or commit: a bug or a failing disk. Going on could
@@ -326,6 +402,7 @@ static void node_job_after(uv_work_t *work, int status)
             node__stop(node);
         } else {
             node__cons_value(node);
+            node__jobs_next(node);
         }
         return;
     }
@@ -348,9 +425,12 @@ static void node_job_after(uv_work_t *work, int status)
     node_job_free(job);
     if (node->stopping) {
         node__stop(node);
-    } else {
-        node__cons_committed(node);
+        return;
     }
+    node_read_params_quiet(node);
+    node__p2p_committed(node);
+    node__cons_committed(node);
+    node__jobs_next(node);
 }
 
 /* Queue @job on a worker; frees it on failure. */
@@ -368,31 +448,118 @@ static int node_job_start(struct node *node, struct node_job *job)
     return 0;
 }
 
-int node__block_commit(struct node *node, uint8_t *commit_bytes,
-                       size_t commit_len)
+int node__block_commit_bytes(struct node *node, const uint8_t *bytes,
+                             size_t len, uint64_t height,
+                             const uint8_t id[CODEC_HASH_SIZE],
+                             uint8_t *commit_bytes, size_t commit_len)
 {
     struct node_job *job;
     int rc;
 
     TDEI_ASSERT(!node->working);
-    TDEI_ASSERT(node->proposal.bytes != NULL);
     job = tdei_calloc(1, sizeof(*job));
     if (job == NULL) {
         return TDEI_NOMEM;
     }
     job->kind = NODE_JOB_COMMIT;
-    job->block_bytes = node->proposal.bytes; /* borrowed */
-    job->block_len = node->proposal.len;
-    job->height = node->proposal.height;
-    memcpy(job->block_id, node->proposal.id, CODEC_HASH_SIZE);
+    job->block_bytes = (uint8_t *)(uintptr_t)bytes; /* borrowed */
+    job->block_len = len;
+    job->height = height;
+    memcpy(job->block_id, id, CODEC_HASH_SIZE);
     job->commit_bytes = commit_bytes;
     job->commit_len = commit_len;
     rc = node_job_start(node, job);
     if (rc != 0) {
         job->commit_bytes = NULL; /* not taken */
         node_job_free(job);
+        return rc;
     }
-    return rc;
+    for (size_t i = 0; i < NODE_HELD_MAX; i++) {
+        if (node->held[i].bytes == bytes) {
+            node->held[i].pinned = 1;
+        }
+    }
+    for (size_t i = 0; i < NODE_SYNC_BATCH; i++) {
+        if (node->synced[i].block == bytes) {
+            node->synced[i].pinned = 1;
+        }
+    }
+    return 0;
+}
+
+int node__block_validate(struct node *node, struct node_block *b)
+{
+    struct node_job *job;
+    int rc;
+
+    TDEI_ASSERT(!node->working);
+    job = tdei_calloc(1, sizeof(*job));
+    if (job == NULL) {
+        return TDEI_NOMEM;
+    }
+    job->kind = NODE_JOB_VALIDATE;
+    job->block_bytes = b->bytes; /* borrowed: NODE_CHECKING keeps it */
+    job->block_len = b->len;
+    job->height = b->height;
+    memcpy(job->block_id, b->id, CODEC_HASH_SIZE);
+    rc = node_job_start(node, job);
+    if (rc != 0) {
+        node_job_free(job);
+        return rc;
+    }
+    b->validity = NODE_CHECKING;
+    return 0;
+}
+
+/* Commit the fetched block of the next height, if block sync has it.
+ * Returns 1 when a job started (or the node halted). */
+static int node_commit_synced(struct node *node)
+{
+    for (size_t i = 0; i < NODE_SYNC_BATCH; i++) {
+        struct node_synced *sb = &node->synced[i];
+        int rc;
+        if (sb->block == NULL || sb->height != node->height + 1) {
+            continue;
+        }
+        rc = node__block_commit_bytes(node, sb->block, sb->block_len,
+                                      sb->height, sb->id, sb->commit,
+                                      sb->commit_len);
+        if (rc != 0) {
+            node__cons_halt(node, "cannot commit a fetched block", rc,
+                            tdei_strerror(rc));
+            return 1;
+        }
+        sb->commit = NULL; /* the job owns it */
+        TDEI_LOG(TDEI_LOG_VERBOSE, "sync", "committing a fetched block",
+                 "height=%llu", (unsigned long long)sb->height);
+        return 1;
+    }
+    return 0;
+}
+
+void node__jobs_next(struct node *node)
+{
+    if (node->working || node->stopping || node->halted) {
+        return;
+    }
+    if (node->decide_wanted && node__cons_commit_decided(node)) {
+        return;
+    }
+    if (node_commit_synced(node)) {
+        return;
+    }
+    for (size_t i = 0; i < NODE_HELD_MAX; i++) {
+        struct node_block *b = &node->held[i];
+        if (b->bytes != NULL && b->validity == NODE_CHECK_WANTED) {
+            if (node__block_validate(node, b) != 0) {
+                b->validity = NODE_INVALID;
+                node__cons_validated(node, b);
+                continue;
+            }
+            return;
+        }
+    }
+    node__maybe_block(node);
 }
 
 /* Reap the waiting txs and build the proposal block on a worker. */
@@ -423,7 +590,7 @@ static void node_block_build_start(struct node *node)
         job->txs[i].len = job->entries[i].tx_size;
     }
     job->now_ms = node__wall_ms();
-    if (job->count == 0 || node_job_start(node, job) != 0) {
+    if (node_job_start(node, job) != 0) {
         node_job_free(job);
     }
 }
@@ -448,7 +615,10 @@ void node__maybe_block(struct node *node)
         return;
     }
     mempool_stats_get(node->mempool, &stats);
-    if (stats.txs == 0) {
+    if (stats.txs == 0 &&
+        (node->cfg.empty_block_interval_ms == 0 ||
+         uv_now(&node->loop) - node->last_block_ms <
+             node->cfg.empty_block_interval_ms)) {
         return;
     }
     node_block_build_start(node);
@@ -459,6 +629,7 @@ static void node_tick(uv_timer_t *timer)
     struct node *node = timer->data;
 
     node__waiters_expire(node);
+    node__p2p_tick(node);
     node__maybe_block(node);
 }
 
@@ -491,6 +662,7 @@ void node__stop(struct node *node)
     if (node->mempool != NULL) {
         mempool_cancel(node->mempool);
     }
+    node__p2p_stop(node);
     if (node->working) {
         return; /* node_job_after calls again once the job is done */
     }
@@ -517,12 +689,14 @@ static int node_load_key(struct node *node, const char *passphrase,
     return rc;
 }
 
-/* Check that genesis names this member with this node key, and that the
- * chain has this node as its only validator (this layer's chains). */
+/* Check that genesis names this member with this node key, and that a
+ * chain of several validators can be reached: this node must then have
+ * peers to dial or a p2p address to be dialled on. */
 static int node_check_genesis(struct node *node, char *errmsg)
 {
     const struct genesis_member *me =
         genesis_member_find(&node->genesis, node->identity.member);
+    size_t validators = genesis_validator_count(&node->genesis);
 
     if (me == NULL) {
         return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_CONFIG,
@@ -538,12 +712,14 @@ static int node_check_genesis(struct node *node, char *errmsg)
                            "gives member %s",
                            me->id);
     }
-    if (genesis_validator_count(&node->genesis) != 1 || !me->validator) {
+    if ((validators > 1 || !me->validator) && node->cfg.p2p_listen[0] == '\0' &&
+        node->cfg.p2p_peers[0] == '\0') {
         return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_CONFIG,
-                           "this node runs chains whose only validator is "
-                           "itself; genesis.json has %zu validators%s",
-                           genesis_validator_count(&node->genesis),
-                           me->validator ? "" : " and not this member");
+                           "genesis.json has %zu validators%s, but config.ini "
+                           "sets neither p2p.listen nor p2p.peers; this node "
+                           "could never reach them",
+                           validators,
+                           me->validator ? "" : " and this member is not one");
     }
     return 0;
 }
@@ -630,6 +806,17 @@ static int node_open_mempool(struct node *node, char *errmsg)
                           &ops, &node->loop, errmsg);
 }
 
+/* Read the params again after a block (governance may change them). */
+static void node_read_params_quiet(struct node *node)
+{
+    char errmsg[TDEI_ERRMSG_SIZE] = "";
+
+    if (node_read_params(node, errmsg) != 0) {
+        TDEI_LOG(TDEI_LOG_WARNING, "node", "cannot read the params",
+                 "error=\"%s\"", errmsg);
+    }
+}
+
 /* Read the ledger limits that blocks and decoders obey. */
 static int node_read_params(struct node *node, char *errmsg)
 {
@@ -650,6 +837,7 @@ static int node_read_params(struct node *node, char *errmsg)
     node->limits.block_size_max = params->block_size_max;
     node->limits.block_txs_max = params->block_txs_max;
     node->limits.validators_max = params->validators_max;
+    node->max_clock_skew_ms = params->max_clock_skew_ms;
     codec_params_free(params);
     return 0;
 }
@@ -708,6 +896,9 @@ static int node_start(struct node *node, const char *passphrase,
         rc = node__api_start(node, errmsg);
     }
     if (rc == 0) {
+        rc = node__p2p_start(node, errmsg);
+    }
+    if (rc == 0) {
         rc = node__cons_start(node, errmsg);
     }
     if (rc != 0) {
@@ -734,7 +925,9 @@ static void node_cleanup(struct node *node)
         mempool_destroy(node->mempool);
     }
     node__cons_free(node);
+    node__p2p_free(node);
     node_proposal_drop(node);
+    node__held_clear(node);
     exec_destroy(node->exec);
     store_batch_destroy(node->batch);
     store_close(node->store);

@@ -182,6 +182,16 @@ static void respond_submitted(struct api_call *call, const uint8_t *tx_id)
     api_call_respond(call, &resp);
 }
 
+/* Send a tx the mempool just admitted from a client to the peers. */
+static void node_gossip_admitted(struct node *node, const uint8_t *txid)
+{
+    struct mempool_entry entry;
+
+    if (mempool_lookup(node->mempool, &entry, txid) == 0) {
+        node__p2p_tx(node, entry.tx, entry.tx_size);
+    }
+}
+
 static void submit_done(void *data, int status, const uint8_t *txid,
                         const char *errmsg)
 {
@@ -216,6 +226,9 @@ static void submit_done(void *data, int status, const uint8_t *txid,
         node->waiters[waiter_bucket(txid)] = w;
         node->waiter_count++;
         node__maybe_block(node);
+    }
+    if (status == 0) {
+        node_gossip_admitted(node, txid);
     }
     tdei_free(sub);
 }
@@ -320,6 +333,55 @@ static void handle_get_tx(struct node *node, struct api_call *call,
     tdei_free(result_bytes);
 }
 
+int node__block_read(struct node *node, struct store_read *r, uint64_t height,
+                     const uint8_t **block, size_t *block_len,
+                     uint8_t **commit, size_t *commit_len, char *errmsg)
+{
+    Tdei__Block *next = NULL;
+    uint8_t key[8];
+    const uint8_t *stored;
+    size_t stored_len;
+    int rc;
+
+    *commit = NULL;
+    *commit_len = 0;
+    store_u64_encode(key, height);
+    rc = store_get(r, STORE_DB_BLOCKS, key, sizeof(key), block, block_len);
+    if (rc != 0) {
+        return rc == TDEI_NOTFOUND
+                   ? tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, rc,
+                                 "no block at height %llu",
+                                 (unsigned long long)height)
+                   : tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, rc,
+                                 "read block %llu: %s",
+                                 (unsigned long long)height,
+                                 store_read_errmsg(r));
+    }
+    /* The commit of block H: carried by block H+1, or for the tip in meta. */
+    store_u64_encode(key, height + 1);
+    if (store_get(r, STORE_DB_BLOCKS, key, sizeof(key), &stored,
+                  &stored_len) == 0) {
+        rc = codec_block_decode(&next, NULL, stored, stored_len,
+                                &node->limits, errmsg);
+        if (rc == 0 && next->last_commit != NULL) {
+            rc = codec_commit_encode(next->last_commit, commit, commit_len);
+        }
+        codec_block_free(next);
+        return rc;
+    }
+    if (store_get(r, STORE_DB_META, (const uint8_t *)NODE_META_LAST_COMMIT,
+                  strlen(NODE_META_LAST_COMMIT), &stored, &stored_len) == 0) {
+        *commit = tdei_malloc(stored_len);
+        if (*commit == NULL) {
+            return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_NOMEM,
+                               "no memory for a commit");
+        }
+        memcpy(*commit, stored, stored_len);
+        *commit_len = stored_len;
+    }
+    return 0;
+}
+
 static void handle_get_block(struct node *node, struct api_call *call,
                              struct store_read *r,
                              const Tdei__Api__GetBlock *req)
@@ -327,22 +389,17 @@ static void handle_get_block(struct node *node, struct api_call *call,
     Tdei__Api__Response resp = TDEI__API__RESPONSE__INIT;
     Tdei__Api__BlockInfo info = TDEI__API__BLOCK_INFO__INIT;
     Tdei__Block *block = NULL;
-    Tdei__Block *next = NULL;
     uint8_t *commit_bytes = NULL;
     size_t commit_len = 0;
     uint8_t block_id[CODEC_HASH_SIZE];
     char errmsg[TDEI_ERRMSG_SIZE] = "";
-    uint8_t key[8];
     const uint8_t *stored;
     size_t stored_len;
-    const uint8_t *commit;
-    size_t commit_stored_len;
     uint64_t height = req->height == 0 ? node->height : req->height;
     int rc;
 
-    store_u64_encode(key, height);
-    rc = store_get(r, STORE_DB_BLOCKS, key, sizeof(key), &stored,
-                   &stored_len);
+    rc = node__block_read(node, r, height, &stored, &stored_len,
+                          &commit_bytes, &commit_len, errmsg);
     if (rc == TDEI_NOTFOUND) {
         api_call_respond_error(call, TDEI_NOTFOUND,
                                "no block at height %llu; the chain is at "
@@ -355,36 +412,15 @@ static void handle_get_block(struct node *node, struct api_call *call,
         rc = codec_block_decode(&block, NULL, stored, stored_len,
                                 &node->limits, errmsg);
     }
-    if (rc == 0) {
-        codec_block_id(block_id, block->header.data, block->header.len);
-        info.block.data = (uint8_t *)(uintptr_t)stored;
-        info.block.len = stored_len;
-    }
-    /* The commit of block H: carried by block H+1, or for the tip in meta. */
-    if (rc == 0) {
-        store_u64_encode(key, height + 1);
-        if (store_get(r, STORE_DB_BLOCKS, key, sizeof(key), &commit,
-                      &commit_stored_len) == 0) {
-            rc = codec_block_decode(&next, NULL, commit, commit_stored_len,
-                                    &node->limits, errmsg);
-            if (rc == 0 && next->last_commit != NULL) {
-                rc = codec_commit_encode(next->last_commit, &commit_bytes,
-                                         &commit_len);
-                info.commit.data = commit_bytes;
-                info.commit.len = commit_len;
-            }
-        } else if (store_get(r, STORE_DB_META,
-                             (const uint8_t *)NODE_META_LAST_COMMIT,
-                             strlen(NODE_META_LAST_COMMIT), &commit,
-                             &commit_stored_len) == 0) {
-            info.commit.data = (uint8_t *)(uintptr_t)commit;
-            info.commit.len = commit_stored_len;
-        }
-    }
     if (rc != 0) {
         api_call_respond_error(call, rc, "cannot read block %llu: %s",
                                (unsigned long long)height, errmsg);
     } else {
+        codec_block_id(block_id, block->header.data, block->header.len);
+        info.block.data = (uint8_t *)(uintptr_t)stored;
+        info.block.len = stored_len;
+        info.commit.data = commit_bytes;
+        info.commit.len = commit_len;
         info.block_id.data = block_id;
         info.block_id.len = CODEC_HASH_SIZE;
         info.height = height;
@@ -393,7 +429,6 @@ static void handle_get_block(struct node *node, struct api_call *call,
         api_call_respond(call, &resp);
     }
     codec_block_free(block);
-    codec_block_free(next);
     tdei_free(commit_bytes);
 }
 
@@ -630,11 +665,32 @@ static void handle_list_objects(struct node *node, struct api_call *call,
     tdei_free(kvs);
 }
 
+/* 1 when this node's key is in the current validator set. */
+static int node_is_validator(struct node *node, struct store_read *r)
+{
+    Tdei__ValidatorSet *set = NULL;
+    char errmsg[TDEI_ERRMSG_SIZE];
+    int found = 0;
+
+    if (exec_query_validators(r, &set, errmsg) != 0) {
+        return 0;
+    }
+    for (size_t i = 0; i < set->n_validators && !found; i++) {
+        const ProtobufCBinaryData *key = &set->validators[i]->node_key;
+        found = key->len == TDEI_PUBKEY_SIZE &&
+                memcmp(key->data, node->identity.node_key,
+                       TDEI_PUBKEY_SIZE) == 0;
+    }
+    codec_validator_set_free(set);
+    return found;
+}
+
 static void handle_get_status(struct node *node, struct api_call *call,
                               struct store_read *r)
 {
     Tdei__Api__Response resp = TDEI__API__RESPONSE__INIT;
     Tdei__Api__Status status = TDEI__API__STATUS__INIT;
+    Tdei__Api__PeerCounters counters = TDEI__API__PEER_COUNTERS__INIT;
     struct mempool_stats stats;
     struct exec_tip tip;
     char errmsg[TDEI_ERRMSG_SIZE] = "";
@@ -658,13 +714,18 @@ static void handle_get_status(struct node *node, struct api_call *call,
     status.node_key.len = TDEI_PUBKEY_SIZE;
     status.mempool_txs = stats.txs;
     status.mempool_bytes = stats.bytes;
-    status.validator = 1; /* node_check_genesis: this layer's nodes are
-                             their chain's one validator */
+    status.validator = node_is_validator(node, r);
+    status.peers = (uint32_t)node__p2p_peer_count(node);
+    if (node__p2p_status_fill(node, &status, &counters) != 0) {
+        api_call_respond_error(call, TDEI_NOMEM, "out of memory; retry");
+        return;
+    }
     status.version = PACKAGE_VERSION;
     status.now_ms = node__wall_ms();
     resp.resp_case = TDEI__API__RESPONSE__RESP_STATUS;
     resp.status = &status;
     api_call_respond(call, &resp);
+    node__p2p_status_free(&status);
 }
 
 /* Search the catalog in the snapshot @r (search.h); refusals of bad

@@ -5,17 +5,25 @@
  *   PERSIST            signer_persist, synchronously: one small synced
  *                      LMDB commit (tests/bench/bench_signer measures it),
  *                      done before the next action is even looked at.
- *   BROADCAST_*        node_cons_broadcast: no peers yet (one validator).
+ *   BROADCAST_*        the message (a proposal with its block) goes to
+ *                      every peer and is sent again every
+ *                      consensus.gossip_interval_ms until the height is
+ *                      committed (node_p2p.c).
  *   SCHEDULE_TIMEOUT   a uv timer per kind that calls cons_on_timeout.
  *   GET_VALUE          node__maybe_block answers, now or later.
- *   VALIDATE           valid when it is the block this node built.
- *   DECIDE             the Commit from cons_commit_votes; the block is
- *                      executed and committed on a worker; then the next
- *                      height starts (node__cons_committed).
- *   EVIDENCE           logged (committing it needs the network's txs).
+ *   VALIDATE           the block this node built is valid; a peer's block
+ *                      is checked for its time, then executed on a worker
+ *                      without committing (node__block_validate).
+ *   DECIDE             the Commit from cons_commit_votes; the block (own
+ *                      or held) is executed and committed on a worker as
+ *                      soon as it is free; a block not held comes by
+ *                      block sync. Then the next height starts
+ *                      (node__cons_committed).
+ *   EVIDENCE           logged (committing it is left to a later change).
  *
- * While a job runs on a worker the engine is idle: it waits for the value
- * (build) or has decided (commit), so no PERSIST meets a block commit. */
+ * Peers' messages (node__cons_receive) for the engine's height go to the
+ * engine; those for the next height are kept until it starts (node_p2p.c).
+ * Proposed blocks of the height are held in node->held. */
 #include "core/alloc.h"
 #include "core/assert.h"
 #include "core/error.h"
@@ -23,6 +31,7 @@
 #include "core/log.h"
 #include "node.h"
 #include "node_internal.h"
+#include "p2p.pb-c.h"
 #include "signer.h"
 
 #include <inttypes.h>
@@ -56,30 +65,142 @@ void node__cons_halt(struct node *node, const char *what, int code,
 
 /* ---- actions ------------------------------------------------------------- */
 
-/* Send a signed proposal or vote to every peer. With this layer's one
- * validator there is no peer: the message has done its work by being
- * counted by the engine (and, for a precommit, by going into the Commit).
- * The network issue sends the proposal with its block here. */
+/* The bytes of block @id: this node's own proposal or a held block;
+ * 0 when neither. */
+static int node_cons_block_bytes(struct node *node, uint64_t height,
+                                 const uint8_t id[CONS_ID_SIZE],
+                                 const uint8_t **bytes, size_t *len)
+{
+    struct node_block *b;
+
+    if (node->proposal.bytes != NULL && node->proposal.height == height &&
+        memcmp(node->proposal.id, id, CONS_ID_SIZE) == 0) {
+        *bytes = node->proposal.bytes;
+        *len = node->proposal.len;
+        return 1;
+    }
+    b = node__held_find(node, id);
+    if (b == NULL || b->height != height) {
+        return 0;
+    }
+    *bytes = b->bytes;
+    *len = b->len;
+    return 1;
+}
+
+/* Wrap @inner (a serialized Proposal or Vote) in a ConsensusMessage. */
+static int node_cons_wrap(int is_proposal, const uint8_t *inner, size_t len,
+                          uint8_t **out, size_t *out_len)
+{
+    Tdei__P2p__ConsensusMessage msg = TDEI__P2P__CONSENSUS_MESSAGE__INIT;
+
+    if (is_proposal) {
+        msg.proposal.data = (uint8_t *)(uintptr_t)inner;
+        msg.proposal.len = len;
+    } else {
+        msg.vote.data = (uint8_t *)(uintptr_t)inner;
+        msg.vote.len = len;
+    }
+    return codec_encode(&msg.base, out, out_len);
+}
+
+/* Serialize the Proposal of @a with its block. */
+static int node_cons_proposal_encode(struct node *node,
+                                     const struct cons_proposal *cp,
+                                     uint8_t **out, size_t *len)
+{
+    Tdei__Proposal p = TDEI__PROPOSAL__INIT;
+    Tdei__Block *block = NULL;
+    char errmsg[TDEI_ERRMSG_SIZE];
+    const uint8_t *bytes;
+    size_t blen;
+    int rc;
+
+    if (!node_cons_block_bytes(node, cp->height, cp->id, &bytes, &blen)) {
+        return TDEI_NOTFOUND;
+    }
+    rc = codec_block_decode(&block, NULL, bytes, blen, &node->limits, errmsg);
+    if (rc != 0) {
+        return rc;
+    }
+    p.height = cp->height;
+    p.round = cp->round;
+    p.pol_round = cp->pol_round;
+    p.block_id.data = (uint8_t *)(uintptr_t)cp->id;
+    p.block_id.len = CONS_ID_SIZE;
+    p.block = block;
+    p.proposer.data = (uint8_t *)(uintptr_t)cp->proposer;
+    p.proposer.len = CONS_KEY_SIZE;
+    p.sig.data = (uint8_t *)(uintptr_t)cp->sig;
+    p.sig.len = CONS_SIG_SIZE;
+    rc = codec_proposal_encode(&p, out, len);
+    codec_block_free(block);
+    return rc;
+}
+
+static int node_cons_vote_encode(const struct cons_vote *cv, uint8_t **out,
+                                 size_t *len)
+{
+    Tdei__Vote v = TDEI__VOTE__INIT;
+
+    v.type = (uint32_t)cv->type;
+    v.height = cv->height;
+    v.round = cv->round;
+    if (!cv->id.nil) {
+        v.block_id.data = (uint8_t *)(uintptr_t)cv->id.bytes;
+        v.block_id.len = CONS_ID_SIZE;
+    }
+    v.validator.data = (uint8_t *)(uintptr_t)cv->validator;
+    v.validator.len = CONS_KEY_SIZE;
+    v.sig.data = (uint8_t *)(uintptr_t)cv->sig;
+    v.sig.len = CONS_SIG_SIZE;
+    return codec_vote_encode(&v, out, len);
+}
+
+/* Send a signed proposal (with its block) or vote to every peer; the
+ * network keeps it to send again until the height is committed. */
 static void node_cons_broadcast(struct node *node, const struct cons_action *a)
 {
     char hex[TDEI_HEX_SIZE(CONS_ID_SIZE)];
+    int is_proposal = a->kind == CONS_ACT_BROADCAST_PROPOSAL;
+    uint8_t *inner = NULL;
+    uint8_t *msg = NULL;
+    size_t inner_len = 0;
+    size_t msg_len = 0;
+    int rc;
 
-    (void)node;
-    if (a->kind == CONS_ACT_BROADCAST_PROPOSAL) {
-        TDEI_LOG(TDEI_LOG_DEBUG, "consensus", "proposal signed",
-                 "height=%llu round=%u pol_round=%d id=%s peers=0",
+    rc = is_proposal
+             ? node_cons_proposal_encode(node, &a->proposal, &inner,
+                                         &inner_len)
+             : node_cons_vote_encode(&a->vote, &inner, &inner_len);
+    if (rc == 0) {
+        rc = node_cons_wrap(is_proposal, inner, inner_len, &msg, &msg_len);
+    }
+    if (rc == 0) {
+        node__p2p_consensus_out(
+            node, is_proposal ? 0 : (a->vote.type == CONS_PREVOTE ? 1 : 2),
+            msg, msg_len);
+    }
+    if (is_proposal) {
+        TDEI_LOG(rc == 0 ? TDEI_LOG_DEBUG : TDEI_LOG_WARNING, "consensus",
+                 "proposal signed",
+                 "height=%llu round=%u pol_round=%d id=%s code=%s",
                  (unsigned long long)a->proposal.height, a->proposal.round,
                  (int)a->proposal.pol_round,
-                 tdei_hex_encode(hex, sizeof(hex), a->proposal.id, 8));
-        return;
+                 tdei_hex_encode(hex, sizeof(hex), a->proposal.id, 8),
+                 tdei_errname(rc));
+    } else {
+        TDEI_LOG(rc == 0 ? TDEI_LOG_DEBUG : TDEI_LOG_WARNING, "consensus",
+                 "vote signed", "height=%llu round=%u type=%s id=%s code=%s",
+                 (unsigned long long)a->vote.height, a->vote.round,
+                 a->vote.type == CONS_PREVOTE ? "prevote" : "precommit",
+                 a->vote.id.nil ? "nil"
+                                : tdei_hex_encode(hex, sizeof(hex),
+                                                  a->vote.id.bytes, 8),
+                 tdei_errname(rc));
     }
-    TDEI_LOG(TDEI_LOG_DEBUG, "consensus", "vote signed",
-             "height=%llu round=%u type=%s id=%s peers=0",
-             (unsigned long long)a->vote.height, a->vote.round,
-             a->vote.type == CONS_PREVOTE ? "prevote" : "precommit",
-             a->vote.id.nil
-                 ? "nil"
-                 : tdei_hex_encode(hex, sizeof(hex), a->vote.id.bytes, 8));
+    tdei_free(inner);
+    tdei_free(msg);
 }
 
 /* Make the guard's record durable. Returns 0, or the signer_persist code
@@ -141,59 +262,117 @@ static void node_cons_schedule(struct node *node, const struct cons_action *a)
     (void)uv_timer_start(&t->timer, node_cons_timeout_cb, a->ms, 0);
 }
 
-/* VALIDATE: the only block this node can judge is the one it built. */
+/* VALIDATE: the block this node built is valid; a peer's block is valid
+ * when its time is within params.max_clock_skew_ms of this node's clock
+ * and it executes on the tip (a worker job, node__block_validate). */
 static void node_cons_validate(struct node *node, const struct cons_action *a)
 {
     char hex[TDEI_HEX_SIZE(CONS_ID_SIZE)];
-    int valid = node->proposal.bytes != NULL &&
-                node->proposal.height == a->height &&
-                memcmp(node->proposal.id, a->id, CONS_ID_SIZE) == 0;
+    struct node_block *b;
+    uint64_t now;
 
-    if (!valid) {
+    if (node->proposal.bytes != NULL && node->proposal.height == a->height &&
+        memcmp(node->proposal.id, a->id, CONS_ID_SIZE) == 0) {
+        cons_on_validity(node->engine, a->height, a->id, 1);
+        return;
+    }
+    b = node__held_find(node, a->id);
+    if (b == NULL || b->height != a->height) {
         TDEI_LOG(TDEI_LOG_NOTICE, "consensus", "proposal for an unknown block",
                  "height=%llu round=%u id=%s", (unsigned long long)a->height,
                  a->round, tdei_hex_encode(hex, sizeof(hex), a->id, 8));
+        cons_on_validity(node->engine, a->height, a->id, 0);
+        return;
     }
-    cons_on_validity(node->engine, a->height, a->id, valid);
+    if (b->validity == NODE_UNCHECKED) {
+        now = node__wall_ms();
+        if (b->time_ms > now + node->max_clock_skew_ms ||
+            b->time_ms + node->max_clock_skew_ms < now) {
+            TDEI_LOG(TDEI_LOG_NOTICE, "consensus",
+                     "proposed block's time is off this node's clock",
+                     "height=%llu id=%s block_ms=%llu now_ms=%llu "
+                     "max_clock_skew_ms=%llu",
+                     (unsigned long long)a->height,
+                     tdei_hex_encode(hex, sizeof(hex), a->id, 8),
+                     (unsigned long long)b->time_ms, (unsigned long long)now,
+                     (unsigned long long)node->max_clock_skew_ms);
+            b->validity = NODE_INVALID;
+        } else {
+            b->validity = NODE_CHECK_WANTED;
+            node__jobs_next(node);
+            return;
+        }
+    }
+    if (b->validity == NODE_VALID || b->validity == NODE_INVALID) {
+        cons_on_validity(node->engine, a->height, a->id,
+                         b->validity == NODE_VALID);
+    }
+    /* else: a worker checks it; node__cons_validated answers. */
 }
 
-/* DECIDE: the Commit of the engine's precommits, then the block on a
- * worker. */
+void node__cons_validated(struct node *node, struct node_block *b)
+{
+    if (node->halted || node->engine == NULL) {
+        return;
+    }
+    cons_on_validity(node->engine, b->height, b->id,
+                     b->validity == NODE_VALID);
+    node__cons_drain(node);
+}
+
+/* DECIDE: the block is committed on a worker with the Commit of the
+ * engine's precommits, as soon as the worker is free (node__jobs_next);
+ * a block this node does not hold comes by block sync. */
 static void node_cons_decide(struct node *node, const struct cons_action *a)
 {
     char hex[TDEI_HEX_SIZE(CONS_ID_SIZE)];
+
+    node->value_wanted = 0;
+    node->decide_wanted = 1;
+    node->decide_height = a->height;
+    node->decide_round = a->round;
+    memcpy(node->decide_id, a->id, CONS_ID_SIZE);
+    TDEI_LOG(TDEI_LOG_VERBOSE, "consensus", "decided",
+             "height=%llu round=%u id=%s precommits=%zu",
+             (unsigned long long)a->height, a->round,
+             tdei_hex_encode(hex, sizeof(hex), a->id, 8), a->commit_n);
+    node__jobs_next(node);
+}
+
+/* Start committing the decided block when this node holds it. Returns 1
+ * when a job started (or the node halted), 0 when it must wait for the
+ * block. */
+int node__cons_commit_decided(struct node *node)
+{
+    const uint8_t *bytes;
+    size_t len;
     uint8_t *commit = NULL;
     size_t commit_len = 0;
     size_t n;
     int rc;
 
-    node->value_wanted = 0;
-    if (node->proposal.bytes == NULL || node->proposal.height != a->height ||
-        memcmp(node->proposal.id, a->id, CONS_ID_SIZE) != 0) {
-        node__cons_halt(node, "decided a block this node does not hold",
-                        TDEI_NOTFOUND,
-                        "block sync comes with the network; restart the "
-                        "node");
-        return;
+    if (!node_cons_block_bytes(node, node->decide_height, node->decide_id,
+                               &bytes, &len)) {
+        return 0;
     }
-    n = cons_commit_votes(node->engine, a->height, a->round, a->id,
+    node->decide_wanted = 0;
+    n = cons_commit_votes(node->engine, node->decide_height,
+                          node->decide_round, node->decide_id,
                           node->commit_votes, CONS_VALIDATORS_MAX);
     rc = n == 0 ? TDEI_NO_QUORUM
-                : votes_commit_encode(&commit, &commit_len, a->height, a->round,
-                                      a->id, node->commit_votes, n);
+                : votes_commit_encode(&commit, &commit_len,
+                                      node->decide_height, node->decide_round,
+                                      node->decide_id, node->commit_votes, n);
     if (rc == 0) {
-        rc = node__block_commit(node, commit, commit_len);
+        rc = node__block_commit_bytes(node, bytes, len, node->decide_height,
+                                      node->decide_id, commit, commit_len);
     }
     if (rc != 0) {
         tdei_free(commit);
         node__cons_halt(node, "cannot commit the decided block", rc,
                         tdei_strerror(rc));
-        return;
     }
-    TDEI_LOG(TDEI_LOG_VERBOSE, "consensus", "decided",
-             "height=%llu round=%u id=%s precommits=%zu",
-             (unsigned long long)a->height, a->round,
-             tdei_hex_encode(hex, sizeof(hex), a->id, 8), n);
+    return 1;
 }
 
 static void node_cons_evidence(const struct cons_action *a)
@@ -260,11 +439,228 @@ void node__cons_value(struct node *node)
     node__cons_drain(node);
 }
 
+/* ---- peer blocks and messages ------------------------------------------- */
+
+struct node_block *node__held_find(struct node *node,
+                                   const uint8_t id[CODEC_HASH_SIZE])
+{
+    for (size_t i = 0; i < NODE_HELD_MAX; i++) {
+        struct node_block *b = &node->held[i];
+        if (b->bytes != NULL && memcmp(b->id, id, CODEC_HASH_SIZE) == 0) {
+            return b;
+        }
+    }
+    return NULL;
+}
+
+static void node_cons_held_drop(struct node_block *b)
+{
+    tdei_free(b->bytes);
+    memset(b, 0, sizeof(*b));
+}
+
+/* Drop every held block not borrowed by a running job. */
+void node__held_clear(struct node *node)
+{
+    for (size_t i = 0; i < NODE_HELD_MAX; i++) {
+        struct node_block *b = &node->held[i];
+        if (b->bytes != NULL && !b->pinned && b->validity != NODE_CHECKING) {
+            node_cons_held_drop(b);
+        }
+    }
+}
+
+/* A free slot, evicting the oldest block no job borrows and the engine
+ * did not decide; NULL when every slot is busy. */
+static struct node_block *node_cons_held_slot(struct node *node)
+{
+    struct node_block *oldest = NULL;
+
+    for (size_t i = 0; i < NODE_HELD_MAX; i++) {
+        struct node_block *b = &node->held[i];
+        if (b->bytes == NULL) {
+            return b;
+        }
+        if (b->pinned || b->validity == NODE_CHECKING ||
+            (node->decide_wanted &&
+             memcmp(b->id, node->decide_id, CODEC_HASH_SIZE) == 0)) {
+            continue;
+        }
+        if (oldest == NULL || b->seq < oldest->seq) {
+            oldest = b;
+        }
+    }
+    if (oldest != NULL) {
+        node_cons_held_drop(oldest);
+    }
+    return oldest;
+}
+
+/* Hold the block of a peer's proposal. Returns the held block (new or
+ * already there), or NULL (no memory, no slot). *added says it is new. */
+static struct node_block *node_cons_held_add(struct node *node,
+                                             const Tdei__Proposal *p,
+                                             const Tdei__Header *header,
+                                             int *added)
+{
+    struct node_block *b = node__held_find(node, p->block_id.data);
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+
+    *added = 0;
+    if (b != NULL) {
+        return b;
+    }
+    if (codec_block_encode(p->block, &bytes, &len) != 0) {
+        return NULL;
+    }
+    b = node_cons_held_slot(node);
+    if (b == NULL) {
+        tdei_free(bytes);
+        return NULL;
+    }
+    b->bytes = bytes;
+    b->len = len;
+    b->height = header->height;
+    memcpy(b->id, p->block_id.data, CODEC_HASH_SIZE);
+    b->time_ms = header->time_ms;
+    b->validity = NODE_UNCHECKED;
+    b->seq = ++node->held_seq;
+    *added = 1;
+    return b;
+}
+
+/* Give the engine a peer's proposal, holding its block; *future = 1
+ * when it is for the next height. */
+static int node_cons_on_proposal(struct node *node, const uint8_t *bytes,
+                                 size_t len, int *future, char *errmsg)
+{
+    Tdei__Proposal *p = NULL;
+    Tdei__Header *header = NULL;
+    struct cons_proposal cp;
+    struct node_block *b;
+    uint64_t height = cons_height(node->engine);
+    int added = 0;
+    int rc;
+
+    rc = codec_proposal_decode(&p, &header, bytes, len, &node->limits,
+                               errmsg);
+    if (rc != 0) {
+        return rc;
+    }
+    if (p->height == height + 1) {
+        *future = 1;
+    } else if (p->height == height) {
+        memset(&cp, 0, sizeof(cp));
+        cp.height = p->height;
+        cp.round = p->round;
+        cp.pol_round = p->pol_round;
+        memcpy(cp.id, p->block_id.data, CONS_ID_SIZE);
+        memcpy(cp.proposer, p->proposer.data, CONS_KEY_SIZE);
+        memcpy(cp.sig, p->sig.data, CONS_SIG_SIZE);
+        b = node_cons_held_add(node, p, header, &added);
+        rc = b == NULL ? TDEI_NOMEM : cons_on_proposal(node->engine, &cp);
+        if (rc != 0 && added) {
+            node_cons_held_drop(b);
+        }
+        if (rc == TDEI_BADSIG) {
+            (void)tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, rc,
+                              "proposal for height %llu round %u: the "
+                              "signature does not verify",
+                              (unsigned long long)p->height, p->round);
+        } else {
+            rc = 0; /* late, early, or not this node's business */
+        }
+    }
+    codec_proposal_free(p);
+    codec_header_free(header);
+    return rc;
+}
+
+/* Give the engine a peer's vote; *future as for proposals. */
+static int node_cons_on_vote(struct node *node, const uint8_t *bytes,
+                             size_t len, int *future, char *errmsg)
+{
+    Tdei__Vote *v = NULL;
+    struct cons_vote cv;
+    uint64_t height = cons_height(node->engine);
+    int rc;
+
+    rc = codec_vote_decode(&v, bytes, len, errmsg);
+    if (rc != 0) {
+        return rc;
+    }
+    if (v->height == height + 1) {
+        *future = 1;
+    } else if (v->height == height) {
+        memset(&cv, 0, sizeof(cv));
+        cv.type = (enum cons_vote_type)v->type;
+        cv.height = v->height;
+        cv.round = v->round;
+        cv.id.nil = v->block_id.len == 0;
+        if (!cv.id.nil) {
+            memcpy(cv.id.bytes, v->block_id.data, CONS_ID_SIZE);
+        }
+        memcpy(cv.validator, v->validator.data, CONS_KEY_SIZE);
+        memcpy(cv.sig, v->sig.data, CONS_SIG_SIZE);
+        rc = cons_on_vote(node->engine, &cv);
+        if (rc == TDEI_BADSIG) {
+            (void)tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, rc,
+                              "vote for height %llu round %u: the "
+                              "signature does not verify",
+                              (unsigned long long)v->height, v->round);
+        } else {
+            rc = 0;
+        }
+    }
+    codec_vote_free(v);
+    return rc;
+}
+
+int node__cons_receive(struct node *node, const uint8_t *bytes, size_t len,
+                       char *errmsg)
+{
+    Tdei__P2p__ConsensusMessage *msg = NULL;
+    int rc;
+
+    if (node->engine == NULL || node->halted) {
+        return 0;
+    }
+    rc = codec_message_unpack((ProtobufCMessage **)&msg,
+                              &tdei__p2p__consensus_message__descriptor, bytes,
+                              len, "consensus message", errmsg);
+    if (rc != 0) {
+        return rc;
+    }
+    if ((msg->proposal.len > 0) == (msg->vote.len > 0)) {
+        rc = tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_MALFORMED,
+                         "a consensus message carries exactly one of "
+                         "proposal and vote");
+    } else {
+        int is_proposal = msg->proposal.len > 0;
+        int future = 0;
+        rc = is_proposal ? node_cons_on_proposal(node, msg->proposal.data,
+                                                 msg->proposal.len, &future,
+                                                 errmsg)
+                         : node_cons_on_vote(node, msg->vote.data,
+                                             msg->vote.len, &future, errmsg);
+        if (future) {
+            /* For the next height (peers committed first): kept whole. */
+            node__p2p_future_keep(node, bytes, len,
+                                  cons_height(node->engine) + 1,
+                                  is_proposal);
+        }
+    }
+    codec_message_free(&msg->base);
+    node__cons_drain(node);
+    return rc;
+}
+
 /* ---- heights ------------------------------------------------------------- */
 
 /* Read the validator set that votes at the next height: the state's (no
  * validator changes exist yet; they take effect at H+2). */
-static int node_cons_vset(struct node *node, struct cons_vset *vset,
+int node__cons_vset(struct node *node, struct cons_vset *vset,
                           char *errmsg)
 {
     struct store_read *r;
@@ -287,7 +683,7 @@ static int node_cons_vset(struct node *node, struct cons_vset *vset,
 static int node_cons_start_height(struct node *node, char *errmsg)
 {
     struct cons_vset vset;
-    int rc = node_cons_vset(node, &vset, errmsg);
+    int rc = node__cons_vset(node, &vset, errmsg);
 
     if (rc == 0) {
         cons_start_height(node->engine, node->height + 1, &vset);
@@ -307,12 +703,15 @@ void node__cons_committed(struct node *node)
         /* Every armed timeout is for the height just committed. */
         (void)uv_timer_stop(&node->timeouts[i].timer);
     }
+    node__held_clear(node);
+    node->decide_wanted = 0;
     rc = node_cons_start_height(node, errmsg);
     if (rc != 0) {
         node__cons_halt(node, "cannot read the next validator set", rc, errmsg);
         return;
     }
     node__cons_drain(node);
+    node__p2p_height_started(node);
 }
 
 /* ---- startup and restart ------------------------------------------------- */
@@ -413,9 +812,12 @@ static void node_cons_resume(struct node *node, const struct cons_signed *rec)
                                       v.id.bytes, node->commit_votes, n) == 0;
         }
     }
-    if (rec->step == CONS_STEP_PRECOMMIT && !rec->id.nil && !decided) {
-        /* Only when the durable proposal was lost or damaged: the engine
-         * goes on by its timeouts and may commit another block. */
+    if (rec->step == CONS_STEP_PRECOMMIT && !rec->id.nil && !decided &&
+        (node->proposal.bytes == NULL ||
+         memcmp(node->proposal.id, rec->id.bytes, CONS_ID_SIZE) != 0)) {
+        /* A peer's block (held in memory only), or the durable proposal
+         * was lost: the engine goes on with the peers' messages and its
+         * timeouts, and block sync brings what the others decided. */
         TDEI_LOG(TDEI_LOG_WARNING, "consensus",
                  "the precommitted block is not held", "height=%llu round=%u",
                  (unsigned long long)rec->height, rec->round);

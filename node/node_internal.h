@@ -14,16 +14,19 @@
 #include "mempool/mempool.h"
 #include "store/store.h"
 #include "votes.h"
+#include "api.pb-c.h"
 
 #include <uv.h>
 
 struct api;
 struct node_waiter;
+struct p2p;
 
 /* What a worker job does. */
 enum node_job_kind {
     NODE_JOB_BUILD = 1, /* build the proposal block and make it durable */
-    NODE_JOB_COMMIT     /* execute a decided block and commit it */
+    NODE_JOB_COMMIT,    /* execute a decided block and commit it */
+    NODE_JOB_VALIDATE   /* execute a peer's proposed block, commit nothing */
 };
 
 /* One job on a worker: at most one at a time (struct node.working). */
@@ -37,8 +40,9 @@ struct node_job {
     ProtobufCBinaryData *txs;     /* the same, as Block.txs */
     size_t count;                 /* txs in the block */
     uint64_t now_ms;              /* wall clock when the block started */
-    /* Both: the block. BUILD: made here, then moved to node->proposal;
-     * COMMIT: borrowed from node->proposal. */
+    /* The block. BUILD: made here, then moved to node->proposal;
+     * COMMIT, VALIDATE: borrowed from node->proposal or a held block,
+     * which stays until the job is done. */
     uint8_t *block_bytes;         /* the serialized block */
     size_t block_len;             /* its length */
     uint64_t height;              /* its height */
@@ -65,6 +69,67 @@ struct node_proposal {
     size_t len;                   /* its length */
     uint64_t height;              /* its height */
     uint8_t id[CODEC_HASH_SIZE];  /* its id */
+};
+
+/* A block of the height being decided that a peer proposed, or that
+ * block sync fetched: kept until the height is committed. */
+struct node_block {
+    uint8_t *bytes;               /* the serialized block; NULL: free slot */
+    size_t len;                   /* its length */
+    uint64_t height;              /* its height */
+    uint8_t id[CODEC_HASH_SIZE];  /* its id */
+    uint64_t time_ms;             /* its header's time */
+    int validity;                 /* enum node_validity */
+    int pinned;                   /* a commit job borrows the bytes */
+    uint64_t seq;                 /* arrival order, for eviction */
+};
+
+enum node_validity {
+    NODE_UNCHECKED = 0,           /* not asked yet */
+    NODE_CHECK_WANTED,            /* the engine asked; waits for a worker */
+    NODE_CHECKING,                /* on a worker now */
+    NODE_VALID,                   /* executes on the tip; answer valid */
+    NODE_INVALID                  /* does not; answer invalid */
+};
+
+/* Peer blocks held at once; the oldest is evicted first. A decided
+ * block that was evicted is fetched by block sync. */
+#define NODE_HELD_MAX 8
+
+/* A consensus message for the height after the engine's, kept until the
+ * engine gets there (a peer that committed first has moved on). */
+struct node_future {
+    uint8_t *bytes;               /* the serialized ConsensusMessage */
+    size_t len;
+    uint64_t height;              /* the message's height */
+    int is_proposal;              /* it carries a proposal */
+};
+
+#define NODE_FUTURE_MAX 1024      /* messages kept at most */
+#define NODE_FUTURE_PROPOSALS_MAX 8 /* of them proposals (with blocks) */
+
+/* A ready peer as the node sees it. */
+struct node_peer {
+    uint64_t id;                  /* p2p peer id; 0: free slot */
+    uint8_t key[TDEI_PUBKEY_SIZE];/* its node key */
+    uint64_t height;              /* its committed height (Status) */
+};
+
+/* Blocks block sync asks for per request, and serves per answer. */
+#define NODE_SYNC_BATCH 16
+/* An unanswered sync request is asked again of another peer after: */
+#define NODE_SYNC_TIMEOUT_MS 5000
+
+/* A block fetched by block sync whose commit verified: committed in
+ * height order once the node gets to it. */
+struct node_synced {
+    uint8_t *block;               /* the serialized block; NULL: free */
+    size_t block_len;
+    uint8_t *commit;              /* its serialized Commit */
+    size_t commit_len;
+    uint64_t height;
+    int pinned;                   /* a commit job borrows the bytes */
+    uint8_t id[CODEC_HASH_SIZE];
 };
 
 /* A consensus timeout armed on a uv timer. */
@@ -115,6 +180,34 @@ struct node {
     uint64_t value_height;          /* ... for this height */
     uint32_t value_round;           /* ... and round */
     struct node_proposal proposal;  /* this node's block for the height */
+    struct node_block held[NODE_HELD_MAX]; /* peers' blocks of the height */
+    uint64_t held_seq;              /* arrival counter */
+    int decide_wanted;              /* a DECIDE waits for the worker */
+    uint64_t decide_height;         /* ... its height */
+    uint32_t decide_round;          /* ... round */
+    uint8_t decide_id[CODEC_HASH_SIZE]; /* ... and block */
+    uint64_t max_clock_skew_ms;     /* params: a proposal's time vs ours */
+    /* The network (node_p2p.c). */
+    struct p2p *p2p;                /* NULL: no peers configured */
+    int p2p_stopped;                /* p2p_stop was called */
+    char *peer_text;                /* p2p.peers, split in place */
+    struct node_peer *peers;        /* cfg.p2p_max_peers slots */
+    size_t peer_slots;              /* entries of @peers */
+    struct node_future *future;     /* NODE_FUTURE_MAX slots */
+    size_t future_count;            /* used slots, from the start */
+    struct node_synced synced[NODE_SYNC_BATCH]; /* fetched, in order */
+    uint64_t sync_peer;             /* asked peer; 0: no request open */
+    uint64_t sync_from;             /* first height asked */
+    uint64_t sync_to;               /* last height asked */
+    uint64_t sync_asked_ms;         /* uv_now when asked */
+    uint8_t *own_msgs[3];           /* own proposal, prevote, precommit of
+                                       the height (ConsensusMessage) */
+    size_t own_lens[3];
+    uv_timer_t gossip;              /* re-sends own_msgs; sync timeouts */
+    int gossip_ready;               /* the timer is initialised */
+    uint8_t *tx_batch;              /* TxGossip being filled */
+    size_t tx_batch_len;            /* its bytes (encoded repeated field) */
+    size_t tx_batch_count;          /* txs in it */
     uint64_t persist_count;         /* signer_persist calls */
     uint64_t persist_us_total;      /* their time, microseconds */
     uint64_t persist_us_max;        /* the longest */
@@ -129,14 +222,6 @@ uint64_t node__wall_ms(void);
  * engine waits meanwhile). Called when GET_VALUE arrives, on every tick
  * and when a tx is admitted (node.c). */
 void node__maybe_block(struct node *node);
-
-/* Execute and commit node->proposal, decided at its height, with the
- * Commit @commit_bytes (ownership moves to the job on 0), on a worker.
- * Returns: 0 (node__cons_committed runs when it is done) or TDEI_NOMEM /
- * the uv_queue_work failure (nothing started; @commit_bytes not taken)
- * (node.c). */
-int node__block_commit(struct node *node, uint8_t *commit_bytes,
-                       size_t commit_len);
 
 /* Start consensus once the chain, the mempool and the API are open:
  * the engine with the node key as self, its guard restored from the
@@ -166,6 +251,85 @@ void node__cons_free(struct node *node);
  * on (node_cons.c). */
 void node__cons_halt(struct node *node, const char *what, int code,
                      const char *why);
+
+/* Start the next worker job if none runs: a pending DECIDE's commit,
+ * then a fetched block of the next height, then a peer block the engine
+ * asked to validate (node.c). Called whenever one of them is queued and
+ * when a job ends. */
+void node__jobs_next(struct node *node);
+
+/* Commit @bytes (block @id at @height, borrowed until the job ends) with
+ * the Commit @commit_bytes (ownership moves to the job on 0) on a worker.
+ * Returns as node__block_commit (node.c). */
+int node__block_commit_bytes(struct node *node, const uint8_t *bytes,
+                             size_t len, uint64_t height,
+                             const uint8_t id[CODEC_HASH_SIZE],
+                             uint8_t *commit_bytes, size_t commit_len);
+
+/* Validate held block @b on a worker (b->validity becomes NODE_CHECKING;
+ * node__cons_validated runs when done). Returns 0 or a uv failure
+ * (node.c). */
+int node__block_validate(struct node *node, struct node_block *b);
+
+/* The held peer block @id of the engine's height; NULL when none
+ * (node_cons.c). */
+struct node_block *node__held_find(struct node *node,
+                                   const uint8_t id[CODEC_HASH_SIZE]);
+
+/* Drop the held blocks no job borrows (node_cons.c). */
+void node__held_clear(struct node *node);
+
+/* Start committing the decided block (node->decide_*) when it is held.
+ * Returns 1 when a job started or the node halted, 0 when the block is
+ * not held (block sync brings it) (node_cons.c). */
+int node__cons_commit_decided(struct node *node);
+
+/* A validation job ended: answer the engine (node_cons.c). */
+void node__cons_validated(struct node *node, struct node_block *b);
+
+/* A peer's proposal or vote (the ConsensusMessage @bytes) for the engine
+ * (node_cons.c). Returns 0, or a code with errmsg when it shows the peer
+ * is faulty (it does not decode, a bad signature). */
+int node__cons_receive(struct node *node, const uint8_t *bytes, size_t len,
+                       char *errmsg);
+
+/* Read block @height as stored and the Commit that decided it (carried
+ * by block @height + 1, or for the tip the meta record). Returns 0,
+ * TDEI_NOTFOUND or a read/decode failure; *commit is tdei_malloc'd
+ * (node.c). */
+int node__block_read(struct node *node, struct store_read *r, uint64_t height,
+                     const uint8_t **block, size_t *block_len,
+                     uint8_t **commit, size_t *commit_len, char *errmsg);
+
+/* The network (node_p2p.c): start the peer manager when [p2p] has a
+ * listener or peers; stop it; tell peers of a new tip; send a consensus
+ * message (kept for re-sending until the next height); gossip a tx
+ * admitted through the API; the height started: drop what belongs to
+ * earlier ones and give the engine the messages kept for it. */
+int node__p2p_start(struct node *node, char *errmsg);
+void node__p2p_stop(struct node *node);
+void node__p2p_free(struct node *node);
+void node__p2p_committed(struct node *node);
+void node__p2p_consensus_out(struct node *node, int slot, const uint8_t *bytes,
+                             size_t len);
+void node__p2p_tx(struct node *node, const uint8_t *tx, size_t len);
+void node__p2p_height_started(struct node *node);
+/* Keep a ConsensusMessage for height @height (the engine's + 1). */
+void node__p2p_future_keep(struct node *node, const uint8_t *bytes, size_t len,
+                           uint64_t height, int is_proposal);
+/* Ready peers now. */
+size_t node__p2p_peer_count(const struct node *node);
+/* Fill @st's peer_info (allocated: node__p2p_status_free) and, through
+ * @c, peer_counters. Returns 0 or TDEI_NOMEM. */
+int node__p2p_status_fill(struct node *node, Tdei__Api__Status *st,
+                          Tdei__Api__PeerCounters *c);
+void node__p2p_status_free(Tdei__Api__Status *st);
+/* Send the txs gathered for gossip (node.c's tick). */
+void node__p2p_tick(struct node *node);
+
+/* The validator set that votes at the engine's next height (the state's:
+ * validator changes do not exist yet) (node_cons.c). */
+int node__cons_vset(struct node *node, struct cons_vset *vset, char *errmsg);
 
 /* Stop: API, waiters, mempool, then the node's handles once no block is
  * being committed (node.c). */

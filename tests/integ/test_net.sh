@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# A 4-node network of real tdei-node processes on 127.0.0.1 (issue 6):
+# commits with 4, 3 and (after a return) 3 nodes, stops without quorum,
+# catches up by block sync after a restart and from an empty data dir,
+# refuses a non-member key at the handshake, and survives garbage,
+# oversized, truncated, replayed and tampered frames. At the end every
+# node has the same block id and app hash at every height.
+#
+# The nodes are created by `tdei localnet up`, stopped by `localnet down`,
+# given short timeouts, and then started and killed by this test, by pid.
+source "$TDEI_SRCDIR/tests/cli/lib.sh"
+
+: "${TDEI_NODE_BIN:?TDEI_NODE_BIN must name the tdei-node binary}"
+: "${TDEI_BUILDDIR:?TDEI_BUILDDIR must name the build tree}"
+PROBE=$TDEI_BUILDDIR/tests/integ/p2p_probe
+LN=$T/ln
+N=4
+declare -a pids=()
+
+stop_all() {
+    local i
+    for i in "${!pids[@]}"; do
+        [ -n "${pids[$i]}" ] && kill -KILL "${pids[$i]}" 2>/dev/null
+    done
+    for i in "${!pids[@]}"; do
+        [ -n "${pids[$i]}" ] && wait "${pids[$i]}" 2>/dev/null
+    done
+}
+trap 'stop_all; "$TDEI_BIN" localnet down --dir "$LN" >/dev/null 2>&1; rm -rf "$T"' EXIT
+
+start_node() {
+    "$TDEI_NODE_BIN" --home "$LN/node$1" >>"$LN/node$1/test.log" 2>&1 &
+    pids[$1]=$!
+}
+
+kill_node() {
+    kill -KILL "${pids[$1]}" 2>/dev/null
+    wait "${pids[$1]}" 2>/dev/null
+    pids[$1]=""
+}
+
+# height I: node I's committed height, or -1 when it does not answer.
+height() {
+    "$TDEI_BIN" --node "$LN/node$1/api.sock" --json status 2>/dev/null |
+        grep -oE '"height": *[0-9]+' | grep -oE '[0-9]+$' || echo -1
+}
+
+# wait_height I H SECONDS: node I reaches height H within SECONDS.
+wait_height() {
+    local end=$((SECONDS + $3))
+    while [ "$SECONDS" -lt "$end" ]; do
+        [ "$(height "$1")" -ge "$2" ] && return 0
+        sleep 0.2
+    done
+    return 1
+}
+
+# block_field I H FIELD: a field of block H as node I shows it.
+block_field() {
+    "$TDEI_BIN" --node "$LN/node$1/api.sock" --json block show "$2" 2>/dev/null |
+        grep -oE "\"$3\": *\"[0-9a-f-]+\"" | grep -oE '"[0-9a-f-]+"$' | tr -d '"'
+}
+
+node_key() {
+    "$TDEI_BIN" --home "$LN/node$1" --json keys show --key node 2>/dev/null |
+        grep -oE '"public": *"[0-9a-f]{64}"' | grep -oE '[0-9a-f]{64}'
+}
+
+check() { # check NAME CMD...: CMD succeeds
+    local name=$1
+    shift
+    if "$@"; then ok "$name"; else fail "$name"; fi
+}
+
+# ---- the network -----------------------------------------------------------
+run "$TDEI_BIN" localnet up --nodes $N --dir "$LN"
+if [ "$status" -ne 0 ]; then
+    fail "localnet up starts 4 nodes that commit"
+    for i in 0 1 2 3; do tail -n 20 "$LN/node$i/node.log" 2>/dev/null; done
+    finish
+fi
+ok "localnet up starts 4 nodes that commit"
+expect_exit 0 "localnet down stops them" "$TDEI_BIN" localnet down --dir "$LN"
+
+for i in 0 1 2 3; do
+    sed -i -e 's/^timeout_propose_ms = .*/timeout_propose_ms = 1500/' \
+        -e 's/^timeout_prevote_ms = .*/timeout_prevote_ms = 500/' \
+        -e 's/^timeout_precommit_ms = .*/timeout_precommit_ms = 500/' \
+        -e 's/^timeout_\(propose\|prevote\|precommit\)_delta_ms = .*/timeout_\1_delta_ms = 100/' \
+        -e 's/^empty_block_interval_ms = .*/empty_block_interval_ms = 300/' \
+        -e 's/^gossip_interval_ms = .*/gossip_interval_ms = 300/' \
+        -e 's/^backoff_max_ms = .*/backoff_max_ms = 1000/' \
+        -e 's/^ban_ms = .*/ban_ms = 4000/' \
+        "$LN/node$i/config.ini"
+    start_node $i
+done
+all_reach() { # all_reach H: every node reaches height H
+    local i
+    for i in 0 1 2 3; do wait_height $i "$1" 30 || return 1; done
+}
+h0=$(height 0)
+check "4 nodes commit (height $h0 -> $((h0 + 5)) on every node)" all_reach $((h0 + 5))
+
+# A transfer submitted to node 0 is applied on node 3.
+expect_out '^result +applied$' "a transfer submitted to node 0 commits" \
+    "$TDEI_BIN" --home "$LN/node0" tx transfer --to "$(sed -n 's/^member = //p' "$LN/node3/config.ini")" \
+    --amount 7
+tx=$(last_tx)
+expect_out '^result +applied$' "node 3 has the transfer" \
+    "$TDEI_BIN" --node "$LN/node3/api.sock" tx show "$tx"
+
+# ---- faults ------------------------------------------------------------------
+kill_node 3
+h=$(height 0)
+check "node 3 killed: the other three keep committing" wait_height 0 $((h + 5)) 30
+
+kill_node 2
+sleep 3
+h=$(height 0)
+sleep 4
+h2=$(height 0)
+check "node 2 killed too: commits stop (no quorum: $h -> $h2)" test "$h2" -le $((h + 1))
+
+start_node 2
+check "node 2 back: commits resume" wait_height 0 $((h2 + 3)) 40
+check "node 2 caught up" wait_height 2 "$(height 0)" 30
+
+start_node 3
+target=$(height 0)
+check "node 3 restarted: catches up by block sync" wait_height 3 "$target" 40
+key3=$(node_key 3)
+voted=0
+end=$((SECONDS + 30))
+while [ "$SECONDS" -lt "$end" ] && [ "$voted" -eq 0 ]; do
+    top=$(height 0)
+    for ((b = target + 1; b < top; b++)); do
+        if "$TDEI_BIN" --node "$LN/node0/api.sock" --json block show "$b" 2>/dev/null |
+            grep -q "$key3"; then
+            voted=1
+            break
+        fi
+    done
+    sleep 0.5
+done
+check "node 3 votes again (its precommit is in a commit after catching up)" test "$voted" -eq 1
+
+# Node 1 from an empty data dir.
+kill_node 1
+rm -rf "$LN/node1/data"
+start_node 1
+check "node 1 from an empty data dir catches up from height 1" \
+    wait_height 1 "$(height 0)" 60
+
+# ---- refusals at the port ------------------------------------------------------
+port0=$(sed -n 's/^listen = 127.0.0.1://p' "$LN/node0/config.ini")
+chain=$(grep -oE '"chain_id": *"[a-z0-9-]+"' "$LN/node0/genesis.json" | grep -oE '"[a-z0-9-]+"$' | tr -d '"')
+"$TDEI_BIN" --home "$T/outsider" init --member outsider-co --role manufacturer >/dev/null
+expect_exit 3 "a non-member key is refused at the handshake" \
+    "$PROBE" --addr "127.0.0.1:$port0" --chain "$chain" --key "$T/outsider/keys/node.key" handshake
+for mode in garbage oversize truncated; do
+    expect_exit 0 "$mode bytes close that connection" \
+        "$PROBE" --addr "127.0.0.1:$port0" --chain "$chain" --key "$T/outsider/keys/node.key" $mode
+done
+# Replayed and tampered sealed frames, by a member key whose node is down.
+kill_node 3
+for mode in replay tamper; do
+    expect_exit 0 "a $mode frame closes that connection" \
+        "$PROBE" --addr "127.0.0.1:$port0" --chain "$chain" --key "$LN/node3/keys/node.key" $mode
+done
+h=$(height 0)
+check "node 0 keeps committing with its peers after the attacks" wait_height 0 $((h + 3)) 30
+peers=$("$TDEI_BIN" --node "$LN/node0/api.sock" --json status | grep -oE '"peers": *[0-9]+' | grep -oE '[0-9]+$')
+check "node 0 still has its 2 running peers ($peers)" test "$peers" -eq 2
+sleep 4 # the ban of node 3's key ends
+start_node 3
+check "node 3 is accepted again after its ban and catches up" wait_height 3 "$(height 0)" 40
+
+# ---- one chain -------------------------------------------------------------------
+top=$(height 0)
+for i in 1 2 3; do
+    t=$(height $i)
+    [ "$t" -lt "$top" ] && top=$t
+done
+same=1
+for ((b = 1; b <= top; b++)); do
+    id0=$(block_field 0 $b block_id)
+    app0=$(block_field 0 $b app_hash)
+    for i in 1 2 3; do
+        if [ "$(block_field $i $b block_id)" != "$id0" ] ||
+            [ "$(block_field $i $b app_hash)" != "$app0" ] || [ -z "$id0" ]; then
+            same=0
+            echo "  height $b differs on node $i"
+            break 2
+        fi
+    done
+done
+check "every node has the same block id and app hash at heights 1..$top" test "$same" -eq 1
+
+finish
