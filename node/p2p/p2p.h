@@ -143,8 +143,9 @@ int p2p_create(struct p2p **out, uv_loop_t *loop,
                const struct p2p_options *opts,
                const struct p2p_callbacks *cb, char *errmsg);
 
-/* Listen (if configured) and start dialling.
- * Returns: 0; TDEI_ADDR_IN_USE or TDEI_IOERR (errmsg names the address). */
+/* Listen (if configured) and start dialling. Once only.
+ * Returns: 0; TDEI_ADDR_IN_USE or TDEI_IOERR (errmsg names the address).
+ * On error, p2p_stop and p2p_destroy as after a success. */
 int p2p_start(struct p2p *p, char *errmsg);
 
 /* The port listened on (useful with port 0); 0 when not listening. */
@@ -175,10 +176,15 @@ size_t p2p_peers(const struct p2p *p, struct p2p_peer_info *out, size_t cap);
 
 void p2p_stats_get(const struct p2p *p, struct p2p_stats *out);
 
-/* Close every connection, timer and the listener; @done(@data) runs on
- * the loop once all handles are closed, after which p2p_destroy frees.
- * No callback of @cb runs after p2p_stop returns. */
+/* Close every connection, timer and the listener; @done(@data) (@done
+ * may be NULL) runs from the loop once all handles are closed, never
+ * inside p2p_stop, after which p2p_destroy frees. disconnected() runs
+ * for the ready peers within p2p_stop; no callback of @cb runs after
+ * p2p_stop returns. Once only (asserted); valid before p2p_start. */
 void p2p_stop(struct p2p *p, void (*done)(void *data), void *data);
+
+/* Free @p (NULL is allowed): after @done of p2p_stop ran, or when
+ * p2p_start was never called. */
 void p2p_destroy(struct p2p *p);
 
 #endif
