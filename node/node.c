@@ -19,7 +19,9 @@
 #include "node_internal.h"
 #include "store/store.h"
 
+#include <errno.h>
 #include <sodium.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -780,6 +782,12 @@ static int node_open_store(struct node *node, char *errmsg)
     opts.map_size_initial = node->cfg.store_map_size_initial_mib << 20;
     opts.map_size_growth = node->cfg.store_map_size_growth_mib << 20;
     opts.map_size_max = node->cfg.store_map_size_max_mib << 20;
+    /* An operator who wiped data/ to resync from peers gets it back. */
+    if (home_path(path, node->home, "data") == 0 && mkdir(path, 0700) != 0 &&
+        errno != EEXIST) {
+        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_IOERR,
+                           "create %s: %s", path, strerror(errno));
+    }
     if (home_path(path, node->home, "data/ledger") != 0) {
         return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_TOOBIG,
                            "home path is too long");

@@ -32,7 +32,7 @@ net_create() {
         "$TDEI_BIN" --home "$A" genesis add-member --from-home "$B" --balance 500 >/dev/null &&
         "$TDEI_BIN" --home "$A" genesis add-member --from-home "$C" --balance 500 >/dev/null &&
         "$TDEI_BIN" --home "$A" genesis add-member --from-home "$D" >/dev/null &&
-        sed -i 's/^block_interval_ms = .*/block_interval_ms = 20/' "$A/config.ini"
+        sed -i -e 's/^block_interval_ms = .*/block_interval_ms = 20/' -e 's/^empty_block_interval_ms = .*/empty_block_interval_ms = 0/' "$A/config.ini"
 }
 
 # expect_usage TEXT NAME CMD...: CMD must exit 2 (bad usage) and print

@@ -13,7 +13,7 @@ B=$T/beta
 "$TDEI_BIN" --home "$A" genesis add-member --from-home "$A" --validator \
     --balance 1000 >/dev/null
 "$TDEI_BIN" --home "$A" genesis add-member --from-home "$B" --balance 500 >/dev/null
-sed -i 's/^block_interval_ms = .*/block_interval_ms = 20/' "$A/config.ini"
+sed -i -e 's/^block_interval_ms = .*/block_interval_ms = 20/' -e 's/^empty_block_interval_ms = .*/empty_block_interval_ms = 0/' "$A/config.ini"
 
 expect_fail_with 'cannot connect to .*api.sock.*is tdei-node running' \
     "status without a node says how to fix it" "$TDEI_BIN" --home "$A" status

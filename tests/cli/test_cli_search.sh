@@ -16,7 +16,7 @@ search() {
 "$TDEI_BIN" --home "$A" genesis new --chain-id tdei-search >/dev/null
 "$TDEI_BIN" --home "$A" genesis add-member --from-home "$A" --validator \
     --balance 1000 >/dev/null
-sed -i 's/^block_interval_ms = .*/block_interval_ms = 20/' "$A/config.ini"
+sed -i -e 's/^block_interval_ms = .*/block_interval_ms = 20/' -e 's/^empty_block_interval_ms = .*/empty_block_interval_ms = 0/' "$A/config.ini"
 
 expect_out 'usage: tdei .*catalog search \[WORDS...\]' "catalog search --help" \
     search --help

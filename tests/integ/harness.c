@@ -101,6 +101,7 @@ int integ_net_create(struct integ_net *net, size_t members, uint64_t balance,
         (void)home_path(path, net->homes[0], "config.ini");
         rc = config_load(&cfg, path, errmsg);
         cfg.block_interval_ms = block_interval_ms;
+        cfg.empty_block_interval_ms = 0; /* heights follow the txs */
         /* Short consensus timeouts: a node restarted after a kill -9 in
          * the middle of a height finishes it through its timeouts, and
          * the tests kill every few hundred ms. */

@@ -110,7 +110,7 @@ KEY=$(printf '5a%.0s' $(seq 1 32)) # a content key, sealed by the CLI
 # Short deadlines, so that proposals and requests expire within the test.
 sed -i -e 's/"proposal_ttl": [0-9]*/"proposal_ttl": 6/' \
     -e 's/"approve_ttl": [0-9]*/"approve_ttl": 6/' "$G/genesis.json"
-sed -i 's/^block_interval_ms = .*/block_interval_ms = 20/' "$G/config.ini"
+sed -i -e 's/^block_interval_ms = .*/block_interval_ms = 20/' -e 's/^empty_block_interval_ms = .*/empty_block_interval_ms = 0/' "$G/config.ini"
 BAL[gov-svc]=5000
 BAL[plat-a]=2000
 BAL[mfg-a]=1000
