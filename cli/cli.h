@@ -340,6 +340,25 @@ int cli_cmd_member(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_catalog(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_exchange(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_stream(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_localnet(struct cli_ctx *ctx, int argc, char **argv);
+
+struct localnet;
+
+/* Create a localnet of @nodes nodes (1..LOCALNET_NODES_MAX) in --dir
+ * @dir_text for `tdei @what` (localnet_create: p2p ports from
+ * @base_port, 0 = free ones; @sink adds the bench's receiving member).
+ * A bad or non-empty directory is a usage error. Prints the error and
+ * returns its exit code on failure. Defined in cmd_localnet.c. */
+int cli_localnet_create(const char *what, const char *dir_text,
+                        uint64_t nodes, uint64_t base_port, int sink,
+                        struct localnet *ln);
+
+/* Start every node of @ln and wait up to @wait_ms until each has
+ * committed @height (0: until each API answers). On failure prints which node failed and the end of
+ * its log, stops every node of @ln and returns CLI_EXIT_FAIL (or the
+ * exit code of a missing tdei-node binary). Defined in cmd_localnet.c. */
+int cli_localnet_start(struct localnet *ln, uint64_t height,
+                       uint64_t wait_ms);
 
 /* `tdei catalog search [WORDS...] [filters]` (cmd_search.c): one command
  * of the catalog group, whose argv[0] is "search". Asks the node's
