@@ -255,6 +255,12 @@ const char *cli_name(const char *const *names, uint32_t value);
 int cli_tx_submit(const struct cli_ctx *ctx, const struct cli_tx *tx,
                   Tdei__TxBody *body);
 
+/* Encode @body (chain id, signer and nonce filled in), sign it with @kp
+ * and encode the Tx into *@tx_bytes (tdei_malloc'd, *@tx_len bytes).
+ * Prints the error and returns its exit code on failure. */
+int cli_tx_sign(const struct tdei_keypair *kp, const Tdei__TxBody *body,
+                uint8_t **tx_bytes, size_t *tx_len);
+
 /* Print the committed tx @tx_id at @height/@index with its serialized
  * TxResult @bytes, as cli_tx_submit does (@id_label may be NULL).
  * Returns CLI_EXIT_OK, or CLI_EXIT_FAIL for a refused tx. */
@@ -341,6 +347,7 @@ int cli_cmd_catalog(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_exchange(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_stream(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_localnet(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_bench(struct cli_ctx *ctx, int argc, char **argv);
 
 struct localnet;
 

@@ -10,9 +10,9 @@
 
 #define LOCALNET_DIR_DEFAULT ".tdei/localnet"
 #define LOCALNET_WAIT_S_DEFAULT 30u
-#define LOCALNET_STOP_MS 10000u   /* SIGTERM, then SIGKILL after this */
+#define LOCALNET_STOP_MS 10000u /* SIGTERM, then SIGKILL after this */
 #define LOCALNET_LINES_DEFAULT 20u
-#define LOCALNET_FAIL_LINES 20u   /* log lines shown when a node fails */
+#define LOCALNET_FAIL_LINES 20u /* log lines shown when a node fails */
 
 /* Resolve and open the localnet in --dir @dir_text for `tdei @what`: a
  * directory that holds none is a usage error. Returns an exit code. */
@@ -40,8 +40,8 @@ static int localnet_print(const struct localnet *ln, int json)
 
     if (!json) {
         printf("localnet %s: %zu node%s\n%-6s %-8s %-8s %-7s %-7s %-21s %s\n",
-               ln->dir, ln->count, ln->count == 1 ? "" : "s", "NODE",
-               "MEMBER", "PID", "STATE", "HEIGHT", "P2P", "API");
+               ln->dir, ln->count, ln->count == 1 ? "" : "s", "NODE", "MEMBER",
+               "PID", "STATE", "HEIGHT", "P2P", "API");
     }
     for (size_t i = 0; i < ln->count; i++) {
         const struct localnet_node *n = &ln->nodes[i];
@@ -59,23 +59,21 @@ static int localnet_print(const struct localnet *ln, int json)
         }
         if (json) {
             (void)json_array_append_new(
-                nodes, json_pack("{s:I, s:s, s:I, s:b, s:o, s:s, s:s}",
-                                 "node", (json_int_t)i, "member", n->member,
-                                 "pid", (json_int_t)n->pid, "running", alive,
-                                 "height",
+                nodes, json_pack("{s:I, s:s, s:I, s:b, s:o, s:s, s:s}", "node",
+                                 (json_int_t)i, "member", n->member, "pid",
+                                 (json_int_t)n->pid, "running", alive, "height",
                                  answered ? json_integer((json_int_t)height)
                                           : json_null(),
                                  "p2p", n->p2p, "api", n->api));
         } else {
             printf("node%-2zu %-8s %-8s %-7s %-7s %-21s %s\n", i, n->member,
-                   pid, alive ? "running" : "stopped", h, n->p2p,
-                   n->api);
+                   pid, alive ? "running" : "stopped", h, n->p2p, n->api);
         }
     }
     if (json) {
         return cli_print_json(json_pack("{s:s, s:I, s:o}", "dir", ln->dir,
-                                        "count", (json_int_t)ln->count,
-                                        "nodes", nodes));
+                                        "count", (json_int_t)ln->count, "nodes",
+                                        nodes));
     }
     return CLI_EXIT_OK;
 }
@@ -93,8 +91,7 @@ static int localnet_up_failed(struct localnet *ln, size_t failed, int code,
     return CLI_EXIT_FAIL;
 }
 
-int cli_localnet_start(struct localnet *ln, uint64_t height,
-                       uint64_t wait_ms)
+int cli_localnet_start(struct localnet *ln, uint64_t height, uint64_t wait_ms)
 {
     char node_bin[HOME_PATH_MAX];
     char errmsg[TDEI_ERRMSG_SIZE] = "";
@@ -145,9 +142,8 @@ static int localnet_up_reuse(const struct localnet *ln, uint64_t nodes,
     return CLI_EXIT_OK;
 }
 
-int cli_localnet_create(const char *what, const char *dir_text,
-                        uint64_t nodes, uint64_t base_port, int sink,
-                        struct localnet *ln)
+int cli_localnet_create(const char *what, const char *dir_text, uint64_t nodes,
+                        uint64_t base_port, int sink, struct localnet *ln)
 {
     char dir[HOME_PATH_MAX];
     char errmsg[TDEI_ERRMSG_SIZE] = "";
@@ -162,8 +158,8 @@ int cli_localnet_create(const char *what, const char *dir_text,
     }
     rc = localnet_dir_resolve(dir, dir_text, errmsg);
     if (rc == 0) {
-        rc = localnet_create(ln, dir, (size_t)nodes, (uint16_t)base_port,
-                             sink, errmsg);
+        rc = localnet_create(ln, dir, (size_t)nodes, (uint16_t)base_port, sink,
+                             errmsg);
     }
     if (rc == TDEI_INVAL) {
         return cli_usage_error(what, "%s", errmsg);
@@ -177,35 +173,54 @@ static int localnet_up(struct cli_ctx *ctx, int argc, char **argv)
     uint64_t nodes = 0, base_port = 0, wait_s = LOCALNET_WAIT_S_DEFAULT;
     uint64_t wait_height = 1;
     const struct cli_opt opts[] = {
-        {.name = "nodes", .type = CLI_OPT_U64, .dest = &nodes, .meta = "N",
+        {.name = "nodes",
+         .type = CLI_OPT_U64,
+         .dest = &nodes,
+         .meta = "N",
          .help = "how many validator nodes, default 4 (or the number "
                  "already in DIR)",
-         .min = 1, .max = LOCALNET_NODES_MAX},
-        {.name = "dir", .type = CLI_OPT_TEXT, .dest = &dir_text,
-         .meta = "DIR", .help = "where the homes go, default "
-                                LOCALNET_DIR_DEFAULT},
-        {.name = "base-port", .type = CLI_OPT_U64, .dest = &base_port,
-         .meta = "P", .help = "p2p port of node0; node I gets P+I "
-                              "(default: free ports)",
-         .min = 1024, .max = 65535},
-        {.name = "wait-timeout", .type = CLI_OPT_U64, .dest = &wait_s,
-         .meta = "SECONDS", .help = "how long to wait for every node to "
-                                    "reach height H, default 30",
-         .min = 1, .max = 3600},
-        {.name = "wait-height", .type = CLI_OPT_U64, .dest = &wait_height,
-         .meta = "H", .help = "the height every node must reach, default "
-                              "1; 0: wait only until each node's API "
-                              "answers",
-         .min = 0, .max = 1000000},
+         .min = 1,
+         .max = LOCALNET_NODES_MAX},
+        {.name = "dir",
+         .type = CLI_OPT_TEXT,
+         .dest = &dir_text,
+         .meta = "DIR",
+         .help = "where the homes go, default " LOCALNET_DIR_DEFAULT},
+        {.name = "base-port",
+         .type = CLI_OPT_U64,
+         .dest = &base_port,
+         .meta = "P",
+         .help = "p2p port of node0; node I gets P+I "
+                 "(default: free ports)",
+         .min = 1024,
+         .max = 65535},
+        {.name = "wait-timeout",
+         .type = CLI_OPT_U64,
+         .dest = &wait_s,
+         .meta = "SECONDS",
+         .help = "how long to wait for every node to "
+                 "reach height H, default 30",
+         .min = 1,
+         .max = 3600},
+        {.name = "wait-height",
+         .type = CLI_OPT_U64,
+         .dest = &wait_height,
+         .meta = "H",
+         .help = "the height every node must reach, default "
+                 "1; 0: wait only until each node's API "
+                 "answers",
+         .min = 0,
+         .max = 1000000},
     };
     const struct cli_spec spec = {
         .what = "localnet up",
-        .about = "Create a network of N validators in DIR (homes DIR/node0.., "
-                 "one genesis,\np2p on 127.0.0.1), or reuse the stopped one "
-                 "there, start a tdei-node\nfor each in the background and "
-                 "wait until every node has committed\nheight H (1). Exit 1 when "
-                 "a node fails (its log is shown and every node\nstarted is "
-                 "stopped); 2 on bad usage.",
+        .about =
+            "Create a network of N validators in DIR (homes DIR/node0.., "
+            "one genesis,\np2p on 127.0.0.1), or reuse the stopped one "
+            "there, start a tdei-node\nfor each in the background and "
+            "wait until every node has committed\nheight H (1). Exit 1 when "
+            "a node fails (its log is shown and every node\nstarted is "
+            "stopped); 2 on bad usage.",
         .opts = opts,
         .opts_count = sizeof(opts) / sizeof(opts[0]),
     };
@@ -229,7 +244,8 @@ static int localnet_up(struct cli_ctx *ctx, int argc, char **argv)
             printf("restarting the %zu-node localnet in %s\n", ln.count, dir);
         }
     } else if (rc == TDEI_NOTFOUND) {
-        rc = cli_localnet_create(spec.what, dir, nodes != 0 ? nodes : LOCALNET_NODES_DEFAULT,
+        rc = cli_localnet_create(spec.what, dir,
+                                 nodes != 0 ? nodes : LOCALNET_NODES_DEFAULT,
                                  base_port, 0, &ln);
     } else {
         rc = cli_fail(rc, errmsg);
@@ -251,10 +267,14 @@ static int localnet_status(struct cli_ctx *ctx, int argc, char **argv)
     const char *dir_text = LOCALNET_DIR_DEFAULT;
     int json = 0;
     const struct cli_opt opts[] = {
-        {.name = "dir", .type = CLI_OPT_TEXT, .dest = &dir_text,
-         .meta = "DIR", .help = "the localnet, default "
-                                LOCALNET_DIR_DEFAULT},
-        {.name = "json", .type = CLI_OPT_FLAG, .dest = &json,
+        {.name = "dir",
+         .type = CLI_OPT_TEXT,
+         .dest = &dir_text,
+         .meta = "DIR",
+         .help = "the localnet, default " LOCALNET_DIR_DEFAULT},
+        {.name = "json",
+         .type = CLI_OPT_FLAG,
+         .dest = &json,
          .help = "print JSON (like tdei --json)"},
     };
     const struct cli_spec spec = {
@@ -283,9 +303,11 @@ static int localnet_down(struct cli_ctx *ctx, int argc, char **argv)
 {
     const char *dir_text = LOCALNET_DIR_DEFAULT;
     const struct cli_opt opts[] = {
-        {.name = "dir", .type = CLI_OPT_TEXT, .dest = &dir_text,
-         .meta = "DIR", .help = "the localnet, default "
-                                LOCALNET_DIR_DEFAULT},
+        {.name = "dir",
+         .type = CLI_OPT_TEXT,
+         .dest = &dir_text,
+         .meta = "DIR",
+         .help = "the localnet, default " LOCALNET_DIR_DEFAULT},
     };
     const struct cli_spec spec = {
         .what = "localnet down",
@@ -323,14 +345,24 @@ static int localnet_logs(struct cli_ctx *ctx, int argc, char **argv)
     const char *dir_text = LOCALNET_DIR_DEFAULT;
     uint64_t node = LOCALNET_NODES_MAX, lines = LOCALNET_LINES_DEFAULT;
     const struct cli_opt opts[] = {
-        {.name = "dir", .type = CLI_OPT_TEXT, .dest = &dir_text,
-         .meta = "DIR", .help = "the localnet, default "
-                                LOCALNET_DIR_DEFAULT},
-        {.name = "node", .type = CLI_OPT_U64, .dest = &node, .meta = "I",
-         .help = "only node I (default: every node)", .min = 0,
+        {.name = "dir",
+         .type = CLI_OPT_TEXT,
+         .dest = &dir_text,
+         .meta = "DIR",
+         .help = "the localnet, default " LOCALNET_DIR_DEFAULT},
+        {.name = "node",
+         .type = CLI_OPT_U64,
+         .dest = &node,
+         .meta = "I",
+         .help = "only node I (default: every node)",
+         .min = 0,
          .max = LOCALNET_NODES_MAX - 1},
-        {.name = "lines", .type = CLI_OPT_U64, .dest = &lines, .meta = "N",
-         .help = "lines from the end of each log, default 20", .min = 1,
+        {.name = "lines",
+         .type = CLI_OPT_U64,
+         .dest = &lines,
+         .meta = "N",
+         .help = "lines from the end of each log, default 20",
+         .min = 1,
          .max = 100000},
     };
     const struct cli_spec spec = {

@@ -24,8 +24,8 @@
 #include <unistd.h>
 
 #define LOCALNET_TAIL_BYTES_MAX (1024u * 1024u) /* a log tail reads this */
-#define LOCALNET_POLL_MS 100u      /* how often waits look again */
-#define LOCALNET_STATUS_MS 1000u   /* bound of one status call */
+#define LOCALNET_POLL_MS 100u                   /* how often waits look again */
+#define LOCALNET_STATUS_MS 1000u                /* bound of one status call */
 #define LOCALNET_KILL_WAIT_MS 2000u /* after SIGKILL, wait this long */
 
 static uint64_t now_ms(void)
@@ -44,14 +44,13 @@ static void sleep_ms(uint64_t ms)
     (void)nanosleep(&ts, NULL);
 }
 
-static int path_join(char *out, const char *dir, const char *name,
-                     char *errmsg)
+static int path_join(char *out, const char *dir, const char *name, char *errmsg)
 {
     int n = snprintf(out, HOME_PATH_MAX, "%s/%s", dir, name);
 
     if (n < 0 || (size_t)n >= HOME_PATH_MAX) {
-        (void)snprintf(errmsg, TDEI_ERRMSG_SIZE, "a path under %.100s is too long",
-                       dir);
+        (void)snprintf(errmsg, TDEI_ERRMSG_SIZE,
+                       "a path under %.100s is too long", dir);
         return TDEI_INVAL;
     }
     return 0;
@@ -71,8 +70,9 @@ int localnet_dir_resolve(char *out, const char *dir, char *errmsg)
     size_t len;
 
     if (dir[0] == '\0') {
-        (void)snprintf(errmsg, TDEI_ERRMSG_SIZE, "--dir is empty; name a "
-                                                 "directory");
+        (void)snprintf(errmsg, TDEI_ERRMSG_SIZE,
+                       "--dir is empty; name a "
+                       "directory");
         return TDEI_INVAL;
     }
     if (dir[0] == '/') {
@@ -132,8 +132,7 @@ static pid_t pid_file_read(const char *home)
 }
 
 /* Fill @node from the home @home (config.ini read). */
-static int node_read(struct localnet_node *node, const char *home,
-                     char *errmsg)
+static int node_read(struct localnet_node *node, const char *home, char *errmsg)
 {
     struct tdei_config cfg;
     char path[HOME_PATH_MAX];
@@ -257,6 +256,8 @@ static void rmtree(const char *path)
     (void)nftw(path, rmtree_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+void localnet_remove_dir(const char *dir) { rmtree(dir); }
+
 /* Remove the homes of @ln (after a failed create). */
 static void localnet_remove(const struct localnet *ln)
 {
@@ -369,8 +370,9 @@ static int file_copy(const char *from, const char *to, char *errmsg)
         (void)fclose(in);
     }
     if (rc != 0) {
-        (void)snprintf(errmsg, TDEI_ERRMSG_SIZE, "cannot copy %.90s to "
-                                                 "%.90s",
+        (void)snprintf(errmsg, TDEI_ERRMSG_SIZE,
+                       "cannot copy %.90s to "
+                       "%.90s",
                        from, to);
     }
     return rc;
@@ -397,10 +399,9 @@ static int node_config_write(const struct localnet *ln, size_t index,
     cfg.p2p_peers[0] = '\0';
     for (size_t i = 0; i < ln->count; i++) {
         if (i != index) {
-            used += (size_t)snprintf(cfg.p2p_peers + used,
-                                     sizeof(cfg.p2p_peers) - used,
-                                     "%s127.0.0.1:%u", used > 0 ? "," : "",
-                                     (unsigned)ports[i]);
+            used += (size_t)snprintf(
+                cfg.p2p_peers + used, sizeof(cfg.p2p_peers) - used,
+                "%s127.0.0.1:%u", used > 0 ? "," : "", (unsigned)ports[i]);
         }
     }
     cfg.log_level = TDEI_LOG_NOTICE;
@@ -646,8 +647,8 @@ static int node_start(struct localnet_node *node, const char *node_bin,
     return pid_file_write(node->home, pid, errmsg);
 }
 
-int localnet_start(struct localnet *ln, const char *node_bin,
-                   size_t *failed, char *errmsg)
+int localnet_start(struct localnet *ln, const char *node_bin, size_t *failed,
+                   char *errmsg)
 {
     for (size_t i = 0; i < ln->count; i++) {
         int rc = node_start(&ln->nodes[i], node_bin, errmsg);
@@ -670,8 +671,8 @@ int localnet_height(const struct localnet_node *node, uint32_t timeout_ms,
     int rc;
 
     *height = 0;
-    rc = api_client_connect(&client, node->api, timeout_ms,
-                            TDEI_API_FRAME_MAX, errmsg);
+    rc = api_client_connect(&client, node->api, timeout_ms, TDEI_API_FRAME_MAX,
+                            errmsg);
     if (rc != 0) {
         return rc;
     }
@@ -792,8 +793,7 @@ void localnet_stop(struct localnet *ln, uint64_t timeout_ms, size_t *killed)
     }
 }
 
-int localnet_log_tail(const struct localnet_node *node, size_t lines,
-                      FILE *out)
+int localnet_log_tail(const struct localnet_node *node, size_t lines, FILE *out)
 {
     char path[HOME_PATH_MAX];
     struct stat st;

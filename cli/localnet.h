@@ -32,8 +32,8 @@
 #define LOCALNET_NODES_MAX 16u
 #define LOCALNET_NODES_DEFAULT 4u
 #define LOCALNET_CHAIN_ID "tdei-localnet"
-#define LOCALNET_BALANCE 1000000000u /* credits of each member */
-#define LOCALNET_SINK_ID "bench-sink"  /* the member of DIR/sink */
+#define LOCALNET_BALANCE 1000000000u  /* credits of each member */
+#define LOCALNET_SINK_ID "bench-sink" /* the member of DIR/sink */
 /* DIR is at most this long, so that DIR/node15/api.sock fits a Unix
  * socket address (API_PATH_MAX). */
 #define LOCALNET_DIR_MAX 88u
@@ -91,8 +91,8 @@ size_t localnet_running(const struct localnet *ln);
  * Returns: 0; TDEI_IOERR (*@failed is the node that did not start;
  * errmsg says why). Nodes started before it keep running: stop them
  * with localnet_stop. */
-int localnet_start(struct localnet *ln, const char *node_bin,
-                   size_t *failed, char *errmsg);
+int localnet_start(struct localnet *ln, const char *node_bin, size_t *failed,
+                   char *errmsg);
 
 /* Wait until every node answers a status with height >= @height (0:
  * until it answers at all), for at most @timeout_ms.
@@ -115,6 +115,10 @@ void localnet_stop(struct localnet *ln, uint64_t timeout_ms, size_t *killed);
  * Returns: 0 or TDEI_NOTFOUND (no log yet) / TDEI_IOERR. */
 int localnet_log_tail(const struct localnet_node *node, size_t lines,
                       FILE *out);
+
+/* Remove @dir and everything under it, without following links (the
+ * scratch directory of `tdei bench`). */
+void localnet_remove_dir(const char *dir);
 
 /* Find the tdei-node binary: $TDEI_NODE_BIN, else tdei-node next to the
  * running program. Writes its path into @out (HOME_PATH_MAX bytes).

@@ -168,8 +168,7 @@ int verify_rate_measure(unsigned threads, unsigned txs_count,
             rc = rate_time(run, workers, threads, duration_ms, out);
         }
     }
-    for (size_t i = 0; run != NULL && run->txs != NULL && i < txs_count;
-         i++) {
+    for (size_t i = 0; run != NULL && run->txs != NULL && i < txs_count; i++) {
         tdei_free(run->txs[i].body);
     }
     if (run != NULL) {
