@@ -831,10 +831,8 @@ static int tx_check(const struct cli_tx *tx, Tdei__TxBody *body)
     return CLI_EXIT_OK;
 }
 
-/* Encode @body, sign it with @kp and encode the Tx into *@tx_bytes
- * (tdei_malloc'd). */
-static int tx_sign(const struct tdei_keypair *kp, const Tdei__TxBody *body,
-                   uint8_t **tx_bytes, size_t *tx_len)
+int cli_tx_sign(const struct tdei_keypair *kp, const Tdei__TxBody *body,
+                uint8_t **tx_bytes, size_t *tx_len)
 {
     Tdei__Tx msg = TDEI__TX__INIT;
     uint8_t sig[TDEI_SIG_SIZE];
@@ -890,7 +888,7 @@ int cli_tx_submit(const struct cli_ctx *ctx, const struct cli_tx *tx,
     if (rc == CLI_EXIT_OK) {
         body->chain_id = chain_id;
         body->nonce = nonce;
-        rc = tx_sign(&kp, body, &tx_bytes, &tx_len);
+        rc = cli_tx_sign(&kp, body, &tx_bytes, &tx_len);
     }
     body->chain_id = NULL;
     body->signer.data = NULL;

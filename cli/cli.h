@@ -255,6 +255,12 @@ const char *cli_name(const char *const *names, uint32_t value);
 int cli_tx_submit(const struct cli_ctx *ctx, const struct cli_tx *tx,
                   Tdei__TxBody *body);
 
+/* Encode @body (chain id, signer and nonce filled in), sign it with @kp
+ * and encode the Tx into *@tx_bytes (tdei_malloc'd, *@tx_len bytes).
+ * Prints the error and returns its exit code on failure. */
+int cli_tx_sign(const struct tdei_keypair *kp, const Tdei__TxBody *body,
+                uint8_t **tx_bytes, size_t *tx_len);
+
 /* Print the committed tx @tx_id at @height/@index with its serialized
  * TxResult @bytes, as cli_tx_submit does (@id_label may be NULL).
  * Returns CLI_EXIT_OK, or CLI_EXIT_FAIL for a refused tx. */
@@ -340,6 +346,26 @@ int cli_cmd_member(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_catalog(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_exchange(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_stream(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_localnet(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_bench(struct cli_ctx *ctx, int argc, char **argv);
+
+struct localnet;
+
+/* Create a localnet of @nodes nodes (1..LOCALNET_NODES_MAX) in --dir
+ * @dir_text for `tdei @what` (localnet_create: p2p ports from
+ * @base_port, 0 = free ones; @sink adds the bench's receiving member).
+ * A bad or non-empty directory is a usage error. Prints the error and
+ * returns its exit code on failure. Defined in cmd_localnet.c. */
+int cli_localnet_create(const char *what, const char *dir_text,
+                        uint64_t nodes, uint64_t base_port, int sink,
+                        struct localnet *ln);
+
+/* Start every node of @ln and wait up to @wait_ms until each has
+ * committed @height (0: until each API answers). On failure prints which node failed and the end of
+ * its log, stops every node of @ln and returns CLI_EXIT_FAIL (or the
+ * exit code of a missing tdei-node binary). Defined in cmd_localnet.c. */
+int cli_localnet_start(struct localnet *ln, uint64_t height,
+                       uint64_t wait_ms);
 
 /* `tdei catalog search [WORDS...] [filters]` (cmd_search.c): one command
  * of the catalog group, whose argv[0] is "search". Asks the node's

@@ -22,6 +22,8 @@ static const struct cli_command groups[] = {
     {"account", cli_cmd_account, "show balances and exchange escrows"},
     {"block", cli_cmd_block, "show a committed block"},
     {"status", cli_cmd_status, "show the node's chain and height"},
+    {"localnet", cli_cmd_localnet, "run a network of nodes on loopback"},
+    {"bench", cli_cmd_bench, "measure a localnet's tx/s and latency"},
     {"proof", cli_cmd_proof, "build and verify RFC 6962 Merkle proofs"},
     {"version", cmd_version, "print the version of tdei"},
 };

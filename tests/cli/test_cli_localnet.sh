@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# `tdei localnet` and `tdei bench` with one node (--nodes 1), through the
+# real binaries. The nodes bind only 127.0.0.1 and sockets under $T;
+# every command is bounded by `timeout`; on exit (even a failed one) the
+# trap stops exactly the pids this test's localnets recorded, and only
+# when /proc/PID/exe is a tdei-node.
+source "$TDEI_SRCDIR/tests/cli/lib.sh"
+source "$TDEI_SRCDIR/tests/cli/net.sh"
+
+LN=$T/ln
+BENCH=$T/bench
+TDEI=(timeout 120 "$TDEI_BIN")
+
+# is_node PID: PID is a running tdei-node.
+is_node() {
+    case "$(readlink "/proc/$1/exe" 2>/dev/null)" in
+    */tdei-node | */tdei-node" (deleted)") return 0 ;;
+    *) return 1 ;;
+    esac
+}
+
+# stop_recorded: TERM, then KILL, every tdei-node recorded under $T.
+stop_recorded() {
+    local f pid alive pids=()
+    for f in "$T"/*/node*/node.pid; do
+        [ -f "$f" ] || continue
+        pid=$(cat "$f")
+        is_node "$pid" && pids+=("$pid")
+    done
+    [ ${#pids[@]} -eq 0 ] && return 0
+    kill -TERM "${pids[@]}" 2>/dev/null
+    for _ in $(seq 1 100); do
+        alive=0
+        for pid in "${pids[@]}"; do is_node "$pid" && alive=1; done
+        [ "$alive" -eq 0 ] && return 0
+        sleep 0.05
+    done
+    for pid in "${pids[@]}"; do is_node "$pid" && kill -KILL "$pid"; done
+}
+trap 'stop_recorded; rm -rf "$T"' EXIT
+
+# ---- refusals: exit 2, nothing created -----------------------------------
+expect_usage '--nodes 0 is outside 1-16' "up refuses --nodes 0" \
+    "${TDEI[@]}" localnet up --nodes 0 --dir "$LN"
+expect_usage '--nodes 17 is outside 1-16' "up refuses --nodes 17" \
+    "${TDEI[@]}" localnet up --nodes 17 --dir "$LN"
+echo keep >"$T/file"
+expect_usage 'is not a directory' "up refuses a --dir that is a file" \
+    "${TDEI[@]}" localnet up --nodes 1 --dir "$T/file"
+[ "$(cat "$T/file")" = keep ] && ok "the file is unchanged" ||
+    fail "the file was changed"
+long=$T/$(printf 'd%.0s' $(seq 1 100))
+expect_usage 'fit the nodes. API socket paths' "up refuses a --dir too long" \
+    "${TDEI[@]}" localnet up --nodes 1 --dir "$long"
+mkdir "$T/other" && echo x >"$T/other/x"
+expect_usage 'not empty and holds no localnet' "up refuses a non-empty --dir" \
+    "${TDEI[@]}" localnet up --nodes 1 --dir "$T/other"
+expect_usage "unknown option '--bogus'" "up refuses an unknown option" \
+    "${TDEI[@]}" localnet up --bogus --dir "$LN"
+expect_usage 'leaves no room for 2 nodes' "up refuses ports past 65535" \
+    "${TDEI[@]}" localnet up --nodes 2 --base-port 65535 --dir "$LN"
+expect_usage 'holds no localnet' "status refuses a dir without a localnet" \
+    "${TDEI[@]}" localnet status --dir "$LN"
+expect_usage 'holds no localnet' "down refuses a dir without a localnet" \
+    "${TDEI[@]}" localnet down --dir "$LN"
+[ ! -e "$LN" ] && ok "no refusal created the directory" ||
+    fail "a refusal created $LN"
+expect_usage 'not both' "bench refuses --rate with --max" \
+    "${TDEI[@]}" bench --nodes 1 --rate 5 --max --dir "$BENCH"
+expect_usage '--nodes 0 is outside 1-16' "bench refuses --nodes 0" \
+    "${TDEI[@]}" bench --nodes 0 --dir "$BENCH"
+[ ! -e "$BENCH" ] && ok "no bench refusal created its directory" ||
+    fail "a bench refusal created $BENCH"
+expect_help localnet up
+expect_help bench
+
+# ---- up, status, logs, down, restart --------------------------------------
+# --wait-height 0: until tdei-node makes empty blocks, a chain without
+# txs stays at height 0; the transfer below makes height 1.
+expect_out 'svc-0 +[0-9]+ +running' "up --nodes 1 starts one node" \
+    "${TDEI[@]}" localnet up --nodes 1 --dir "$LN" --wait-height 0 \
+    --wait-timeout 30
+pid=$(cat "$LN/node0/node.pid" 2>/dev/null)
+is_node "$pid" && ok "node.pid names a running tdei-node" ||
+    fail "node.pid '$pid' is not a running tdei-node"
+grep -qE '^listen = 127\.0\.0\.1:[0-9]+$' "$LN/node0/config.ini" &&
+    ok "config.ini has a loopback p2p address" || fail "no p2p listen"
+cmp -s "$LN/node0/genesis.json" /dev/null && fail "empty genesis" ||
+    ok "the home has its genesis"
+# A self-transfer is refused by the ledger but committed: block 1.
+run "${TDEI[@]}" --home "$LN/node0" tx transfer --to svc-0 --amount 1
+grep -qE '^height +1$' "$OUT" && ok "a tx is committed at height 1" ||
+    fail "no tx committed at height 1"
+expect_out '"running": true' "status --json shows the node running" \
+    "${TDEI[@]}" localnet status --dir "$LN" --json
+json_has "\"pid\":$pid" "status shows the recorded pid"
+json_has '"height":1' "status shows height 1"
+json_has '"member":"svc-0"' "status shows the member"
+expect_out "node0 +svc-0 +$pid +running +1 " "status prints a table" \
+    "${TDEI[@]}" localnet status --dir "$LN"
+expect_fail_with 'already runs a localnet.*TDEI_EXISTS' \
+    "up refuses a running localnet" \
+    "${TDEI[@]}" localnet up --nodes 1 --dir "$LN"
+[ "$(cat "$LN/node0/node.pid")" = "$pid" ] && is_node "$pid" &&
+    ok "the refused up left the node alone" || fail "the refused up changed it"
+expect_out 'started' "logs prints the node's log" \
+    "${TDEI[@]}" localnet logs --dir "$LN" --lines 50
+expect_usage '--node 1 is outside 0-0' "logs refuses a node it lacks" \
+    "${TDEI[@]}" localnet logs --dir "$LN" --node 1
+expect_out 'stopped 1 of 1 nodes' "down stops the node" \
+    "${TDEI[@]}" localnet down --dir "$LN"
+is_node "$pid" && fail "pid $pid still runs" || ok "the recorded pid exited"
+[ ! -e "$LN/node0/node.pid" ] && ok "down removes the pid file" ||
+    fail "the pid file stayed"
+expect_out 'node0 +svc-0 +- +stopped' "status shows it stopped" \
+    "${TDEI[@]}" localnet status --dir "$LN"
+expect_usage 'holds a 1-node localnet' "up refuses another --nodes on it" \
+    "${TDEI[@]}" localnet up --nodes 4 --dir "$LN"
+expect_out 'restarting the 1-node localnet' "up restarts a stopped localnet" \
+    "${TDEI[@]}" localnet up --dir "$LN" --wait-timeout 30
+has 'svc-0 +[0-9]+ +running +1 ' "the restarted node kept its chain (height 1)"
+expect_out 'stopped 1 of 1 nodes' "down stops it again" \
+    "${TDEI[@]}" localnet down --dir "$LN"
+
+# ---- bench: structure only, never speed ------------------------------------
+run "${TDEI[@]}" bench --nodes 1 --duration 2 --rate 50 --dir "$BENCH"
+[ "$status" -eq 0 ] && ok "bench --nodes 1 runs" || fail "bench exit $status"
+for field in nodes duration_s offered_tps committed_tps latency_ms p50 p95 \
+    p99 rss_mib verify_per_sec_per_core cores bound_tps ratio refused failed; do
+    grep -q "\"$field\":" "$OUT" && ok "bench prints $field" ||
+        fail "bench lacks $field"
+done
+committed=$(sed -nE 's/^ *"committed_tps": ([0-9.e+-]+),?$/\1/p' "$OUT")
+awk -v c="${committed:-0}" 'BEGIN { exit !(c > 0) }' &&
+    ok "bench committed txs" || fail "bench committed none ('$committed')"
+[ ! -e "$BENCH/node0/node.pid" ] && ok "bench stopped its localnet" ||
+    fail "bench left a pid file"
+finish
