@@ -14,6 +14,7 @@
 #include <ftw.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -272,38 +273,75 @@ static void localnet_remove(const struct localnet *ln)
     }
 }
 
-/* Free loopback ports for @count nodes: all bound at once, so distinct. */
+/* Ports are picked below the kernel's ephemeral range (its low end from
+ * /proc/sys/net/ipv4/ip_local_port_range, 32768 by default): a port from
+ * that range, free when picked, could be taken by any outgoing
+ * connection (the nodes' own dials included) before its node binds it. */
+#define LOCALNET_PORT_LOW 20000u
+#define LOCALNET_EPHEMERAL_LOW_DEFAULT 32768u
+
+static unsigned ports_ephemeral_low(void)
+{
+    unsigned low = LOCALNET_EPHEMERAL_LOW_DEFAULT;
+    unsigned high = 0;
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+
+    if (f != NULL) {
+        if (fscanf(f, "%u %u", &low, &high) != 2 || low > 65535u) {
+            low = LOCALNET_EPHEMERAL_LOW_DEFAULT;
+        }
+        (void)fclose(f);
+    }
+    return low;
+}
+
+/* Bind 127.0.0.1:@port to see that it is free; the socket stays open in
+ * *fd so that the ports picked are distinct. */
+static int port_try(unsigned port, int *fd)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sa.sin_port = htons((uint16_t)port);
+    *fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (*fd < 0) {
+        return -1;
+    }
+    if (bind(*fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        (void)close(*fd);
+        *fd = -1;
+        return -1;
+    }
+    return 0;
+}
+
+/* Free loopback ports for @count nodes, from a random place in
+ * [LOCALNET_PORT_LOW, ephemeral low), all held at once, so distinct. */
 static int ports_pick(uint16_t *ports, size_t count, char *errmsg)
 {
     int fds[LOCALNET_NODES_MAX];
+    unsigned high = ports_ephemeral_low();
+    unsigned span = high > LOCALNET_PORT_LOW ? high - LOCALNET_PORT_LOW : 0;
+    unsigned start = span > 0 ? randombytes_uniform(span) : 0;
     size_t open_count = 0;
-    int rc = 0;
 
-    for (; open_count < count; open_count++) {
-        struct sockaddr_in sa = {.sin_family = AF_INET};
-        socklen_t len = sizeof(sa);
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-            getsockname(fd, (struct sockaddr *)&sa, &len) != 0) {
-            (void)snprintf(errmsg, TDEI_ERRMSG_SIZE,
-                           "cannot find a free port on 127.0.0.1: %s; give "
-                           "--base-port",
-                           strerror(errno));
-            if (fd >= 0) {
-                (void)close(fd);
-            }
-            rc = TDEI_IOERR;
-            break;
+    for (unsigned i = 0; i < span && open_count < count; i++) {
+        unsigned port = LOCALNET_PORT_LOW + (start + i) % span;
+        if (port_try(port, &fds[open_count]) == 0) {
+            ports[open_count++] = (uint16_t)port;
         }
-        fds[open_count] = fd;
-        ports[open_count] = ntohs(sa.sin_port);
     }
     for (size_t i = 0; i < open_count; i++) {
         (void)close(fds[i]);
     }
-    return rc;
+    if (open_count < count) {
+        (void)snprintf(errmsg, TDEI_ERRMSG_SIZE,
+                       "cannot find %zu free ports on 127.0.0.1 in "
+                       "%u-%u; give --base-port",
+                       count, LOCALNET_PORT_LOW, high - 1);
+        return TDEI_IOERR;
+    }
+    return 0;
 }
 
 static const char *member_role_name(size_t index)

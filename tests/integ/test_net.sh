@@ -26,7 +26,16 @@ stop_all() {
         [ -n "${pids[$i]}" ] && wait "${pids[$i]}" 2>/dev/null
     done
 }
-trap 'stop_all; "$TDEI_BIN" localnet down --dir "$LN" >/dev/null 2>&1; rm -rf "$T"' EXIT
+# On a failure, the end of each node's log goes to the test's log.
+show_logs() {
+    local i
+    [ "$failed" -eq 0 ] && return 0
+    for i in 0 1 2 3; do
+        echo "---- node $i: $LN/node$i/test.log (end)"
+        tail -n 40 "$LN/node$i/test.log" 2>/dev/null
+    done
+}
+trap 'show_logs; stop_all; "$TDEI_BIN" localnet down --dir "$LN" >/dev/null 2>&1; rm -rf "$T"' EXIT
 
 start_node() {
     "$TDEI_NODE_BIN" --home "$LN/node$1" >>"$LN/node$1/test.log" 2>&1 &

@@ -34,8 +34,10 @@ struct node {
     uint64_t last_id;          /* of the last connected() */
     uint8_t last_key[32];
     size_t received[P2P_CHANNELS + 1];
-    uint8_t last_msg[64];
-    size_t last_len;
+    /* The last message of each channel (an attacker's raw peer may send
+     * on another channel meanwhile). */
+    uint8_t last_msg[P2P_CHANNELS + 1][64];
+    size_t last_len[P2P_CHANNELS + 1];
     int refuse_all;            /* admit() says no */
     int refuse_messages;       /* message() says bad */
 };
@@ -83,8 +85,9 @@ static int cb_message(void *data, uint64_t id, enum p2p_channel ch,
 
     (void)id;
     n->received[ch]++;
-    n->last_len = len < sizeof(n->last_msg) ? len : sizeof(n->last_msg);
-    memcpy(n->last_msg, bytes, n->last_len);
+    n->last_len[ch] = len < sizeof(n->last_msg[ch]) ? len
+                                                    : sizeof(n->last_msg[ch]);
+    memcpy(n->last_msg[ch], bytes, n->last_len[ch]);
     if (n->refuse_messages) {
         return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_MALFORMED,
                            "bad message (test)");
@@ -307,8 +310,8 @@ static void exchange(struct node *from, struct node *to, enum p2p_channel ch)
     ck_assert_int_eq(
         p2p_send(from->p, peer_id(from, to), ch, msg, sizeof(msg)), 0);
     run_until(received, &w, "a message");
-    ck_assert_uint_eq(to->last_len, sizeof(msg));
-    ck_assert_mem_eq(to->last_msg, msg, sizeof(msg));
+    ck_assert_uint_eq(to->last_len[ch], sizeof(msg));
+    ck_assert_mem_eq(to->last_msg[ch], msg, sizeof(msg));
 }
 
 /* ------------------------------------------------------------------------
