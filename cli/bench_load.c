@@ -28,8 +28,12 @@ struct load_conn
     uint64_t *lat_us;  /* its committed latencies */
     size_t lat_count;
     size_t inflight;
+    /* Txs the node answered TDEI_BUSY (its verification queue was full):
+     * sent again, since a signer's later nonces wait for them. */
+    size_t retry[BENCH_LOAD_INFLIGHT_MAX];
+    size_t retry_count;
     uint64_t last_us; /* last answer */
-    uint64_t submitted, committed, refused, failed;
+    uint64_t submitted, committed, refused, failed, retried;
 };
 
 static uint64_t load_now_us(void)
@@ -55,7 +59,7 @@ static uint64_t load_due_us(const struct bench_load *load, size_t index)
 }
 
 static int load_send(struct load_conn *c, struct api_client *client,
-                     size_t index)
+                     size_t index, int again)
 {
     Tdei__Api__Request req = TDEI__API__REQUEST__INIT;
     Tdei__Api__SubmitTx submit = TDEI__API__SUBMIT_TX__INIT;
@@ -68,11 +72,14 @@ static int load_send(struct load_conn *c, struct api_client *client,
     req.req_case = TDEI__API__REQUEST__REQ_SUBMIT;
     req.submit = &submit;
     req.id = (uint64_t)index + 1u; /* unique per connection */
-    c->sent_us[index] = load_now_us();
+    if (!again) {
+        c->sent_us[index] = load_now_us(); /* latency counts from here */
+    }
     if (api_client_send(client, &req, errmsg) != 0) {
         return -1;
     }
-    c->submitted++;
+    c->submitted += !again;
+    c->retried += again != 0;
     c->inflight++;
     return 0;
 }
@@ -94,6 +101,9 @@ static int load_recv(struct load_conn *c, struct api_client *client)
         if (resp->code == 0) {
             c->lat_us[c->lat_count++] = now - c->sent_us[resp->id - 1];
             c->committed++;
+        } else if (resp->code == TDEI_BUSY &&
+                   c->retry_count < BENCH_LOAD_INFLIGHT_MAX) {
+            c->retry[c->retry_count++] = (size_t)(resp->id - 1);
         } else {
             c->refused++;
         }
@@ -116,6 +126,16 @@ static int load_poll(struct load_conn *c, struct api_client *client,
     return 0;
 }
 
+/* Send again one tx the node was too busy to take. Returns 1 when one
+ * was sent, 0 when none waits, -1 on a lost connection. */
+static int load_resend(struct load_conn *c, struct api_client *client)
+{
+    if (c->retry_count == 0 || c->inflight >= BENCH_LOAD_INFLIGHT_MAX) {
+        return 0;
+    }
+    return load_send(c, client, c->retry[--c->retry_count], 1) == 0 ? 1 : -1;
+}
+
 /* Send this connection's txs on time, reading answers in between. */
 static int load_send_all(struct load_conn *c, struct api_client *client)
 {
@@ -127,11 +147,20 @@ static int load_send_all(struct load_conn *c, struct api_client *client)
         uint64_t now = load_now_us();
         uint64_t due = c->start_us + load_due_us(load, next);
 
+        int resent;
+
         if (now >= end_us) {
             break;
         }
+        resent = load_resend(c, client);
+        if (resent != 0) {
+            if (resent < 0) {
+                return -1;
+            }
+            continue;
+        }
         if (c->inflight < BENCH_LOAD_INFLIGHT_MAX && now >= due) {
-            if (load_send(c, client, next) != 0) {
+            if (load_send(c, client, next, 0) != 0) {
                 return -1;
             }
             next += c->step;
@@ -162,14 +191,17 @@ static void load_conn_main(void *arg)
     }
     if (load_send_all(c, &client) == 0) {
         drain_end = load_now_us() + (BENCH_LOAD_WAIT_MS + 2000u) * 1000u;
-        while (c->inflight > 0 && load_now_us() < drain_end) {
-            if (load_poll(c, &client, 100) != 0) {
+        while ((c->inflight > 0 || c->retry_count > 0) &&
+               load_now_us() < drain_end) {
+            if (load_resend(c, &client) < 0 ||
+                load_poll(c, &client, 100) != 0) {
                 break;
             }
         }
     }
-    c->failed += c->inflight;
+    c->failed += c->inflight + c->retry_count;
     c->inflight = 0;
+    c->retry_count = 0;
     api_client_close(&client);
 }
 
@@ -197,6 +229,7 @@ static int load_collect(struct load_conn *conns, size_t count,
         result->committed += c->committed;
         result->refused += c->refused;
         result->failed += c->failed;
+        result->retried += c->retried;
         last = c->last_us > last ? c->last_us : last;
     }
     qsort(result->latencies_us, total, sizeof(uint64_t), cmp_u64);

@@ -41,7 +41,8 @@ struct bench_result
 {
     uint64_t submitted;     /* submits sent */
     uint64_t committed;     /* answered: committed in a block */
-    uint64_t refused;       /* answered with an error code (busy, full) */
+    uint64_t refused;       /* answered with an error code (not busy) */
+    uint64_t retried;       /* sends again after a TDEI_BUSY answer */
     uint64_t failed;        /* connection lost or never answered */
     uint64_t elapsed_us;    /* from the first send to the last answer */
     uint64_t *latencies_us; /* committed of them, sorted; tdei_malloc'd */

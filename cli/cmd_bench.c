@@ -116,7 +116,7 @@ static json_t *bench_json(const struct bench_args *a, size_t presigned,
 
     return json_pack(
         "{s:I, s:I, s:s, s:o, s:f, s:f, s:{s:f, s:f, s:f}, s:o, s:I, s:I, "
-        "s:f, s:f, s:I, s:I, s:I, s:I, s:f}",
+        "s:f, s:f, s:I, s:I, s:I, s:I, s:I, s:f}",
         "nodes", (json_int_t)a->nodes, "duration_s", (json_int_t)a->duration_s,
         "mode", a->max ? "max" : "rate", "rate_tps",
         a->max ? json_null() : json_integer((json_int_t)a->rate), "offered_tps",
@@ -128,7 +128,8 @@ static json_t *bench_json(const struct bench_args *a, size_t presigned,
         (json_int_t)cores, "bound_tps", bound, "ratio",
         bound > 0 ? committed_tps / bound : 0.0, "presigned",
         (json_int_t)presigned, "submitted", (json_int_t)r->submitted, "refused",
-        (json_int_t)r->refused, "failed", (json_int_t)r->failed, "elapsed_s",
+        (json_int_t)r->refused, "retried", (json_int_t)r->retried, "failed",
+        (json_int_t)r->failed, "elapsed_s",
         elapsed_s);
 }
 
@@ -187,8 +188,9 @@ static int bench_measure(struct localnet *ln, const struct bench_args *a,
     for (size_t i = 0; i < ln->count; i++) {
         apis[i] = ln->nodes[i].api;
     }
-    /* Height 0: the load itself makes the blocks. */
-    rc = cli_localnet_start(ln, 0, BENCH_WAIT_MS);
+    /* Height 1: the nodes are connected and commit before the clock
+     * starts. */
+    rc = cli_localnet_start(ln, 1, BENCH_WAIT_MS);
     if (rc != CLI_EXIT_OK) {
         return rc;
     }

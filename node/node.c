@@ -211,37 +211,54 @@ static int node_block_txs(struct node_job *job, const Tdei__Block *block)
     return 0;
 }
 
-/* Execute the decided block and append everything it changes, its
- * Commit, and the removal of the proposal record to node->batch. Worker
+/* Execute job->block on the tip into @batch (NULL: check only). Worker
  * thread. */
-static int node_block_execute(struct node *node, struct node_job *job)
+static int node_block_run(struct node *node, struct node_job *job,
+                          struct store_batch *batch, Tdei__Block **decoded)
 {
-    Tdei__Block *decoded = NULL;
     Tdei__Header *decoded_header = NULL;
     struct exec_verifier verifier = {.impl = node->mempool,
                                      .verified = node_sig_verified};
     struct store_read *r = NULL;
     int rc;
 
-    rc = codec_block_decode(&decoded, &decoded_header, job->block_bytes,
+    rc = codec_block_decode(decoded, &decoded_header, job->block_bytes,
                             job->block_len, &node->limits, job->errmsg);
-    if (rc == 0) {
+    if (rc == 0 && job->reuse) {
+        /* A validation of this very block on this very tip filled
+         * node->vbatch with what it changes: nothing to execute again. */
+        job->info = node->vbatch_info;
+    } else if (rc == 0) {
         rc = store_read_begin(node->store, &r, job->errmsg);
+        if (rc == 0) {
+            rc = exec_block(node->exec, batch, &job->info, r, *decoded,
+                            decoded_header, job->block_bytes, job->block_len,
+                            &verifier, job->errmsg);
+            store_read_end(r);
+        }
     }
-    if (rc == 0) {
-        rc = exec_block(node->exec, node->batch, &job->info, r, decoded,
-                        decoded_header, job->block_bytes, job->block_len,
-                        &verifier, job->errmsg);
-        store_read_end(r);
-    }
+    codec_header_free(decoded_header);
+    return rc;
+}
+
+/* Execute the decided block (or take its validation's batch) and append
+ * everything it changes, its Commit, and the removal of the proposal
+ * record to @batch. Worker thread. */
+static int node_block_execute(struct node *node, struct node_job *job,
+                              struct store_batch *batch)
+{
+    Tdei__Block *decoded = NULL;
+    int rc;
+
+    rc = node_block_run(node, job, batch, &decoded);
     if (rc == 0) {
         TDEI_ASSERT(job->info.height == job->height);
         rc = store_batch_put(
-            node->batch, STORE_DB_META, (const uint8_t *)NODE_META_LAST_COMMIT,
+            batch, STORE_DB_META, (const uint8_t *)NODE_META_LAST_COMMIT,
             strlen(NODE_META_LAST_COMMIT), job->commit_bytes, job->commit_len);
     }
     if (rc == 0) {
-        rc = store_batch_del(node->batch, STORE_DB_META,
+        rc = store_batch_del(batch, STORE_DB_META,
                              (const uint8_t *)NODE_META_PROPOSAL,
                              strlen(NODE_META_PROPOSAL));
     }
@@ -249,7 +266,6 @@ static int node_block_execute(struct node *node, struct node_job *job)
         rc = node_block_txs(job, decoded);
     }
     codec_block_free(decoded);
-    codec_header_free(decoded_header);
     if (rc != 0 && job->errmsg[0] == '\0') {
         (void)tdei_errorf(job->errmsg, TDEI_ERRMSG_SIZE, rc, "%s",
                           tdei_strerror(rc));
@@ -257,29 +273,17 @@ static int node_block_execute(struct node *node, struct node_job *job)
     return rc;
 }
 
-/* Execute a peer's proposed block on the tip without committing
- * anything: it is valid when exec_block accepts it. Worker thread. */
+/* Execute a peer's proposed block on the tip into node->vbatch without
+ * committing anything: it is valid when exec_block accepts it, and the
+ * batch is kept in case it is decided. Worker thread. */
 static int node_block_check(struct node *node, struct node_job *job)
 {
     Tdei__Block *decoded = NULL;
-    Tdei__Header *decoded_header = NULL;
-    struct exec_verifier verifier = {.impl = node->mempool,
-                                     .verified = node_sig_verified};
-    struct store_read *r = NULL;
     int rc;
 
-    rc = codec_block_decode(&decoded, &decoded_header, job->block_bytes,
-                            job->block_len, &node->limits, job->errmsg);
-    if (rc == 0) {
-        rc = store_read_begin(node->store, &r, job->errmsg);
-    }
-    if (rc == 0) {
-        rc = exec_block(node->exec, NULL, &job->info, r, decoded,
-                        decoded_header, NULL, 0, &verifier, job->errmsg);
-        store_read_end(r);
-    }
+    store_batch_reset(node->vbatch);
+    rc = node_block_run(node, job, node->vbatch, &decoded);
     codec_block_free(decoded);
-    codec_header_free(decoded_header);
     return rc;
 }
 
@@ -290,18 +294,23 @@ static void node_job_work(uv_work_t *work)
     struct node_job *job = work->data;
     struct node *node = job->node;
 
+    struct store_batch *batch = job->reuse ? node->vbatch : node->batch;
+
     if (job->kind == NODE_JOB_VALIDATE) {
         job->rc = node_block_check(node, job);
         return;
     }
-    store_batch_reset(node->batch);
-    job->rc = job->kind == NODE_JOB_BUILD ? node_block_build(node, job)
-                                          : node_block_execute(node, job);
+    if (!job->reuse) {
+        store_batch_reset(batch);
+    }
+    job->rc = job->kind == NODE_JOB_BUILD
+                  ? node_block_build(node, job)
+                  : node_block_execute(node, job, batch);
     if (job->rc == 0) {
         /* One synced transaction: the durable proposal, or the block. */
-        job->rc = store_commit(node->store, node->batch, job->errmsg);
+        job->rc = store_commit(node->store, batch, job->errmsg);
     }
-    store_batch_reset(node->batch);
+    store_batch_reset(batch);
 }
 
 static void node_job_free(struct node_job *job)
@@ -345,6 +354,11 @@ static void node_job_validated(struct node *node, struct node_job *job,
 
     TDEI_ASSERT(b != NULL && b->validity == NODE_CHECKING);
     b->validity = status == 0 && job->rc == 0 ? NODE_VALID : NODE_INVALID;
+    node->vbatch_ready = b->validity == NODE_VALID;
+    if (node->vbatch_ready) {
+        memcpy(node->vbatch_id, b->id, CODEC_HASH_SIZE);
+        node->vbatch_info = job->info;
+    }
     if (b->validity == NODE_INVALID) {
         TDEI_LOG(TDEI_LOG_WARNING, "consensus", "proposed block is invalid",
                  "height=%llu id=%s code=%s error=\"%s\"",
@@ -464,6 +478,9 @@ int node__block_commit_bytes(struct node *node, const uint8_t *bytes,
         return TDEI_NOMEM;
     }
     job->kind = NODE_JOB_COMMIT;
+    job->reuse = node->vbatch_ready && height == node->height + 1 &&
+                 memcmp(node->vbatch_id, id, CODEC_HASH_SIZE) == 0;
+    node->vbatch_ready = 0; /* the tip moves: the batch is used or stale */
     job->block_bytes = (uint8_t *)(uintptr_t)bytes; /* borrowed */
     job->block_len = len;
     job->height = height;
@@ -500,6 +517,7 @@ int node__block_validate(struct node *node, struct node_block *b)
         return TDEI_NOMEM;
     }
     job->kind = NODE_JOB_VALIDATE;
+    node->vbatch_ready = 0; /* the job refills it */
     job->block_bytes = b->bytes; /* borrowed: NODE_CHECKING keeps it */
     job->block_len = b->len;
     job->height = b->height;
@@ -887,6 +905,9 @@ static int node_start(struct node *node, const char *passphrase,
     }
     rc = store_batch_create(&node->batch, EXEC_BATCH_SIZE_MAX);
     if (rc == 0) {
+        rc = store_batch_create(&node->vbatch, EXEC_BATCH_SIZE_MAX);
+    }
+    if (rc == 0) {
         rc = exec_create(&node->exec);
     }
     if (rc != 0) {
@@ -938,6 +959,7 @@ static void node_cleanup(struct node *node)
     node__held_clear(node);
     exec_destroy(node->exec);
     store_batch_destroy(node->batch);
+    store_batch_destroy(node->vbatch);
     store_close(node->store);
     if (node->genesis_loaded) {
         genesis_free(&node->genesis);

@@ -54,6 +54,8 @@ struct node_job {
     uint8_t (*signers)[TDEI_PUBKEY_SIZE]; /* its signers, sorted, unique */
     size_t signer_count;          /* entries of @signers */
     struct exec_block_info info;  /* what execution produced */
+    int reuse;                    /* COMMIT: node->vbatch holds the block's
+                                     execution already */
     int rc;                       /* 0 or the failure */
     char errmsg[TDEI_ERRMSG_SIZE]; /* why it failed */
 };
@@ -153,6 +155,12 @@ struct node {
     struct codec_limits limits;     /* ledger params for decoders, blocks */
     struct store *store;            /* the ledger */
     struct store_batch *batch;      /* reused for every block */
+    /* What validating a peer's block wrote (node_block_check): committed
+     * as is when that block is decided on the same tip. */
+    struct store_batch *vbatch;
+    int vbatch_ready;               /* holds the execution of vbatch_id */
+    uint8_t vbatch_id[CODEC_HASH_SIZE];
+    struct exec_block_info vbatch_info; /* what that execution produced */
     struct exec *exec;              /* the executor (worker thread) */
     struct mempool *mempool;        /* pending txs */
     struct api *api;                /* the client API server */
