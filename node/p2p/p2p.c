@@ -842,6 +842,14 @@ static void conn_on_auth(struct p2p_conn *c, uint8_t *body, size_t len)
     if (c->closing) {
         return;
     }
+    if (c->dial != NULL) {
+        /* The address's key is known once its Auth verified: while a
+         * connection with that key is ready (even the one the peer
+         * dialled, which the duplicate rule may keep instead of this
+         * one), the dial loop waits instead of redialling. */
+        c->dial->key_known = 1;
+        memcpy(c->dial->node_key, c->info.node_key, TDEI_PUBKEY_SIZE);
+    }
     other = conn_find_ready(p, c->info.node_key, c);
     if (other != NULL && !conn_preferred(p, c, other)) {
         conn_closef(c, 0, "duplicate: connection %llu to this peer is kept",

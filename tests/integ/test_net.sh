@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# A 4-node network of real tdei-node processes on 127.0.0.1 (issue 6):
-# commits with 4, 3 and (after a return) 3 nodes, stops without quorum,
-# catches up by block sync after a restart and from an empty data dir,
-# refuses a non-member key at the handshake, and survives garbage,
-# oversized, truncated, replayed and tampered frames. At the end every
-# node has the same block id and app hash at every height.
+# A 4-validator network of real tdei-node processes on 127.0.0.1, with an
+# auditor's observer node: commits with 4, 3 and (after a return) 3
+# validators, stops without quorum, catches up by block sync after a
+# restart and from an empty data dir, refuses a non-member key at the
+# handshake, survives garbage, oversized, truncated, replayed and tampered
+# frames, and disconnects and refuses a member that governance removes.
+# At the end every validator has the same block id and app hash at every
+# height.
 #
 # The nodes are created by `tdei localnet up`, stopped by `localnet down`,
 # given short timeouts, and then started and killed by this test, by pid.
@@ -30,7 +32,7 @@ stop_all() {
 show_logs() {
     local i
     [ "$failed" -eq 0 ] && return 0
-    for i in 0 1 2 3; do
+    for i in 0 1 2 3 4; do
         echo "---- node $i: $LN/node$i/test.log (end)"
         tail -n 40 "$LN/node$i/test.log" 2>/dev/null
     done
@@ -93,7 +95,16 @@ fi
 ok "localnet up starts 4 nodes that commit"
 expect_exit 0 "localnet down stops them" "$TDEI_BIN" localnet down --dir "$LN"
 
-for i in 0 1 2 3; do
+# A fifth member, an auditor whose node observes (it votes in nothing),
+# joins the genesis; the chain starts again from it.
+"$TDEI_BIN" --home "$LN/node4" init --member aud-4 --role auditor >/dev/null &&
+    "$TDEI_BIN" --home "$LN/node0" genesis add-member --from-home "$LN/node4" >/dev/null
+check "an auditor joins the localnet's genesis" test -f "$LN/node4/config.ini"
+for i in 1 2 3 4; do cp "$LN/node0/genesis.json" "$LN/node$i/genesis.json"; done
+for i in 0 1 2 3; do rm -rf "$LN/node$i/data"; done
+sed -i -e "s/^peers = .*/peers = $(sed -n 's/^peers = //p' "$LN/node0/config.ini"),$(
+    sed -n '/^\[p2p\]/,$ s/^listen = //p' "$LN/node0/config.ini")/" "$LN/node4/config.ini"
+for i in 0 1 2 3 4; do
     sed -i -e 's/^timeout_propose_ms = .*/timeout_propose_ms = 1500/' \
         -e 's/^timeout_prevote_ms = .*/timeout_prevote_ms = 500/' \
         -e 's/^timeout_precommit_ms = .*/timeout_precommit_ms = 500/' \
@@ -111,6 +122,7 @@ all_reach() { # all_reach H: every node reaches height H
 }
 h0=$(height 0)
 check "4 nodes commit (height $h0 -> $((h0 + 5)) on every node)" all_reach $((h0 + 5))
+check "the auditor's node follows the chain" wait_height 4 $((h0 + 5)) 30
 
 # A transfer submitted to node 0 is applied on node 3.
 expect_out '^result +applied$' "a transfer submitted to node 0 commits" \
@@ -186,10 +198,39 @@ h=$(height 0)
 check "node 0 keeps committing with its peers after the attacks" wait_height 0 $((h + 3)) 30
 peers=$("$TDEI_BIN" --node "$LN/node0/api.sock" --json status |
     grep -m1 -oE '^  "peers": *[0-9]+' | grep -oE '[0-9]+$')
-check "node 0 still has its 2 running peers ($peers)" test "$peers" -eq 2
+check "node 0 still has its 3 running peers ($peers)" test "$peers" -eq 3
 sleep 4 # the ban of node 3's key ends
 start_node 3
 check "node 3 is accepted again after its ban and catches up" wait_height 3 "$(height 0)" 40
+
+# ---- governance removes a member: its node is disconnected and refused ----
+peers_of() {
+    "$TDEI_BIN" --node "$LN/node$1/api.sock" --json status 2>/dev/null |
+        grep -m1 -oE '^  "peers": *[0-9]+' | grep -oE '[0-9]+$'
+}
+wait_peers() { # wait_peers I N SECONDS: node I has N peers
+    local end=$((SECONDS + $3))
+    while [ "$SECONDS" -lt "$end" ]; do
+        [ "$(peers_of "$1")" = "$2" ] && return 0
+        sleep 0.2
+    done
+    return 1
+}
+check "node 0 has 4 peers, the auditor's node among them" wait_peers 0 4 20
+run "$TDEI_BIN" --home "$LN/node0" member propose remove aud-4
+pid=$(awk '$1 == "proposal" {print $2; exit}' "$OUT")
+expect_out '^result +applied$' "node 1 approves removing aud-4" \
+    "$TDEI_BIN" --home "$LN/node1" member vote "$pid" --approve
+expect_out 'outcome=passed' "node 2's approval passes it" \
+    "$TDEI_BIN" --home "$LN/node2" member vote "$pid" --approve
+check "the removed member's node is disconnected (node 0 has 3 peers)" wait_peers 0 3 20
+sleep 2
+check "and it stays refused (its node has no peer)" test "$(peers_of 4)" = 0
+grep -q 'TDEI_NOT_MEMBER' "$LN/node0/test.log" &&
+    ok "node 0 logs the refusal of a removed member's key" ||
+    fail "node 0 does not log refusing the removed member"
+h=$(height 0)
+check "the four validators keep committing" wait_height 0 $((h + 3)) 30
 
 # ---- one chain -------------------------------------------------------------------
 top=$(height 0)
