@@ -3,11 +3,15 @@
  *
  *   p2p_probe --addr 127.0.0.1:PORT --chain ID --key FILE MODE
  *
- * MODE: handshake, garbage, oversize, truncated, replay, tamper.
+ *   p2p_probe --addr 127.0.0.1:PORT --chain ID --key FILE send CH HEX
+ *
+ * MODE: handshake, garbage, oversize, truncated, replay, tamper, send.
  * handshake: exit 0 when the node completed the handshake (and stayed
  * connected or sent a sealed frame within 3 s), 3 when it closed during
  * it. Attacks: exit 0 when the node closed the connection within 3 s, 4
- * when it stayed open. Exit 1 on a local error, 2 on bad usage. One line
+ * when it stayed open. send: after the handshake, one sealed message on
+ * channel CH (1-255) whose bytes are HEX (may be empty); exit as for an
+ * attack, so 0 says the node refused the message. Exit 1 on a local error, 2 on bad usage. One line
  * on stdout says what happened. */
 #include "p2p_raw.h"
 
@@ -42,7 +46,8 @@ struct probe {
 static int usage(void)
 {
     fprintf(stderr, "usage: p2p_probe --addr IP:PORT --chain ID --key FILE "
-                    "handshake|garbage|oversize|truncated|replay|tamper\n");
+                    "handshake|garbage|oversize|truncated|replay|tamper|"
+                    "send CH HEX\n");
     return EXIT_USAGE;
 }
 
@@ -148,7 +153,43 @@ static int mode_bad_frame(struct probe *pr, int tamper)
                                     : "a replayed Status frame");
 }
 
-static int run(struct probe *pr, const char *mode)
+/* Handshake, then the message @hex on @channel. */
+static int mode_send(struct probe *pr, const char *channel, const char *hex)
+{
+    size_t max = strlen(hex) / 2 + 1;
+    uint8_t *bytes = tdei_malloc(max);
+    uint8_t *frame = NULL;
+    size_t len = 0;
+    size_t size;
+    char *end;
+    unsigned long ch = strtoul(channel, &end, 10);
+    int rc;
+
+    if (bytes == NULL || *end != '\0' || ch < 1 || ch > 255 ||
+        sodium_hex2bin(bytes, max, hex, strlen(hex), NULL, &len, NULL) != 0) {
+        tdei_free(bytes);
+        return usage();
+    }
+    rc = raw_handshake(&pr->raw, pr->chain, &pr->key);
+    if (rc != RAW_OK) {
+        tdei_free(bytes);
+        printf("error: the handshake failed (%d)\n", rc);
+        return rc == RAW_CLOSED ? EXIT_REFUSED : EXIT_LOCAL;
+    }
+    rc = raw_seal(&pr->raw, (uint8_t)ch, bytes, len, &frame, &size);
+    tdei_free(bytes);
+    if (rc == RAW_OK) {
+        rc = raw_send(&pr->raw, frame, size);
+    }
+    tdei_free(frame);
+    if (rc == RAW_ERROR) {
+        return EXIT_LOCAL;
+    }
+    return expect_closed(pr, "the message");
+}
+
+static int run(struct probe *pr, const char *mode, const char *const *args,
+               int nargs)
 {
     uint8_t garbage[GARBAGE_SIZE];
 
@@ -175,6 +216,9 @@ static int run(struct probe *pr, const char *mode)
     }
     if (strcmp(mode, "replay") == 0 || strcmp(mode, "tamper") == 0) {
         return mode_bad_frame(pr, strcmp(mode, "tamper") == 0);
+    }
+    if (strcmp(mode, "send") == 0 && nargs == 2) {
+        return mode_send(pr, args[0], args[1]);
     }
     return usage();
 }
@@ -215,6 +259,8 @@ int main(int argc, char **argv)
     const char *addr = NULL;
     const char *keyfile = NULL;
     const char *mode = NULL;
+    const char *args[2];
+    int nargs = 0;
     int i;
     int rc;
 
@@ -229,6 +275,8 @@ int main(int argc, char **argv)
             keyfile = argv[++i];
         } else if (mode == NULL && argv[i][0] != '-') {
             mode = argv[i];
+        } else if (mode != NULL && nargs < 2) {
+            args[nargs++] = argv[i];
         } else {
             return usage();
         }
@@ -240,7 +288,7 @@ int main(int argc, char **argv)
     if (tdei_crypto_init() != 0 || load_key(&pr, keyfile) != 0) {
         return EXIT_LOCAL;
     }
-    rc = run(&pr, mode);
+    rc = run(&pr, mode, args, nargs);
     raw_close(&pr.raw);
     tdei_keypair_wipe(&pr.key);
     return rc;

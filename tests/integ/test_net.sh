@@ -112,7 +112,7 @@ for i in 0 1 2 3 4; do
         -e 's/^empty_block_interval_ms = .*/empty_block_interval_ms = 300/' \
         -e 's/^gossip_interval_ms = .*/gossip_interval_ms = 300/' \
         -e 's/^backoff_max_ms = .*/backoff_max_ms = 1000/' \
-        -e 's/^ban_ms = .*/ban_ms = 4000/' \
+        -e 's/^ban_ms = .*/ban_ms = 1500/' \
         "$LN/node$i/config.ini"
     start_node $i
 done
@@ -186,20 +186,36 @@ for mode in garbage oversize truncated; do
 done
 # Replayed and tampered sealed frames, by a member key whose node is down.
 kill_node 3
-# Each bans the key for ban_ms (4 s here): the second waits for the end.
-expect_exit 0 "a replayed frame closes that connection" \
-    "$PROBE" --addr "127.0.0.1:$port0" --chain "$chain" --key "$LN/node3/keys/node.key" replay
-expect_exit 3 "the key is banned after it" \
-    "$PROBE" --addr "127.0.0.1:$port0" --chain "$chain" --key "$LN/node3/keys/node.key" handshake
-sleep 4.5
-expect_exit 0 "a tampered frame closes that connection" \
-    "$PROBE" --addr "127.0.0.1:$port0" --chain "$chain" --key "$LN/node3/keys/node.key" tamper
+# Each refusal after the handshake bans the key for ban_ms (1.5 s here):
+# the next probe waits for the end of the ban.
+as3=("$PROBE" --addr "127.0.0.1:$port0" --chain "$chain" --key "$LN/node3/keys/node.key")
+expect_exit 0 "a replayed frame closes that connection" "${as3[@]}" replay
+expect_exit 3 "the key is banned after it" "${as3[@]}" handshake
+sleep 1.7
+expect_exit 0 "a tampered frame closes that connection" "${as3[@]}" tamper
+# Messages that decode as frames but break the protocol (proto/p2p.proto).
+for m in "2 - an empty consensus message" \
+    "2 1203616263 a vote that does not decode" \
+    "3 0a020801 a sync request for 0 blocks" \
+    "3 0a0408011011 a sync request for 17 blocks" \
+    "5 - a message on the chunk channel, which the node does not serve"; do
+    read -r ch hex what <<<"$m"
+    [ "$hex" = - ] && hex=""
+    sleep 1.7
+    expect_exit 0 "$what closes the connection and bans the key" \
+        "${as3[@]}" send "$ch" "$hex"
+done
+sleep 1.7
+expect_exit 4 "a Status message is taken (the connection stays)" \
+    "${as3[@]}" send 4 0801
+expect_exit 4 "a tx that the mempool refuses is dropped, not held against the peer" \
+    "${as3[@]}" send 1 0a03616263
 h=$(height 0)
 check "node 0 keeps committing with its peers after the attacks" wait_height 0 $((h + 3)) 30
 peers=$("$TDEI_BIN" --node "$LN/node0/api.sock" --json status |
     grep -m1 -oE '^  "peers": *[0-9]+' | grep -oE '[0-9]+$')
 check "node 0 still has its 3 running peers ($peers)" test "$peers" -eq 3
-sleep 4 # the ban of node 3's key ends
+sleep 2 # any ban of node 3's key ends
 start_node 3
 check "node 3 is accepted again after its ban and catches up" wait_height 3 "$(height 0)" 40
 
