@@ -20,6 +20,7 @@
 #include "store/store.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <sodium.h>
 #include <sys/stat.h>
 #include <stdio.h>
@@ -981,6 +982,9 @@ int node_run(const struct node_options *opts)
     }
     node->home = opts->home;
     node->exit_status = 0;
+    /* A write to a connection the other side closed (a peer, an API
+     * client) must come back as EPIPE to libuv, not kill the process. */
+    (void)signal(SIGPIPE, SIG_IGN);
     if (uv_loop_init(&node->loop) != 0) {
         tdei_free(node);
         return 1;

@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 #include <uv.h>
@@ -790,5 +791,7 @@ static Suite *p2p_suite(void)
 
 int main(void)
 {
+    /* As tdei-node does: a write to a closed peer is EPIPE, not death. */
+    (void)signal(SIGPIPE, SIG_IGN);
     return testutil_run(p2p_suite());
 }
