@@ -248,6 +248,12 @@ grep -q 'TDEI_NOT_MEMBER' "$LN/node0/test.log" &&
 h=$(height 0)
 check "the four validators keep committing" wait_height 0 $((h + 3)) 30
 
+alive=1
+for i in 0 1 2 3 4; do
+    kill -0 "${pids[$i]}" 2>/dev/null || { alive=0; echo "  node $i is gone"; }
+done
+check "no node died along the way (each started pid still runs)" test "$alive" -eq 1
+
 # ---- one chain -------------------------------------------------------------------
 top=$(height 0)
 for i in 1 2 3; do
