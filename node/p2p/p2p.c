@@ -157,7 +157,7 @@ void p2p_options_default(struct p2p_options *opts)
     *opts = (struct p2p_options){
         .max_frame = TDEI_P2P_FRAME_MAX,
         .max_peers = TDEI_PEERS_MAX,
-        .queue_bytes = 32u * TDEI_MIB,
+        .queue_bytes = 16u * TDEI_MIB,
         .handshake_timeout_ms = 5000,
         .backoff_min_ms = 200,
         .backoff_max_ms = 10000,
