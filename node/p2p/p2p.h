@@ -77,9 +77,9 @@ struct p2p_options {
     uint64_t ban_ms;
 };
 
-/* Defaults: max_frame 16 MiB, max_peers 128, queue_bytes 16 MiB (as config.ini),
- * handshake 5000 ms, backoff 200..10000 ms, ban 60000 ms; no listener,
- * no peers; chain_id and key NULL (required). */
+/* Defaults (those of config.ini): max_frame 16 MiB, max_peers 128,
+ * queue_bytes 16 MiB, handshake 5000 ms, backoff 200..10000 ms, ban
+ * 60000 ms; no listener, no peers; chain_id and key NULL (required). */
 void p2p_options_default(struct p2p_options *opts);
 
 /* What the host provides; called on the loop thread. */
