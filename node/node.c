@@ -465,6 +465,24 @@ static int node_job_start(struct node *node, struct node_job *job)
     return 0;
 }
 
+/* A job of @kind on the block @bytes (borrowed) of @height and @id. */
+static struct node_job *node_job_new(enum node_job_kind kind,
+                                     const uint8_t *bytes, size_t len,
+                                     uint64_t height,
+                                     const uint8_t id[CODEC_HASH_SIZE])
+{
+    struct node_job *job = tdei_calloc(1, sizeof(*job));
+
+    if (job != NULL) {
+        job->kind = kind;
+        job->block_bytes = (uint8_t *)(uintptr_t)bytes;
+        job->block_len = len;
+        job->height = height;
+        memcpy(job->block_id, id, CODEC_HASH_SIZE);
+    }
+    return job;
+}
+
 int node__block_commit_bytes(struct node *node, const uint8_t *bytes,
                              size_t len, uint64_t height,
                              const uint8_t id[CODEC_HASH_SIZE],
@@ -474,18 +492,12 @@ int node__block_commit_bytes(struct node *node, const uint8_t *bytes,
     int rc;
 
     TDEI_ASSERT(!node->working);
-    job = tdei_calloc(1, sizeof(*job));
+    job = node_job_new(NODE_JOB_COMMIT, bytes, len, height, id);
     if (job == NULL) {
         return TDEI_NOMEM;
     }
-    job->kind = NODE_JOB_COMMIT;
     job->reuse = node->vbatch_ready && height == node->height + 1 &&
                  memcmp(node->vbatch_id, id, CODEC_HASH_SIZE) == 0;
-    node->vbatch_ready = 0; /* the tip moves: the batch is used or stale */
-    job->block_bytes = (uint8_t *)(uintptr_t)bytes; /* borrowed */
-    job->block_len = len;
-    job->height = height;
-    memcpy(job->block_id, id, CODEC_HASH_SIZE);
     job->commit_bytes = commit_bytes;
     job->commit_len = commit_len;
     rc = node_job_start(node, job);
@@ -494,15 +506,12 @@ int node__block_commit_bytes(struct node *node, const uint8_t *bytes,
         node_job_free(job);
         return rc;
     }
+    node->vbatch_ready = 0; /* the tip moves: the batch is used or stale */
     for (size_t i = 0; i < NODE_HELD_MAX; i++) {
-        if (node->held[i].bytes == bytes) {
-            node->held[i].pinned = 1;
-        }
+        node->held[i].pinned |= node->held[i].bytes == bytes;
     }
     for (size_t i = 0; i < NODE_SYNC_BATCH; i++) {
-        if (node->synced[i].block == bytes) {
-            node->synced[i].pinned = 1;
-        }
+        node->synced[i].pinned |= node->synced[i].block == bytes;
     }
     return 0;
 }
@@ -513,22 +522,17 @@ int node__block_validate(struct node *node, struct node_block *b)
     int rc;
 
     TDEI_ASSERT(!node->working);
-    job = tdei_calloc(1, sizeof(*job));
+    job = node_job_new(NODE_JOB_VALIDATE, b->bytes, b->len, b->height, b->id);
     if (job == NULL) {
         return TDEI_NOMEM;
     }
-    job->kind = NODE_JOB_VALIDATE;
-    node->vbatch_ready = 0; /* the job refills it */
-    job->block_bytes = b->bytes; /* borrowed: NODE_CHECKING keeps it */
-    job->block_len = b->len;
-    job->height = b->height;
-    memcpy(job->block_id, b->id, CODEC_HASH_SIZE);
     rc = node_job_start(node, job);
     if (rc != 0) {
         node_job_free(job);
         return rc;
     }
-    b->validity = NODE_CHECKING;
+    node->vbatch_ready = 0;      /* the job refills it */
+    b->validity = NODE_CHECKING; /* keeps the bytes the job borrows */
     return 0;
 }
 
