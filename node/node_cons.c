@@ -704,6 +704,7 @@ void node__cons_committed(struct node *node)
         (void)uv_timer_stop(&node->timeouts[i].timer);
     }
     node__held_clear(node);
+    node__p2p_height_ended(node);
     node->decide_wanted = 0;
     rc = node_cons_start_height(node, errmsg);
     if (rc != 0) {

@@ -312,8 +312,8 @@ int node__block_read(struct node *node, struct store_read *r, uint64_t height,
 /* The network (node_p2p.c): start the peer manager when [p2p] has a
  * listener or peers; stop it; tell peers of a new tip; send a consensus
  * message (kept for re-sending until the next height); gossip a tx
- * admitted through the API; the height started: drop what belongs to
- * earlier ones and give the engine the messages kept for it. */
+ * admitted through the API; the height started: give the engine the
+ * messages kept for it. */
 int node__p2p_start(struct node *node, char *errmsg);
 void node__p2p_stop(struct node *node);
 void node__p2p_free(struct node *node);
@@ -322,6 +322,9 @@ void node__p2p_consensus_out(struct node *node, int slot, const uint8_t *bytes,
                              size_t len);
 void node__p2p_tx(struct node *node, const uint8_t *tx, size_t len);
 void node__p2p_height_started(struct node *node);
+/* The height was committed: forget this node's messages of it (they are
+ * no longer sent again). */
+void node__p2p_height_ended(struct node *node);
 /* Keep a ConsensusMessage for height @height (the engine's + 1). */
 void node__p2p_future_keep(struct node *node, const uint8_t *bytes, size_t len,
                            uint64_t height, int is_proposal);

@@ -329,6 +329,15 @@ void node__p2p_future_keep(struct node *node, const uint8_t *bytes, size_t len,
     node->future_count++;
 }
 
+void node__p2p_height_ended(struct node *node)
+{
+    for (size_t i = 0; i < 3; i++) {
+        tdei_free(node->own_msgs[i]);
+        node->own_msgs[i] = NULL;
+        node->own_lens[i] = 0;
+    }
+}
+
 void node__p2p_height_started(struct node *node)
 {
     struct node_future *kept = node->future;
@@ -336,11 +345,6 @@ void node__p2p_height_started(struct node *node)
     char errmsg[TDEI_ERRMSG_SIZE];
     uint64_t height;
 
-    for (size_t i = 0; i < 3; i++) {
-        tdei_free(node->own_msgs[i]);
-        node->own_msgs[i] = NULL;
-        node->own_lens[i] = 0;
-    }
     if (kept == NULL || count == 0 || node->engine == NULL) {
         return;
     }
