@@ -6,8 +6,10 @@
  * It finds crashes and sanitizer reports on the paths that valid-looking
  * bytes reach; real fuzzing (`make fuzz`) goes much further.
  *
- *   smoke_X [--runs N] [--seed S] [FILE...]
- * Files are fed as they are; then N generated inputs. Prints how many
+ *   smoke_X [--runs N] [--seed S] [--write-seeds DIR] [FILE...]
+ * Files are fed as they are; then N generated inputs. --write-seeds
+ * writes the valid seeds to DIR/seed-N, a start for a libFuzzer corpus,
+ * and feeds nothing. Prints how many
  * inputs it fed and exits 0; a failure aborts with the target's message
  * (the seed to replay it is printed first). The suite counts the program
  * as one test. */
@@ -389,6 +391,33 @@ static int smoke_file(const char *path)
     return 0;
 }
 
+/* Write each seed to @dir/seed-N. */
+static int smoke_write_seeds(const char *dir, const struct smoke_seed *seeds,
+                             size_t n)
+{
+    char path[4096];
+
+    for (size_t i = 0; i < n; i++) {
+        FILE *file;
+        (void)snprintf(path, sizeof(path), "%s/seed-%zu", dir, i);
+        file = fopen(path, "wb");
+        if (file == NULL ||
+            fwrite(seeds[i].data, 1, seeds[i].len, file) != seeds[i].len) {
+            fprintf(stderr, "smoke: cannot write %s\n", path);
+            if (file != NULL) {
+                fclose(file);
+            }
+            return 1;
+        }
+        if (fclose(file) != 0) {
+            fprintf(stderr, "smoke: cannot write %s\n", path);
+            return 1;
+        }
+    }
+    printf("smoke: %zu seeds written to %s\n", n, dir);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct smoke_seed seeds[SMOKE_SEEDS_MAX];
@@ -398,6 +427,7 @@ int main(int argc, char **argv)
     unsigned long runs = SMOKE_RUNS_DEFAULT;
     unsigned long long seed = 1;
     unsigned long files = 0;
+    const char *seed_dir = NULL;
 
     if (tdei_crypto_init() != 0) {
         return 1;
@@ -407,6 +437,8 @@ int main(int argc, char **argv)
             runs = strtoul(argv[++i], NULL, 10);
         } else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) {
             seed = strtoull(argv[++i], NULL, 10);
+        } else if (strcmp(argv[i], "--write-seeds") == 0 && i + 1 < argc) {
+            seed_dir = argv[++i];
         } else if (smoke_file(argv[i]) != 0) {
             return 1;
         } else {
@@ -418,6 +450,13 @@ int main(int argc, char **argv)
             runs, seed);
     smoke_seeds(seeds);
     n_seeds = smoke_target_seeds(seeds);
+    if (seed_dir != NULL) {
+        int rc = smoke_write_seeds(seed_dir, seeds, n_seeds);
+        for (size_t i = 0; i < n_seeds; i++) {
+            tdei_free(seeds[i].data);
+        }
+        return rc;
+    }
     /* A target with seeds of its own is fed mutations of those only. */
     first = n_seeds > SMOKE_SEEDS ? SMOKE_SEEDS : 0;
     for (size_t i = 0; i < n_seeds; i++) {
