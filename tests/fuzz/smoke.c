@@ -1,11 +1,15 @@
 /* A libFuzzer-free driver for the fuzz targets, run by `make check`
- * (smoke_codec, smoke_api): seeded random inputs and mutations of valid
- * ledger and API messages, fed to the target's LLVMFuzzerTestOneInput.
+ * (smoke_codec, smoke_api, smoke_p2p): seeded random inputs and mutations
+ * of valid ledger and API messages, fed to the target's
+ * LLVMFuzzerTestOneInput. Built with -DSMOKE_TARGET_SEEDS, it mutates the
+ * target's own seeds instead (smoke_target_seed, smoke_p2p).
  * It finds crashes and sanitizer reports on the paths that valid-looking
  * bytes reach; real fuzzing (`make fuzz`) goes much further.
  *
- *   smoke_X [--runs N] [--seed S] [FILE...]
- * Files are fed as they are; then N generated inputs. Prints how many
+ *   smoke_X [--runs N] [--seed S] [--write-seeds DIR] [FILE...]
+ * Files are fed as they are; then N generated inputs. --write-seeds
+ * writes the valid seeds to DIR/seed-N, a start for a libFuzzer corpus,
+ * and feeds nothing. Prints how many
  * inputs it fed and exits 0; a failure aborts with the target's message
  * (the seed to replay it is printed first). The suite counts the program
  * as one test. */
@@ -25,6 +29,16 @@
 #define SMOKE_SEEDS 7u
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#ifdef SMOKE_TARGET_SEEDS
+#define SMOKE_TARGET_MAX 32u
+/* The target's seed @i in *data (tdei_malloc) and *len, valid for it
+ * throughout. Returns 0, or 1 when there is no seed @i. */
+int smoke_target_seed(size_t i, uint8_t **data, size_t *len);
+#else
+#define SMOKE_TARGET_MAX 0u
+#endif
+#define SMOKE_SEEDS_MAX (SMOKE_SEEDS + SMOKE_TARGET_MAX)
 
 static uint64_t smoke_state;
 
@@ -273,10 +287,34 @@ static void smoke_seeds(struct smoke_seed seeds[SMOKE_SEEDS])
     smoke_check_seeds(seeds);
 }
 
-/* One generated input into @buf: random bytes, or a seed with 1-8
- * mutations (flip a bit, set a byte, insert, delete, truncate,
- * duplicate the message). Returns its length. */
-static size_t smoke_input(uint8_t *buf, const struct smoke_seed *seeds)
+/* The target's own seeds after the common ones; returns how many seeds
+ * there are in all. */
+static size_t smoke_target_seeds(struct smoke_seed seeds[SMOKE_SEEDS_MAX])
+{
+    size_t n = SMOKE_SEEDS;
+
+#ifdef SMOKE_TARGET_SEEDS
+    while (n < SMOKE_SEEDS_MAX &&
+           smoke_target_seed(n - SMOKE_SEEDS, &seeds[n].data,
+                             &seeds[n].len) == 0) {
+        if (seeds[n].len > SMOKE_INPUT_MAX) {
+            fprintf(stderr, "smoke: target seed %zu is too long\n",
+                    n - SMOKE_SEEDS);
+            abort();
+        }
+        n++;
+    }
+#else
+    (void)seeds;
+#endif
+    return n;
+}
+
+/* One generated input into @buf: random bytes, or a seed of
+ * @seeds[first..n) with 1-8 mutations (flip a bit, set a byte, insert,
+ * delete, truncate, duplicate the message). Returns its length. */
+static size_t smoke_input(uint8_t *buf, const struct smoke_seed *seeds,
+                          size_t first, size_t n)
 {
     size_t len;
     size_t edits;
@@ -288,7 +326,7 @@ static size_t smoke_input(uint8_t *buf, const struct smoke_seed *seeds)
         }
         return len;
     }
-    const struct smoke_seed *seed = &seeds[smoke_below(SMOKE_SEEDS)];
+    const struct smoke_seed *seed = &seeds[first + smoke_below(n - first)];
     len = seed->len;
     memcpy(buf, seed->data, len);
     edits = 1 + smoke_below(8);
@@ -353,13 +391,43 @@ static int smoke_file(const char *path)
     return 0;
 }
 
+/* Write each seed to @dir/seed-N. */
+static int smoke_write_seeds(const char *dir, const struct smoke_seed *seeds,
+                             size_t n)
+{
+    char path[4096];
+
+    for (size_t i = 0; i < n; i++) {
+        FILE *file;
+        (void)snprintf(path, sizeof(path), "%s/seed-%zu", dir, i);
+        file = fopen(path, "wb");
+        if (file == NULL ||
+            fwrite(seeds[i].data, 1, seeds[i].len, file) != seeds[i].len) {
+            fprintf(stderr, "smoke: cannot write %s\n", path);
+            if (file != NULL) {
+                fclose(file);
+            }
+            return 1;
+        }
+        if (fclose(file) != 0) {
+            fprintf(stderr, "smoke: cannot write %s\n", path);
+            return 1;
+        }
+    }
+    printf("smoke: %zu seeds written to %s\n", n, dir);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    struct smoke_seed seeds[SMOKE_SEEDS];
+    struct smoke_seed seeds[SMOKE_SEEDS_MAX];
     static uint8_t buf[SMOKE_INPUT_MAX];
+    size_t n_seeds;
+    size_t first;
     unsigned long runs = SMOKE_RUNS_DEFAULT;
     unsigned long long seed = 1;
     unsigned long files = 0;
+    const char *seed_dir = NULL;
 
     if (tdei_crypto_init() != 0) {
         return 1;
@@ -369,6 +437,8 @@ int main(int argc, char **argv)
             runs = strtoul(argv[++i], NULL, 10);
         } else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) {
             seed = strtoull(argv[++i], NULL, 10);
+        } else if (strcmp(argv[i], "--write-seeds") == 0 && i + 1 < argc) {
+            seed_dir = argv[++i];
         } else if (smoke_file(argv[i]) != 0) {
             return 1;
         } else {
@@ -379,16 +449,26 @@ int main(int argc, char **argv)
     fprintf(stderr, "smoke: seed %llu, %lu runs (--seed %llu replays)\n", seed,
             runs, seed);
     smoke_seeds(seeds);
-    for (size_t i = 0; i < SMOKE_SEEDS; i++) {
+    n_seeds = smoke_target_seeds(seeds);
+    if (seed_dir != NULL) {
+        int rc = smoke_write_seeds(seed_dir, seeds, n_seeds);
+        for (size_t i = 0; i < n_seeds; i++) {
+            tdei_free(seeds[i].data);
+        }
+        return rc;
+    }
+    /* A target with seeds of its own is fed mutations of those only. */
+    first = n_seeds > SMOKE_SEEDS ? SMOKE_SEEDS : 0;
+    for (size_t i = 0; i < n_seeds; i++) {
         LLVMFuzzerTestOneInput(seeds[i].data, seeds[i].len);
     }
     for (unsigned long r = 0; r < runs; r++) {
-        size_t len = smoke_input(buf, seeds);
+        size_t len = smoke_input(buf, seeds, first, n_seeds);
         LLVMFuzzerTestOneInput(buf, len);
     }
-    for (size_t i = 0; i < SMOKE_SEEDS; i++) {
+    for (size_t i = 0; i < n_seeds; i++) {
         tdei_free(seeds[i].data);
     }
-    printf("smoke: %lu inputs fed, no failure\n", runs + SMOKE_SEEDS + files);
+    printf("smoke: %lu inputs fed, no failure\n", runs + n_seeds + files);
     return 0;
 }
