@@ -204,6 +204,40 @@ int tdei_verify_tagged(const uint8_t sig[TDEI_SIG_SIZE],
     return tdei_verify_raw(sig, digest, sizeof(digest), pubkey);
 }
 
+_Static_assert(sizeof(struct tdei_pubkey_parsed) ==
+                   sizeof(secp256k1_xonly_pubkey),
+               "a parsed key holds libsecp256k1's parsed key");
+
+int tdei_pubkey_parse(struct tdei_pubkey_parsed *out,
+                      const uint8_t pubkey[TDEI_PUBKEY_SIZE])
+{
+    secp256k1_xonly_pubkey xonly;
+
+    if (secp256k1_xonly_pubkey_parse(keys_context(), &xonly, pubkey) != 1) {
+        memset(out, 0, sizeof(*out));
+        return TDEI_BADKEY;
+    }
+    memcpy(out->data, &xonly, sizeof(out->data));
+    return 0;
+}
+
+int tdei_verify_tagged_parsed(const uint8_t sig[TDEI_SIG_SIZE],
+                              const struct tdei_pubkey_parsed *key,
+                              const char *tag, const uint8_t *data,
+                              size_t len)
+{
+    uint8_t digest[TDEI_HASH_SIZE];
+    secp256k1_xonly_pubkey xonly;
+
+    tdei_tagged_hash(digest, tag, data, len);
+    memcpy(&xonly, key->data, sizeof(xonly));
+    if (secp256k1_schnorrsig_verify(keys_context(), sig, digest,
+                                    sizeof(digest), &xonly) != 1) {
+        return TDEI_BADSIG;
+    }
+    return 0;
+}
+
 int tdei_enc_keypair_from_secret(struct tdei_enc_keypair *kp,
                                  const uint8_t secret[TDEI_X25519_SIZE])
 {

@@ -76,6 +76,25 @@ int tdei_verify_tagged(const uint8_t sig[TDEI_SIG_SIZE],
                        const uint8_t pubkey[TDEI_PUBKEY_SIZE],
                        const char *tag, const uint8_t *data, size_t len);
 
+/* A public key lifted onto the curve once, for many verifications: the
+ * lift (a square root) is about a tenth of a verification, so a signer
+ * seen again need not pay it (the mempool keeps one per pending signer).
+ * The bytes are libsecp256k1's secp256k1_xonly_pubkey. */
+struct tdei_pubkey_parsed {
+    unsigned char data[64];
+};
+
+/* Parse @pubkey into @out. Returns: 0 or TDEI_BADKEY (not on the curve;
+ * @out zeroed). */
+int tdei_pubkey_parse(struct tdei_pubkey_parsed *out,
+                      const uint8_t pubkey[TDEI_PUBKEY_SIZE]);
+
+/* tdei_verify_tagged under a parsed key. Returns: 0 or TDEI_BADSIG. */
+int tdei_verify_tagged_parsed(const uint8_t sig[TDEI_SIG_SIZE],
+                              const struct tdei_pubkey_parsed *key,
+                              const char *tag, const uint8_t *data,
+                              size_t len);
+
 /* Fill @kp with a fresh X25519 key pair. Returns: 0 or TDEI_CRYPTO. */
 int tdei_enc_keypair_generate(struct tdei_enc_keypair *kp);
 

@@ -271,6 +271,8 @@ struct mempool__signer
     struct mempool__signer *next;
     struct mempool__signer *reap_next; /* scratch of mempool_reap */
     size_t reap_index;                 /* scratch of mempool_reap */
+    struct tdei_pubkey_parsed parsed;  /* the key, parsed */
+    int has_parsed;                    /* @parsed is filled */
 };
 
 /* One signature check queued on the thread pool. */
@@ -283,6 +285,9 @@ struct mempool__verify
     int status;             /* set by the worker */
     int off_loop;           /* 1: the worker is not the loop thread */
     int cached;             /* 1: the signature was in the cache */
+    struct tdei_pubkey_parsed parsed; /* the signer's key, parsed */
+    int has_parsed;         /* @parsed is filled (from its signer, or by
+                               the worker) */
     void *data;             /* for cb */
     mempool_submit_cb cb;   /* runs once */
     struct mempool__verify *prev, *next; /* in-flight list */
@@ -741,10 +746,16 @@ err_after_tx:
 }
 
 /* Verify the signature of @decoded (the Tx of @tx), consulting and
- * filling the cache. Any thread. Out: cached: 1 on a cache hit. */
+ * filling the cache. Any thread. In/out: parsed, has_parsed: the signer's
+ * parsed key; parsed here when *has_parsed is 0 (NULL: parse, keep
+ * nothing). Out: cached: 1 on a cache hit. */
 static int mempool__verify_sig(struct mempool *mp, const struct mempool__tx *tx,
-                               const Tdei__Tx *decoded, int *cached)
+                               const Tdei__Tx *decoded,
+                               struct tdei_pubkey_parsed *parsed,
+                               int *has_parsed, int *cached)
 {
+    struct tdei_pubkey_parsed local;
+    int local_has = 0;
     uint8_t key[TDEI_HASH_SIZE];
     int rc;
 
@@ -753,8 +764,19 @@ static int mempool__verify_sig(struct mempool *mp, const struct mempool__tx *tx,
     if (*cached) {
         return 0;
     }
-    rc = tdei_verify_tagged(decoded->sig.data, tx->signer_key, TDEI_TAG_TX,
-                            decoded->body.data, decoded->body.len);
+    if (parsed == NULL) {
+        parsed = &local;
+        has_parsed = &local_has;
+    }
+    if (!*has_parsed) {
+        rc = tdei_pubkey_parse(parsed, tx->signer_key);
+        if (rc != 0) {
+            return rc;
+        }
+        *has_parsed = 1;
+    }
+    rc = tdei_verify_tagged_parsed(decoded->sig.data, parsed, TDEI_TAG_TX,
+                                   decoded->body.data, decoded->body.len);
     if (rc == 0) {
         mempool__sigcache_put(&mp->cache, key);
     }
@@ -868,7 +890,8 @@ static void mempool__work(uv_work_t *req)
     uv_thread_t self = uv_thread_self();
 
     v->off_loop = !uv_thread_equal(&self, &v->mp->loop_thread);
-    v->status = mempool__verify_sig(v->mp, v->tx, v->decoded, &v->cached);
+    v->status = mempool__verify_sig(v->mp, v->tx, v->decoded, &v->parsed,
+                                    &v->has_parsed, &v->cached);
 }
 
 static void mempool__after(uv_work_t *req, int status)
@@ -876,6 +899,7 @@ static void mempool__after(uv_work_t *req, int status)
     struct mempool__verify *v = req->data;
     struct mempool *mp = v->mp;
     uint8_t id[MEMPOOL_ID_SIZE];
+    uint8_t signer_key[MEMPOOL_KEY_SIZE];
     char errmsg[TDEI_ERRMSG_SIZE];
     int rc;
 
@@ -894,7 +918,17 @@ static void mempool__after(uv_work_t *req, int status)
         mp->stats.verified_worker += v->off_loop ? 1u : 0u;
     }
     memcpy(id, v->tx->id, MEMPOOL_ID_SIZE);
+    memcpy(signer_key, v->tx->signer_key, MEMPOOL_KEY_SIZE);
     rc = mempool__finish(mp, errmsg, v->tx, v->status);
+    if (rc == 0 && v->has_parsed) {
+        /* The admitted tx's signer keeps its parsed key for the next. */
+        struct mempool__signer *s = mempool__table_get(&mp->signers,
+                                                       signer_key);
+        if (s != NULL && !s->has_parsed) {
+            s->parsed = v->parsed;
+            s->has_parsed = 1;
+        }
+    }
     codec_tx_free(v->decoded);
     {
         void *data = v->data;
@@ -934,6 +968,14 @@ int mempool_submit(struct mempool *mp, char *errmsg, const uint8_t *bytes,
     v->data = data;
     v->cb = cb;
     v->req.data = v;
+    {
+        const struct mempool__signer *s =
+            mempool__table_get(&mp->signers, v->tx->signer_key);
+        if (s != NULL && s->has_parsed) {
+            v->parsed = s->parsed; /* the worker skips the parse */
+            v->has_parsed = 1;
+        }
+    }
     /* uv_queue_work fails only on a NULL work callback. */
     rc = uv_queue_work(mp->loop, &v->req, mempool__work, mempool__after);
     TDEI_ASSERT(rc == 0);
@@ -963,7 +1005,7 @@ int mempool_add(struct mempool *mp, uint8_t *txid, char *errmsg,
     if (rc != 0) {
         return mempool__refused(mp, rc);
     }
-    rc = mempool__verify_sig(mp, tx, decoded, &cached);
+    rc = mempool__verify_sig(mp, tx, decoded, NULL, NULL, &cached);
     if (!cached) {
         mp->stats.verified_inline++;
     }

@@ -162,6 +162,47 @@ START_TEST(test_tagged_sign_verify_round_trip)
 }
 END_TEST
 
+/* A parsed key verifies exactly what the key bytes verify. */
+START_TEST(test_parsed_key_verifies_as_the_key)
+{
+    struct tdei_keypair kp, other;
+    struct tdei_pubkey_parsed parsed, parsed_other;
+    uint8_t bad[TDEI_PUBKEY_SIZE];
+    uint8_t sig[64];
+
+    ck_assert_int_eq(tdei_keypair_generate(&kp), 0);
+    ck_assert_int_eq(tdei_keypair_generate(&other), 0);
+    ck_assert_int_eq(tdei_pubkey_parse(&parsed, kp.pubkey), 0);
+    ck_assert_int_eq(tdei_pubkey_parse(&parsed_other, other.pubkey), 0);
+    ck_assert_int_eq(
+        tdei_sign_tagged(sig, &kp, TDEI_TAG_TX, test_data, sizeof(test_data)),
+        0);
+    ck_assert_int_eq(tdei_verify_tagged_parsed(sig, &parsed, TDEI_TAG_TX,
+                                               test_data, sizeof(test_data)),
+                     0);
+    ck_assert_int_eq(tdei_verify_tagged_parsed(sig, &parsed_other,
+                                               TDEI_TAG_TX, test_data,
+                                               sizeof(test_data)),
+                     TDEI_BADSIG);
+    ck_assert_int_eq(tdei_verify_tagged_parsed(sig, &parsed,
+                                               TDEI_TAG_MESSAGE, test_data,
+                                               sizeof(test_data)),
+                     TDEI_BADSIG);
+    sig[10] ^= 0x01;
+    ck_assert_int_eq(tdei_verify_tagged_parsed(sig, &parsed, TDEI_TAG_TX,
+                                               test_data, sizeof(test_data)),
+                     TDEI_BADSIG);
+    /* x = 0 is not on the curve: refused, and the output zeroed. */
+    memset(bad, 0, sizeof(bad));
+    ck_assert_int_eq(tdei_pubkey_parse(&parsed, bad), TDEI_BADKEY);
+    for (size_t i = 0; i < sizeof(parsed.data); i++) {
+        ck_assert_uint_eq(parsed.data[i], 0);
+    }
+    tdei_keypair_wipe(&kp);
+    tdei_keypair_wipe(&other);
+}
+END_TEST
+
 START_TEST(test_tagged_signature_is_raw_signature_of_tagged_hash)
 {
     struct tdei_keypair kp;
@@ -497,6 +538,7 @@ static Suite *keys_suite(void)
     tc = tcase_create("tagged_signatures");
     tcase_add_checked_fixture(tc, testutil_leak_setup, testutil_leak_teardown);
     tcase_add_test(tc, test_tagged_sign_verify_round_trip);
+    tcase_add_test(tc, test_parsed_key_verifies_as_the_key);
     tcase_add_test(tc, test_tagged_signature_is_raw_signature_of_tagged_hash);
     tcase_add_test(tc, test_tag_mismatch_fails);
     tcase_add_test(tc, test_fresh_aux_gives_fresh_signatures);

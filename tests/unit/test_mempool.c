@@ -471,6 +471,37 @@ START_TEST(test_mempool_refuses_bad_signature)
 }
 END_TEST
 
+/* A signer's second tx is checked with the key parsed for its first
+ * (the signer keeps it): a good one enters, a forged one is refused. */
+START_TEST(test_mempool_parsed_key_of_signer_still_checks)
+{
+    char errmsg[TDEI_ERRMSG_SIZE];
+    struct result r;
+    size_t len1, len2, len3;
+    uint8_t *first, *forged, *good;
+
+    fx_open_default();
+    first = tx_make(0, 1, &len1);
+    ck_assert_int_eq(submit(first, len1, &r, errmsg), 0);
+    run_loop();
+    ck_assert_int_eq(r.status, 0);
+    forged = tx_make(0, 2, &len2);
+    forged[len2 - 1] ^= 0x01; /* the sig is the last field */
+    ck_assert_int_eq(submit(forged, len2, &r, errmsg), 0);
+    run_loop();
+    ck_assert_int_eq(r.status, TDEI_BADSIG);
+    good = tx_make(0, 2, &len3);
+    ck_assert_int_eq(submit(good, len3, &r, errmsg), 0);
+    run_loop();
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_uint_eq(fx_stats().txs, 2);
+    tdei_free(first);
+    tdei_free(forged);
+    tdei_free(good);
+    fx_close();
+}
+END_TEST
+
 /* A refusal found before verification returns now; the callback never
  * runs. */
 START_TEST(test_mempool_sync_refusal_never_calls_back)
@@ -1345,6 +1376,7 @@ static Suite *mempool_suite(void)
     tcase_add_test(tc, test_mempool_submit_verifies_on_worker_thread);
     tcase_add_test(tc, test_mempool_submit_many_all_on_workers);
     tcase_add_test(tc, test_mempool_refuses_bad_signature);
+    tcase_add_test(tc, test_mempool_parsed_key_of_signer_still_checks);
     tcase_add_test(tc, test_mempool_sync_refusal_never_calls_back);
     tcase_add_test(tc, test_mempool_rechecks_after_verification);
     tcase_add_test(tc, test_mempool_cancel_reports_canceled);
