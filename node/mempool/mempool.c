@@ -271,8 +271,19 @@ struct mempool__signer
     struct mempool__signer *next;
     struct mempool__signer *reap_next; /* scratch of mempool_reap */
     size_t reap_index;                 /* scratch of mempool_reap */
-    struct tdei_pubkey_parsed parsed;  /* the key, parsed */
-    int has_parsed;                    /* @parsed is filled */
+};
+
+/* Signer keys parsed onto the curve (tdei_pubkey_parse costs about a
+ * tenth of a verification), remembered across blocks: a direct-mapped
+ * table by the key's SipHash, loop thread only. A signer that comes back
+ * finds its key here; a collision only costs a parse. */
+#define MEMPOOL_PARSED_SLOTS 1024u
+
+struct mempool__parsed_slot
+{
+    uint8_t key[MEMPOOL_KEY_SIZE];
+    struct tdei_pubkey_parsed parsed;
+    int used;
 };
 
 /* One signature check queued on the thread pool. */
@@ -305,6 +316,7 @@ struct mempool
     struct mempool__signer *first, *last; /* pending order */
     uint64_t count;                       /* pending txs */
     uint64_t bytes;                       /* their bytes */
+    struct mempool__parsed_slot *parsed;  /* MEMPOOL_PARSED_SLOTS */
     struct mempool__verify *inflight;     /* list of submits */
     uint64_t inflight_count;              /* its length */
     int canceled;                         /* mempool_cancel was called */
@@ -482,6 +494,9 @@ int mempool_create(struct mempool **out, const struct mempool_options *opts,
         tdei_free(mp->cache.ring);
         goto err_after_cache_table;
     }
+    /* An optimisation only: without memory for it, keys are parsed at
+     * every verification. */
+    mp->parsed = tdei_calloc(MEMPOOL_PARSED_SLOTS, sizeof(*mp->parsed));
     *out = mp;
     return 0;
 
@@ -527,6 +542,7 @@ void mempool_destroy(struct mempool *mp)
     }
     uv_mutex_destroy(&mp->cache.lock);
     tdei_free(mp->cache.ring);
+    tdei_free(mp->parsed);
     mempool__table_close(&mp->cache.table);
     mempool__table_close(&mp->signers);
     mempool__table_close(&mp->ids);
@@ -884,6 +900,48 @@ static int mempool__finish(struct mempool *mp, char *errmsg,
  * Admission
  * ------------------------------------------------------------------------ */
 
+static struct mempool__parsed_slot *
+mempool__parsed_slot(struct mempool *mp, const uint8_t *key)
+{
+    uint8_t h[crypto_shorthash_BYTES];
+    uint64_t v;
+
+    (void)crypto_shorthash(h, key, MEMPOOL_KEY_SIZE, mp->opts.hash_key);
+    memcpy(&v, h, sizeof(v));
+    return &mp->parsed[v % MEMPOOL_PARSED_SLOTS];
+}
+
+/* 1 with *@out filled when @key was parsed before. */
+static int mempool__parsed_get(struct mempool *mp, const uint8_t *key,
+                               struct tdei_pubkey_parsed *out)
+{
+    const struct mempool__parsed_slot *slot;
+
+    if (mp->parsed == NULL) {
+        return 0;
+    }
+    slot = mempool__parsed_slot(mp, key);
+    if (!slot->used || memcmp(slot->key, key, MEMPOOL_KEY_SIZE) != 0) {
+        return 0;
+    }
+    *out = slot->parsed;
+    return 1;
+}
+
+static void mempool__parsed_put(struct mempool *mp, const uint8_t *key,
+                                const struct tdei_pubkey_parsed *parsed)
+{
+    struct mempool__parsed_slot *slot;
+
+    if (mp->parsed == NULL) {
+        return;
+    }
+    slot = mempool__parsed_slot(mp, key);
+    memcpy(slot->key, key, MEMPOOL_KEY_SIZE);
+    slot->parsed = *parsed;
+    slot->used = 1;
+}
+
 static void mempool__work(uv_work_t *req)
 {
     struct mempool__verify *v = req->data;
@@ -921,13 +979,7 @@ static void mempool__after(uv_work_t *req, int status)
     memcpy(signer_key, v->tx->signer_key, MEMPOOL_KEY_SIZE);
     rc = mempool__finish(mp, errmsg, v->tx, v->status);
     if (rc == 0 && v->has_parsed) {
-        /* The admitted tx's signer keeps its parsed key for the next. */
-        struct mempool__signer *s = mempool__table_get(&mp->signers,
-                                                       signer_key);
-        if (s != NULL && !s->has_parsed) {
-            s->parsed = v->parsed;
-            s->has_parsed = 1;
-        }
+        mempool__parsed_put(mp, signer_key, &v->parsed);
     }
     codec_tx_free(v->decoded);
     {
@@ -968,14 +1020,8 @@ int mempool_submit(struct mempool *mp, char *errmsg, const uint8_t *bytes,
     v->data = data;
     v->cb = cb;
     v->req.data = v;
-    {
-        const struct mempool__signer *s =
-            mempool__table_get(&mp->signers, v->tx->signer_key);
-        if (s != NULL && s->has_parsed) {
-            v->parsed = s->parsed; /* the worker skips the parse */
-            v->has_parsed = 1;
-        }
-    }
+    /* With the key parsed before, the worker skips the parse. */
+    v->has_parsed = mempool__parsed_get(mp, v->tx->signer_key, &v->parsed);
     /* uv_queue_work fails only on a NULL work callback. */
     rc = uv_queue_work(mp->loop, &v->req, mempool__work, mempool__after);
     TDEI_ASSERT(rc == 0);
