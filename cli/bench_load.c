@@ -28,13 +28,34 @@ struct load_conn
     uint64_t *lat_us;  /* its committed latencies */
     size_t lat_count;
     size_t inflight;
-    /* Txs the node answered TDEI_BUSY (its verification queue was full):
-     * sent again, since a signer's later nonces wait for them. */
+    /* Txs the node pushed back (load_retryable: a full queue, or a nonce
+     * that came before its predecessor): sent again after
+     * LOAD_RETRY_US, since a signer's later nonces wait for them. */
     size_t retry[BENCH_LOAD_INFLIGHT_MAX];
+    uint64_t retry_at_us[BENCH_LOAD_INFLIGHT_MAX];
     size_t retry_count;
+    uint64_t refused_codes[BENCH_LOAD_CODES]; /* refusals by code - 1000 */
     uint64_t last_us; /* last answer */
     uint64_t submitted, committed, refused, failed, retried;
 };
+
+/* How long a pushed-back tx waits before it is sent again. */
+#define LOAD_RETRY_US 5000u
+
+static size_t load_code_slot(int code)
+{
+    return code > 1000 && code < 1000 + (int)BENCH_LOAD_CODES ? (size_t)(code - 1000)
+                                                         : 0;
+}
+
+/* Answers that mean "not now": the node's verification queue, its pool
+ * or the signer's share of it is full, or the nonce came before its
+ * predecessor (submits of one signer race over several connections). */
+static int load_retryable(int code)
+{
+    return code == TDEI_BUSY || code == TDEI_MEMPOOL_FULL ||
+           code == TDEI_SIGNER_FULL || code == TDEI_NONCE_GAP;
+}
 
 static uint64_t load_now_us(void)
 {
@@ -101,11 +122,13 @@ static int load_recv(struct load_conn *c, struct api_client *client)
         if (resp->code == 0) {
             c->lat_us[c->lat_count++] = now - c->sent_us[resp->id - 1];
             c->committed++;
-        } else if (resp->code == TDEI_BUSY &&
+        } else if (load_retryable((int)resp->code) &&
                    c->retry_count < BENCH_LOAD_INFLIGHT_MAX) {
+            c->retry_at_us[c->retry_count] = now + LOAD_RETRY_US;
             c->retry[c->retry_count++] = (size_t)(resp->id - 1);
         } else {
             c->refused++;
+            c->refused_codes[load_code_slot((int)resp->code)]++;
         }
     }
     api_client_response_free(resp);
@@ -130,10 +153,14 @@ static int load_poll(struct load_conn *c, struct api_client *client,
  * was sent, 0 when none waits, -1 on a lost connection. */
 static int load_resend(struct load_conn *c, struct api_client *client)
 {
-    if (c->retry_count == 0 || c->inflight >= BENCH_LOAD_INFLIGHT_MAX) {
+    size_t last = c->retry_count - 1;
+
+    if (c->retry_count == 0 || c->inflight >= BENCH_LOAD_INFLIGHT_MAX ||
+        load_now_us() < c->retry_at_us[last]) {
         return 0;
     }
-    return load_send(c, client, c->retry[--c->retry_count], 1) == 0 ? 1 : -1;
+    c->retry_count--;
+    return load_send(c, client, c->retry[last], 1) == 0 ? 1 : -1;
 }
 
 /* Send this connection's txs on time, reading answers in between. */
@@ -230,6 +257,9 @@ static int load_collect(struct load_conn *conns, size_t count,
         result->refused += c->refused;
         result->failed += c->failed;
         result->retried += c->retried;
+        for (size_t k = 0; k < BENCH_LOAD_CODES; k++) {
+            result->refused_codes[k] += c->refused_codes[k];
+        }
         last = c->last_us > last ? c->last_us : last;
     }
     qsort(result->latencies_us, total, sizeof(uint64_t), cmp_u64);

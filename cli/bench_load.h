@@ -16,6 +16,9 @@
                                      stays under mempool.max_per_signer        \
                                      and nonce_window (1000) */
 #define BENCH_LOAD_WAIT_MS 10000u /* each submit's wait for its commit */
+/* Refusals are counted per code: slot k for TDEI_* code 1000 + k
+ * (k = 1..BENCH_LOAD_CODES-1), slot 0 for any other. */
+#define BENCH_LOAD_CODES 128u
 
 /* One pre-signed tx. */
 struct bench_tx
@@ -41,8 +44,9 @@ struct bench_result
 {
     uint64_t submitted;     /* submits sent */
     uint64_t committed;     /* answered: committed in a block */
-    uint64_t refused;       /* answered with an error code (not busy) */
-    uint64_t retried;       /* sends again after a TDEI_BUSY answer */
+    uint64_t refused;       /* answered with another error code */
+    uint64_t retried;       /* sends again after a "not now" answer */
+    uint64_t refused_codes[BENCH_LOAD_CODES]; /* refused, by code */
     uint64_t failed;        /* connection lost or never answered */
     uint64_t elapsed_us;    /* from the first send to the last answer */
     uint64_t *latencies_us; /* committed of them, sorted; tdei_malloc'd */

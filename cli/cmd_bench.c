@@ -102,6 +102,21 @@ static double bench_pct_ms(const uint64_t *lat, size_t n, unsigned pct)
     return (double)lat[(n - 1) * pct / 100u] / 1000.0;
 }
 
+/* The refusals by code name, e.g. {"TDEI_TIMEOUT": 3}. */
+static json_t *bench_codes_json(const struct bench_result *r)
+{
+    json_t *codes = json_object();
+
+    for (size_t k = 0; codes != NULL && k < BENCH_LOAD_CODES; k++) {
+        if (r->refused_codes[k] > 0) {
+            (void)json_object_set_new(
+                codes, k == 0 ? "other" : tdei_errname((int)(1000 + k)),
+                json_integer((json_int_t)r->refused_codes[k]));
+        }
+    }
+    return codes;
+}
+
 static json_t *bench_json(const struct bench_args *a, size_t presigned,
                           const struct bench_result *r,
                           const struct verify_rate *vr, unsigned cores,
@@ -116,7 +131,7 @@ static json_t *bench_json(const struct bench_args *a, size_t presigned,
 
     return json_pack(
         "{s:I, s:I, s:s, s:o, s:f, s:f, s:{s:f, s:f, s:f}, s:o, s:I, s:I, "
-        "s:f, s:f, s:I, s:I, s:I, s:I, s:I, s:f}",
+        "s:f, s:f, s:I, s:I, s:I, s:o, s:I, s:I, s:f}",
         "nodes", (json_int_t)a->nodes, "duration_s", (json_int_t)a->duration_s,
         "mode", a->max ? "max" : "rate", "rate_tps",
         a->max ? json_null() : json_integer((json_int_t)a->rate), "offered_tps",
@@ -128,7 +143,8 @@ static json_t *bench_json(const struct bench_args *a, size_t presigned,
         (json_int_t)cores, "bound_tps", bound, "ratio",
         bound > 0 ? committed_tps / bound : 0.0, "presigned",
         (json_int_t)presigned, "submitted", (json_int_t)r->submitted, "refused",
-        (json_int_t)r->refused, "retried", (json_int_t)r->retried, "failed",
+        (json_int_t)r->refused, "refused_codes", bench_codes_json(r),
+        "retried", (json_int_t)r->retried, "failed",
         (json_int_t)r->failed, "elapsed_s",
         elapsed_s);
 }
