@@ -763,6 +763,16 @@ static void conn_on_hello(struct p2p_conn *c, const uint8_t *body, size_t len)
         conn_close(c, 0, "TDEI_BANNED: the node key is banned");
         return;
     }
+    /* A key the host refuses gets no Auth from this node (it is asked
+     * again once the peer's Auth proves the key is the peer's). */
+    if (c->p->cb.admit != NULL && !c->p->quiet) {
+        rc = c->p->cb.admit(c->p->cb.data, c->info.node_key, errmsg);
+        if (rc != 0) {
+            conn_closef(c, 0, "%s: not admitted: %s", tdei_errname(rc),
+                        errmsg);
+            return;
+        }
+    }
     rc = secure_auth_seal(&c->sec, &frame, &size, errmsg);
     if (rc != 0) {
         conn_closef(c, 0, "%s: %s", tdei_errname(rc), errmsg);

@@ -11,8 +11,9 @@
  * the host says a message was bad, the peer is disconnected and banned.
  *
  * Connection life:
- *   TCP connected -> both send Hello -> keys derived -> both send Auth ->
- *   Auth verified and admit() said yes -> ready (connected() called) ->
+ *   TCP connected -> both send Hello -> keys derived -> admit() said yes
+ *   to the Hello's key -> both send Auth -> Auth verified and admit()
+ *   said yes again -> ready (connected() called) ->
  *   channel frames both ways -> closed (disconnected() called if ready).
  * A connection that is not ready within handshake_timeout_ms is closed.
  * Anything wrong before ready (not a frame, a frame over max_frame, a bad
@@ -86,7 +87,9 @@ void p2p_options_default(struct p2p_options *opts);
 struct p2p_callbacks {
     void *data;
     /* May @node_key connect? 0: yes; a TDEI_* code with errmsg: no (the
-     * connection is closed and errmsg logged). Asked at every handshake. */
+     * connection is closed and errmsg logged). Asked when the peer's Hello
+     * names its key, before this node sends its Auth (a refused key never
+     * sees it), and again once the peer's Auth verified. */
     int (*admit)(void *data, const uint8_t node_key[TDEI_PUBKEY_SIZE],
                  char *errmsg);
     /* Peer @id (never 0, never reused) is ready. */
