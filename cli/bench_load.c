@@ -153,14 +153,27 @@ static int load_poll(struct load_conn *c, struct api_client *client,
  * was sent, 0 when none waits, -1 on a lost connection. */
 static int load_resend(struct load_conn *c, struct api_client *client)
 {
-    size_t last = c->retry_count - 1;
+    size_t pick = 0;
+    size_t index;
 
-    if (c->retry_count == 0 || c->inflight >= BENCH_LOAD_INFLIGHT_MAX ||
-        load_now_us() < c->retry_at_us[last]) {
+    if (c->retry_count == 0 || c->inflight >= BENCH_LOAD_INFLIGHT_MAX) {
         return 0;
     }
+    /* The lowest tx index first: it has the lowest nonce of its signer,
+     * which every later nonce waits for (a stack would starve it). */
+    for (size_t i = 1; i < c->retry_count; i++) {
+        if (c->retry[i] < c->retry[pick]) {
+            pick = i;
+        }
+    }
+    if (load_now_us() < c->retry_at_us[pick]) {
+        return 0;
+    }
+    index = c->retry[pick];
     c->retry_count--;
-    return load_send(c, client, c->retry[last], 1) == 0 ? 1 : -1;
+    c->retry[pick] = c->retry[c->retry_count];
+    c->retry_at_us[pick] = c->retry_at_us[c->retry_count];
+    return load_send(c, client, index, 1) == 0 ? 1 : -1;
 }
 
 /* Send this connection's txs on time, reading answers in between. */
@@ -186,7 +199,9 @@ static int load_send_all(struct load_conn *c, struct api_client *client)
             }
             continue;
         }
-        if (c->inflight < BENCH_LOAD_INFLIGHT_MAX && now >= due) {
+        /* A pushed-back tx keeps its slot: the ring never overflows. */
+        if (c->inflight + c->retry_count < BENCH_LOAD_INFLIGHT_MAX &&
+            now >= due) {
             if (load_send(c, client, next, 0) != 0) {
                 return -1;
             }
@@ -194,9 +209,11 @@ static int load_send_all(struct load_conn *c, struct api_client *client)
             continue;
         }
         {
-            uint64_t until = c->inflight < BENCH_LOAD_INFLIGHT_MAX
-                                 ? (due - now) / 1000u
-                                 : (end_us - now) / 1000u + 1u;
+            uint64_t until =
+                c->retry_count > 0 ? 1u
+                : c->inflight < BENCH_LOAD_INFLIGHT_MAX
+                    ? (due - now) / 1000u
+                    : (end_us - now) / 1000u + 1u;
             if (load_poll(c, client, until < 1 ? 1 : until) != 0) {
                 return -1;
             }

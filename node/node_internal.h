@@ -117,6 +117,17 @@ struct node_peer {
     uint64_t height;              /* its committed height (Status) */
 };
 
+/* Peers' txs the mempool could not take yet (its verification queue was
+ * full): kept in arrival order and submitted again on the next ticks, so
+ * a burst of gossip does not leave nonce gaps in this node's pool. */
+#define NODE_BACKLOG_MAX 16384u            /* txs at most */
+#define NODE_BACKLOG_BYTES (32u * TDEI_MIB) /* their bytes at most */
+
+struct node_backlog_tx {
+    uint8_t *bytes;
+    size_t len;
+};
+
 /* Blocks block sync asks for per request, and serves per answer. */
 #define NODE_SYNC_BATCH 16
 /* An unanswered sync request is asked again of another peer after: */
@@ -213,6 +224,11 @@ struct node {
     size_t own_lens[3];
     uv_timer_t gossip;              /* re-sends own_msgs; sync timeouts */
     int gossip_ready;               /* the timer is initialised */
+    struct node_backlog_tx *backlog; /* NODE_BACKLOG_MAX, a ring */
+    size_t backlog_head;            /* its oldest entry */
+    size_t backlog_count;           /* entries in use */
+    size_t backlog_bytes;           /* their bytes */
+    uint64_t backlog_dropped;       /* peers' txs dropped: backlog full */
     uint8_t *tx_batch;              /* TxGossip being filled */
     size_t tx_batch_len;            /* its bytes (encoded repeated field) */
     size_t tx_batch_count;          /* txs in it */

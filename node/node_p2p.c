@@ -7,7 +7,9 @@
  *                removed by governance is disconnected and refused.
  *   tx gossip    txs a client submitted here go to every peer once
  *                admitted, batched per tick (P2P_CH_TX); a peer's txs go
- *                to the mempool and are not forwarded (full mesh).
+ *                to the mempool (through a bounded backlog while its
+ *                verification queue is full) and are not forwarded (full
+ *                mesh).
  *   consensus    own proposals and votes go to every peer, and again
  *                every consensus.gossip_interval_ms and to a peer that
  *                connects, until the height is committed; a peer's go to
@@ -624,11 +626,73 @@ static void node_peer_tx_done(void *data, int status, const uint8_t *txid,
     (void)errmsg;
 }
 
+/* Submit the backlog's txs in order until the mempool is busy again. */
+static void node_backlog_drain(struct node *node)
+{
+    char why[TDEI_ERRMSG_SIZE];
+
+    while (node->backlog_count > 0 && !node->stopping) {
+        struct node_backlog_tx *t = &node->backlog[node->backlog_head];
+        if (mempool_submit(node->mempool, why, t->bytes, t->len, node,
+                           node_peer_tx_done) == TDEI_BUSY) {
+            return;
+        }
+        node->backlog_bytes -= t->len;
+        tdei_free(t->bytes);
+        t->bytes = NULL;
+        node->backlog_head = (node->backlog_head + 1) % NODE_BACKLOG_MAX;
+        node->backlog_count--;
+    }
+}
+
+/* Keep a copy of @bytes at the end of the backlog; 0 when it is full. */
+static int node_backlog_push(struct node *node, const uint8_t *bytes,
+                             size_t len)
+{
+    struct node_backlog_tx *t;
+
+    if (node->backlog == NULL || node->backlog_count == NODE_BACKLOG_MAX ||
+        node->backlog_bytes + len > NODE_BACKLOG_BYTES) {
+        return 0;
+    }
+    t = &node->backlog[(node->backlog_head + node->backlog_count) %
+                       NODE_BACKLOG_MAX];
+    t->bytes = tdei_malloc(len);
+    if (t->bytes == NULL) {
+        return 0;
+    }
+    memcpy(t->bytes, bytes, len);
+    t->len = len;
+    node->backlog_bytes += len;
+    node->backlog_count++;
+    return 1;
+}
+
+/* A peer's tx for the mempool: at once, or after those waiting before
+ * it when the mempool is busy. */
+static void node_gossip_submit(struct node *node, const uint8_t *bytes,
+                               size_t len)
+{
+    char why[TDEI_ERRMSG_SIZE];
+
+    if (node->backlog_count == 0 &&
+        mempool_submit(node->mempool, why, bytes, len, node,
+                       node_peer_tx_done) != TDEI_BUSY) {
+        return; /* verifying, or refused (dropped quietly) */
+    }
+    if (!node_backlog_push(node, bytes, len) &&
+        node->backlog_dropped++ % 1000u == 0) {
+        TDEI_LOG(TDEI_LOG_NOTICE, "p2p", "peers' txs dropped: backlog full",
+                 "dropped=%llu backlog=%zu",
+                 (unsigned long long)node->backlog_dropped,
+                 node->backlog_count);
+    }
+}
+
 static int node_on_txs(struct node *node, const uint8_t *bytes, size_t len,
                        char *errmsg)
 {
     Tdei__P2p__TxGossip *msg = NULL;
-    char why[TDEI_ERRMSG_SIZE];
     int rc;
 
     rc = codec_message_unpack((ProtobufCMessage **)&msg,
@@ -638,8 +702,7 @@ static int node_on_txs(struct node *node, const uint8_t *bytes, size_t len,
         return rc;
     }
     for (size_t i = 0; i < msg->n_txs && !node->stopping; i++) {
-        (void)mempool_submit(node->mempool, why, msg->txs[i].data,
-                             msg->txs[i].len, node, node_peer_tx_done);
+        node_gossip_submit(node, msg->txs[i].data, msg->txs[i].len);
     }
     codec_message_free(&msg->base);
     return 0;
@@ -743,11 +806,13 @@ static void node_gossip_tick(uv_timer_t *timer)
     node_sync_maybe(node);
 }
 
-/* The tick of node.c sends the gathered txs. */
+/* The tick of node.c sends the gathered txs and feeds the backlog to
+ * the mempool. */
 void node__p2p_tick(struct node *node)
 {
     if (node->p2p != NULL) {
         node_p2p_tx_flush(node);
+        node_backlog_drain(node);
     }
 }
 
@@ -831,9 +896,11 @@ int node__p2p_start(struct node *node, char *errmsg)
     node->peers = tdei_calloc(node->peer_slots, sizeof(*node->peers));
     node->future = tdei_calloc(NODE_FUTURE_MAX, sizeof(*node->future));
     node->tx_batch = tdei_malloc(NODE_TX_BATCH_BYTES);
+    node->backlog = tdei_calloc(NODE_BACKLOG_MAX, sizeof(*node->backlog));
     node->peer_text = tdei_malloc(sizeof(node->cfg.p2p_peers));
     if (node->peers == NULL || node->future == NULL ||
-        node->tx_batch == NULL || node->peer_text == NULL) {
+        node->tx_batch == NULL || node->peer_text == NULL ||
+        node->backlog == NULL) {
         return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_NOMEM,
                            "no memory for the peer tables");
     }
@@ -917,6 +984,13 @@ void node__p2p_free(struct node *node)
     node->peers = NULL;
     tdei_free(node->tx_batch);
     node->tx_batch = NULL;
+    for (size_t i = 0; node->backlog != NULL && i < node->backlog_count; i++) {
+        tdei_free(node->backlog[(node->backlog_head + i) % NODE_BACKLOG_MAX]
+                      .bytes);
+    }
+    tdei_free(node->backlog);
+    node->backlog = NULL;
+    node->backlog_count = 0;
     tdei_free(node->peer_text);
     node->peer_text = NULL;
 }
