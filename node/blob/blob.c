@@ -12,6 +12,7 @@
 #include "core/alloc.h"
 #include "core/assert.h"
 #include "core/hash.h"
+#include "store/store.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -126,40 +127,6 @@ static const char *blob_root_text(const uint8_t root[BLOB_ROOT_SIZE],
     }
     text[16] = '\0';
     return text;
-}
-
-/* The TDEI code for the LMDB or errno code @rc (not 0). */
-static int blob_code(int rc)
-{
-    switch (rc) {
-    case MDB_NOTFOUND:
-    case ENOENT:
-        return TDEI_NOTFOUND;
-    case MDB_MAP_FULL:
-    case ENOSPC:
-    case EDQUOT:
-        return TDEI_NOSPACE;
-    case ENOMEM:
-        return TDEI_NOMEM;
-    case MDB_CORRUPTED:
-    case MDB_PAGE_NOTFOUND:
-    case MDB_INVALID:
-        return TDEI_CORRUPT;
-    case MDB_VERSION_MISMATCH:
-    case MDB_INCOMPATIBLE:
-        return TDEI_VERSION;
-    case MDB_READERS_FULL:
-        return TDEI_BUSY;
-    case MDB_TXN_FULL:
-    case MDB_BAD_VALSIZE:
-        return TDEI_TOOBIG;
-    case EACCES:
-    case EPERM:
-    case EROFS:
-        return TDEI_PERM;
-    default:
-        return TDEI_IOERR;
-    }
 }
 
 static int blob_id_check(const char *dataset_id, size_t *len_out,
@@ -396,7 +363,7 @@ static int blob_manifest_get(struct blob_store *s, MDB_txn *txn,
                            s->dir);
     }
     if (rc != 0) {
-        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, blob_code(rc),
+        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, store_code(rc),
                            "read manifest %s...: %s",
                            blob_root_text(root, text), mdb_strerror(rc));
     }
@@ -426,7 +393,7 @@ static int blob_put(MDB_txn *txn, MDB_dbi dbi, const uint8_t *key,
 
     if (rc != 0) {
         *mdb_rc = rc;
-        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, blob_code(rc),
+        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, store_code(rc),
                            "put %s: %s", what, mdb_strerror(rc));
     }
     return 0;
@@ -453,7 +420,7 @@ static int blob_grow(struct blob_store *s, char *errmsg)
         rc = mdb_env_info(s->env, &info);
     }
     if (rc != 0) {
-        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, blob_code(rc),
+        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, store_code(rc),
                            "grow blob map of %s from %" PRIu64 " to %" PRIu64
                            " bytes: %s",
                            s->dir, old, size, mdb_strerror(rc));
@@ -475,7 +442,7 @@ static int blob_write(struct blob_store *s, blob_write_fn fn, void *arg,
         int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
 
         if (rc != 0) {
-            return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, blob_code(rc),
+            return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, store_code(rc),
                                "begin write in %s: %s", s->dir,
                                mdb_strerror(rc));
         }
@@ -485,7 +452,7 @@ static int blob_write(struct blob_store *s, blob_write_fn fn, void *arg,
         } else {
             mdb_rc = mdb_txn_commit(txn);
             if (mdb_rc != 0) {
-                rc = tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, blob_code(mdb_rc),
+                rc = tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, store_code(mdb_rc),
                                  "commit to %s: %s", s->dir,
                                  mdb_strerror(mdb_rc));
             }
@@ -506,7 +473,7 @@ static int blob_read_begin(struct blob_store *s, MDB_txn **txn, char *errmsg)
 
     if (rc != 0) {
         *txn = NULL;
-        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, blob_code(rc),
+        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, store_code(rc),
                            "begin read in %s: %s", s->dir, mdb_strerror(rc));
     }
     return 0;
@@ -520,14 +487,14 @@ static int blob_make_dir(const char *dir, char *errmsg)
 
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         int err = errno;
-        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, blob_code(err),
+        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, store_code(err),
                            "create blob dir %s: %s; check that its parent "
                            "exists and is writable",
                            dir, strerror(err));
     }
     if (stat(dir, &st) != 0) {
         int err = errno;
-        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, blob_code(err),
+        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, store_code(err),
                            "stat blob dir %s: %s", dir, strerror(err));
     }
     if (!S_ISDIR(st.st_mode)) {
@@ -550,7 +517,7 @@ static int blob_lock(struct blob_store *s, char *errmsg)
     fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
         int err = errno;
-        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, blob_code(err),
+        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, store_code(err),
                            "open lock file %s: %s", path, strerror(err));
     }
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
@@ -573,7 +540,7 @@ static int blob_lock(struct blob_store *s, char *errmsg)
         pwrite(fd, text, (size_t)len, 0) != (ssize_t)len) {
         int err = errno;
         (void)close(fd);
-        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, blob_code(err),
+        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, store_code(err),
                            "write pid to %s: %s", path, strerror(err));
     }
     s->lock_fd = fd;
@@ -626,7 +593,7 @@ static int blob_dbs_open(struct blob_store *s, char *errmsg)
         if (txn != NULL) {
             mdb_txn_abort(txn);
         }
-        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, blob_code(rc),
+        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, store_code(rc),
                            "open databases of %s: %s", s->dir,
                            mdb_strerror(rc));
     }
@@ -641,7 +608,7 @@ static int blob_env_open(struct blob_store *s, char *errmsg)
 
     if (rc != 0) {
         s->env = NULL;
-        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, blob_code(rc),
+        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, store_code(rc),
                            "create LMDB environment: %s", mdb_strerror(rc));
     }
     rc = mdb_env_set_maxdbs(s->env, 4);
@@ -652,7 +619,7 @@ static int blob_env_open(struct blob_store *s, char *errmsg)
         rc = mdb_env_info(s->env, &info);
     }
     if (rc != 0) {
-        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, blob_code(rc),
+        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, store_code(rc),
                            "open LMDB environment in %s: %s", s->dir,
                            mdb_strerror(rc));
     }
@@ -668,7 +635,7 @@ static int blob_env_open(struct blob_store *s, char *errmsg)
         rc = mdb_env_info(s->env, &info);
     }
     if (rc != 0) {
-        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, blob_code(rc),
+        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, store_code(rc),
                            "set map size of %s: %s", s->dir,
                            mdb_strerror(rc));
     }
@@ -779,7 +746,7 @@ static int blob_del_prefix(MDB_txn *txn, MDB_dbi dbi, const uint8_t *root,
     }
     if (rc != 0 && rc != MDB_NOTFOUND) {
         *mdb_rc = rc;
-        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, blob_code(rc),
+        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, store_code(rc),
                            "remove records: %s", mdb_strerror(rc));
     }
     return 0;
@@ -799,7 +766,7 @@ static int blob_remove_fn(struct blob_store *s, MDB_txn *txn, void *arg,
         rc = mdb_del(txn, s->manifests, &key, NULL);
         if (rc != 0 && rc != MDB_NOTFOUND) {
             *mdb_rc = rc;
-            return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, blob_code(rc),
+            return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, store_code(rc),
                                "remove manifest: %s", mdb_strerror(rc));
         }
         rc = 0;
@@ -861,7 +828,7 @@ static int blob_import_seal(struct blob_import *im, uint64_t index,
     int err = blob_pread_full(im->fd, im->plain, plain_len, offset);
 
     if (err != 0) {
-        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, blob_code(err),
+        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, store_code(err),
                            "read %s at %" PRIu64 ": %s%s", im->path, offset,
                            strerror(err),
                            err == EIO ? " (did the file shrink?)" : "");
@@ -967,12 +934,12 @@ static int blob_import_open(struct blob_import *im, char *errmsg)
     im->fd = open(im->path, O_RDONLY | O_CLOEXEC);
     if (im->fd < 0) {
         int err = errno;
-        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, blob_code(err),
+        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, store_code(err),
                            "open %s: %s", im->path, strerror(err));
     }
     if (fstat(im->fd, &st) != 0) {
         int err = errno;
-        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, blob_code(err),
+        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, store_code(err),
                            "stat %s: %s", im->path, strerror(err));
     }
     if (!S_ISREG(st.st_mode)) {
@@ -1190,7 +1157,7 @@ static int blob_put_fn(struct blob_store *s, MDB_txn *txn, void *arg,
     }
     if (rc != MDB_NOTFOUND) {
         *mdb_rc = rc;
-        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, blob_code(rc),
+        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, store_code(rc),
                            "read leaf %" PRIu64 ": %s", a->index,
                            mdb_strerror(rc));
     }
@@ -1258,7 +1225,7 @@ int blob_missing(struct blob_store *store, const uint8_t root[BLOB_ROOT_SIZE],
     if (rc == 0) {
         rc = mdb_cursor_open(txn, store->leaves, &cur);
         if (rc != 0) {
-            rc = tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, blob_code(rc),
+            rc = tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, store_code(rc),
                              "open cursor: %s", mdb_strerror(rc));
         }
     }
@@ -1282,7 +1249,7 @@ int blob_missing(struct blob_store *store, const uint8_t root[BLOB_ROOT_SIZE],
             mrc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
         }
         if (mrc != 0 && mrc != MDB_NOTFOUND) {
-            rc = tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, blob_code(mrc),
+            rc = tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, store_code(mrc),
                              "list leaves: %s", mdb_strerror(mrc));
         }
         while (rc == 0 && next < m.chunk_count && *n < cap) {
@@ -1344,7 +1311,7 @@ static int blob_cache_leaves(struct blob_store *s, MDB_txn *txn,
         mdb_cursor_close(cur);
     }
     if (rc != 0 && rc != MDB_NOTFOUND) {
-        rc = tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, blob_code(rc),
+        rc = tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, store_code(rc),
                          "read leaves: %s", mdb_strerror(rc));
     } else if (i != count) {
         rc = tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_CORRUPT,
@@ -1393,7 +1360,7 @@ static int blob_get_run(struct blob_store *s, MDB_txn *txn,
     rc = mdb_get(txn, s->chunks, &k, &v);
     if (rc != 0) {
         return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE,
-                           rc == MDB_NOTFOUND ? TDEI_CORRUPT : blob_code(rc),
+                           rc == MDB_NOTFOUND ? TDEI_CORRUPT : store_code(rc),
                            "read chunk %" PRIu64 " of a complete blob: %s",
                            index, mdb_strerror(rc));
     }
@@ -1507,7 +1474,7 @@ static int blob_export_chunks(struct blob_store *s, MDB_txn *txn,
         err = blob_write_full(ex->fd, ex->plain, plain_len);
         if (err != 0) {
             mdb_cursor_close(cur);
-            return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, blob_code(err),
+            return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, store_code(err),
                                "write %s: %s", ex->tmp, strerror(err));
         }
         written += plain_len;
@@ -1518,7 +1485,7 @@ static int blob_export_chunks(struct blob_store *s, MDB_txn *txn,
         mdb_cursor_close(cur);
     }
     if (rc != 0 && rc != MDB_NOTFOUND) {
-        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, blob_code(rc),
+        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, store_code(rc),
                            "read chunks: %s", mdb_strerror(rc));
     }
     if (i != m->chunk_count || written != m->size) {
@@ -1557,18 +1524,18 @@ static int blob_export_run(struct blob_store *s, MDB_txn *txn,
     ex->fd = open(ex->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (ex->fd < 0) {
         int err = errno;
-        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, blob_code(err),
+        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, store_code(err),
                            "create %s: %s", ex->tmp, strerror(err));
     }
     rc = blob_export_chunks(s, txn, m, ex, errmsg);
     if (rc == 0 && fsync(ex->fd) != 0) {
         int err = errno;
-        rc = tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, blob_code(err),
+        rc = tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, store_code(err),
                          "fsync %s: %s", ex->tmp, strerror(err));
     }
     if (close(ex->fd) != 0 && rc == 0) {
         int err = errno;
-        rc = tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, blob_code(err),
+        rc = tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, store_code(err),
                          "close %s: %s", ex->tmp, strerror(err));
     }
     ex->fd = -1;
@@ -1618,7 +1585,7 @@ int blob_export_file(struct blob_store *store,
     mdb_txn_abort(txn);
     if (rc == 0 && rename(tmp, out_path) != 0) {
         int err = errno;
-        rc = tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, blob_code(err),
+        rc = tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, store_code(err),
                          "rename %s to %s: %s", tmp, out_path, strerror(err));
     }
     if (ex.fd >= 0) {

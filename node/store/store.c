@@ -197,11 +197,11 @@ struct store_options store_options_default(void)
     return opts;
 }
 
-/* The TDEI code for the LMDB or errno code @rc (not 0). */
-static int store_code(int rc)
+int store_code(int rc)
 {
     switch (rc) {
     case MDB_NOTFOUND:
+    case ENOENT:
         return TDEI_NOTFOUND;
     case MDB_MAP_FULL:
     case ENOSPC:

@@ -398,4 +398,8 @@ void store_u32_encode(uint8_t out[4], uint32_t v);
 /* Read a big-endian u32 from @in (4 bytes). */
 uint32_t store_u32_decode(const uint8_t in[4]);
 
+/* The TDEI code for the LMDB or errno code @rc (not 0): the mapping of
+ * this store, shared by the other LMDB environments (blob/blob.h). */
+int store_code(int rc);
+
 #endif
