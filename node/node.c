@@ -655,7 +655,9 @@ static void node_tick(uv_timer_t *timer)
 
     node__waiters_expire(node);
     node__p2p_tick(node);
-    node__maybe_block(node);
+    /* A decided block that arrived later, a fetched block, a wanted
+     * validation, or the next block to build. */
+    node__jobs_next(node);
 }
 
 /* ---- startup and shutdown --------------------------------------------------- */
