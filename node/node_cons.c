@@ -37,19 +37,6 @@
 #include <inttypes.h>
 #include <string.h>
 
-static const char *node_cons_step_name(enum cons_step step)
-{
-    switch (step) {
-    case CONS_STEP_PROPOSE:
-        return "propose";
-    case CONS_STEP_PREVOTE:
-        return "prevote";
-    case CONS_STEP_PRECOMMIT:
-        return "precommit";
-    }
-    return "?";
-}
-
 void node__cons_halt(struct node *node, const char *what, int code,
                      const char *why)
 {
@@ -227,7 +214,7 @@ static int node_cons_persist(struct node *node, const struct cons_action *a)
     TDEI_LOG(TDEI_LOG_DEBUG, "consensus", "signed record persisted",
              "height=%llu round=%u step=%s us=%llu",
              (unsigned long long)a->signed_msg.height, a->signed_msg.round,
-             node_cons_step_name(a->signed_msg.step), (unsigned long long)us);
+             cons_step_name(a->signed_msg.step), (unsigned long long)us);
     return 0;
 }
 
@@ -827,7 +814,7 @@ static void node_cons_resume(struct node *node, const struct cons_signed *rec)
              "height=%llu round=%u step=%s block_held=%d code=%s "
              "decided=%d",
              (unsigned long long)rec->height, rec->round,
-             node_cons_step_name(rec->step), node->proposal.bytes != NULL,
+             cons_step_name(rec->step), node->proposal.bytes != NULL,
              tdei_errname(rc), decided);
 }
 
@@ -899,7 +886,7 @@ int node__cons_start(struct node *node, char *errmsg)
              (unsigned long long)(node->height + 1),
              (unsigned long long)(has_rec ? rec.height : 0),
              has_rec ? rec.round : 0,
-             has_rec ? node_cons_step_name(rec.step) : "none");
+             has_rec ? cons_step_name(rec.step) : "none");
     node__cons_drain(node);
     if (node->halted) {
         return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, node->halt_code,

@@ -13,20 +13,6 @@
 _Static_assert(CONS_SIGN_BYTES_MAX <= UINT16_MAX, "len fits its u16");
 _Static_assert(SIGNER_CHECKSUM_SIZE == TDEI_HASH_SIZE, "checksum: SHA-256");
 
-static const char *step_name(unsigned step)
-{
-    switch (step) {
-    case CONS_STEP_PROPOSE:
-        return "propose";
-    case CONS_STEP_PREVOTE:
-        return "prevote";
-    case CONS_STEP_PRECOMMIT:
-        return "precommit";
-    default:
-        return "?";
-    }
-}
-
 static void rec_assert(const struct cons_signed *rec)
 {
     TDEI_ASSERT(rec->step >= CONS_STEP_PROPOSE &&
@@ -167,8 +153,8 @@ static int persist_check(void *arg, int found, const uint8_t *val, size_t vlen,
                            " %s is before the last signed "
                            "height %" PRIu64 " round %" PRIu32 " %s; never "
                            "sign backwards, resume from the stored record",
-                           rec->height, rec->round, step_name(rec->step),
-                           last.height, last.round, step_name(last.step));
+                           rec->height, rec->round, cons_step_name(rec->step),
+                           last.height, last.round, cons_step_name(last.step));
     }
     if (rc > 0) {
         return 0;
@@ -180,7 +166,7 @@ static int persist_check(void *arg, int found, const uint8_t *val, size_t vlen,
                            "signer: height %" PRIu64 " round %" PRIu32
                            " %s is already signed with "
                            "other %s; re-send the stored message",
-                           rec->height, rec->round, step_name(rec->step),
+                           rec->height, rec->round, cons_step_name(rec->step),
                            same_bytes ? "signature" : "sign bytes");
     }
     return 0; /* identical: written again, unchanged */

@@ -1259,6 +1259,20 @@ uint32_t cons_round(const struct cons_engine *e) { return e->round; }
 
 enum cons_step cons_step(const struct cons_engine *e) { return e->step; }
 
+const char *cons_step_name(unsigned step)
+{
+    switch (step) {
+    case CONS_STEP_PROPOSE:
+        return "propose";
+    case CONS_STEP_PREVOTE:
+        return "prevote";
+    case CONS_STEP_PRECOMMIT:
+        return "precommit";
+    default:
+        return "?";
+    }
+}
+
 int cons_commit_verify(const struct cons_crypto *crypto,
                        const struct cons_vset *vset, uint64_t height,
                        uint32_t round, const uint8_t id[CONS_ID_SIZE],

@@ -274,6 +274,10 @@ uint64_t cons_height(const struct cons_engine *e);
 uint32_t cons_round(const struct cons_engine *e);
 enum cons_step cons_step(const struct cons_engine *e);
 
+/* "propose", "prevote" or "precommit" (for logs); "?" for anything else,
+ * such as a step read back from a damaged record. */
+const char *cons_step_name(unsigned step);
+
 /* Verify a commit alone: @n precommits for (@height, @round, @id) from
  * distinct validators of @vset, each signature checked with @crypto,
  * more than 2/3 of @vset; @errmsg (TDEI_ERRMSG_SIZE) says which rule

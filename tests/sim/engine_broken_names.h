@@ -26,6 +26,7 @@
 #define cons_height SIM_BROKEN_NAME(cons_height)
 #define cons_round SIM_BROKEN_NAME(cons_round)
 #define cons_step SIM_BROKEN_NAME(cons_step)
+#define cons_step_name SIM_BROKEN_NAME(cons_step_name)
 #define cons_commit_verify SIM_BROKEN_NAME(cons_commit_verify)
 
 #endif
