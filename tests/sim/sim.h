@@ -121,6 +121,21 @@ struct sim_engine_ops
 };
 
 /* The real engine. */
+/* The table of the cons_* functions in scope, named @label: ops.c gives
+ * the real engine's, engine_broken_ops.c each mutant's renamed copies. */
+#define SIM_ENGINE_OPS_INIT(label)                                            \
+    {                                                                         \
+        .name = (label), .create = cons_engine_create,                        \
+        .destroy = cons_engine_destroy, .restore = cons_restore,              \
+        .start_height = cons_start_height, .on_proposal = cons_on_proposal,   \
+        .on_vote = cons_on_vote, .on_timeout = cons_on_timeout,               \
+        .on_value = cons_on_value, .on_validity = cons_on_validity,           \
+        .on_decided = cons_on_decided, .next_action = cons_next_action,       \
+        .commit_votes = cons_commit_votes, .height = cons_height,             \
+        .round = cons_round, .step = cons_step,                               \
+        .commit_verify = cons_commit_verify,                                  \
+    }
+
 extern const struct sim_engine_ops sim_engine_real;
 /* Mutants of engine.c (Makefile.am makes them): quorum() answering f+1,
  * and a lock that is never taken (lockedRound stays -1). */
