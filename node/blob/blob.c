@@ -11,13 +11,13 @@
 
 #include "core/alloc.h"
 #include "core/assert.h"
+#include "core/fileio.h"
 #include "core/hash.h"
 #include "store/store.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <libgen.h>
 #include <lmdb.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -1410,23 +1410,6 @@ int blob_get_chunk(struct blob_store *store,
 
 /* ---- export -------------------------------------------------------------- */
 
-static int blob_write_full(int fd, const uint8_t *buf, size_t len)
-{
-    size_t done = 0;
-
-    while (done < len) { /* bounded: each round writes >= 1 byte */
-        ssize_t n = write(fd, buf + done, len - done);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return n < 0 ? errno : EIO;
-        }
-        done += (size_t)n;
-    }
-    return 0;
-}
-
 struct blob_export
 {
     int fd;
@@ -1471,7 +1454,7 @@ static int blob_export_chunks(struct blob_store *s, MDB_txn *txn,
             mdb_cursor_close(cur);
             return err;
         }
-        err = blob_write_full(ex->fd, ex->plain, plain_len);
+        err = tdei_write_all(ex->fd, ex->plain, plain_len);
         if (err != 0) {
             mdb_cursor_close(cur);
             return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, store_code(err),
@@ -1542,20 +1525,6 @@ static int blob_export_run(struct blob_store *s, MDB_txn *txn,
     return rc;
 }
 
-/* fsync the directory holding @path so that a rename survives a crash. */
-static void blob_sync_parent(const char *path)
-{
-    char copy[BLOB_PATH_MAX];
-    int fd;
-
-    (void)snprintf(copy, sizeof(copy), "%s", path);
-    fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        (void)close(fd);
-    }
-}
-
 int blob_export_file(struct blob_store *store,
                      const uint8_t root[BLOB_ROOT_SIZE],
                      const uint8_t key[BLOB_KEY_SIZE], const char *out_path,
@@ -1601,7 +1570,7 @@ int blob_export_file(struct blob_store *store,
         return tdei_errwrap(errmsg, TDEI_ERRMSG_SIZE, rc, "export %s... to %s",
                             blob_root_text(root, text), out_path);
     }
-    blob_sync_parent(out_path);
+    tdei_sync_parent_dir(out_path);
     return 0;
 }
 

@@ -16,6 +16,7 @@
 
 #include "core/assert.h"
 #include "core/error.h"
+#include "core/fileio.h"
 #include "core/hex.h"
 #include "core/keys.h"
 
@@ -748,50 +749,6 @@ static int keyfile_serialize(const char *path,
     return rc;
 }
 
-/* Write all @len bytes of @buf to @fd. Returns 0 or an errno value. */
-static int keyfile_write_all(int fd, const char *buf, size_t len)
-{
-    size_t done = 0;
-
-    while (done < len) {
-        ssize_t n = write(fd, buf + done, len - done);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            return errno;
-        }
-        done += (size_t)n;
-    }
-    return 0;
-}
-
-/* Best effort: make the new directory entry of @path durable. The file
- * itself is complete and fsynced by then, so a failure is not reported. */
-static void keyfile_sync_dir(const char *path)
-{
-    char dir[PATH_MAX];
-    const char *slash = strrchr(path, '/');
-    size_t len;
-    int fd;
-
-    if (slash == NULL) {
-        memcpy(dir, ".", 2);
-    } else {
-        len = slash == path ? 1 : (size_t)(slash - path);
-        if (len >= sizeof(dir)) {
-            return;
-        }
-        memcpy(dir, path, len);
-        dir[len] = '\0';
-    }
-    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        (void)close(fd);
-    }
-}
-
 int tdei_keyfile_save(const char *path, const struct tdei_keyfile_key *key,
                       const char *passphrase, char *errmsg)
 {
@@ -837,7 +794,7 @@ int tdei_keyfile_save(const char *path, const struct tdei_keyfile_key *key,
     /* The umask may only have narrowed 0600; make it exactly 0600. */
     err = fchmod(fd, 0600) != 0 ? errno : 0;
     if (err == 0) {
-        err = keyfile_write_all(fd, buf, len);
+        err = tdei_write_all(fd, buf, len);
     }
     sodium_memzero(buf, sizeof(buf));
     if (err == 0 && fsync(fd) != 0) {
@@ -853,6 +810,6 @@ int tdei_keyfile_save(const char *path, const struct tdei_keyfile_key *key,
                            "behind",
                            path, strerror(err));
     }
-    keyfile_sync_dir(path);
+    tdei_sync_parent_dir(path);
     return 0;
 }
