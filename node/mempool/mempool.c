@@ -83,17 +83,24 @@ static void mempool__table_close(struct mempool__table *t)
     t->slots = NULL;
 }
 
-static size_t mempool__table_home(const struct mempool__table *t,
-                                  const uint8_t *key)
+/* SipHash of a 32-byte key (a tx id or a signer key) under @hash_key. */
+static uint64_t mempool__key_hash(const uint8_t *key, const uint8_t *hash_key)
 {
     uint8_t h[crypto_shorthash_BYTES];
     uint64_t v = 0;
 
-    (void)crypto_shorthash(h, key, MEMPOOL_ID_SIZE, t->hash_key);
+    _Static_assert(MEMPOOL_ID_SIZE == MEMPOOL_KEY_SIZE, "keys of 32 bytes");
+    (void)crypto_shorthash(h, key, MEMPOOL_ID_SIZE, hash_key);
     for (size_t i = 0; i < sizeof(h); i++) {
         v = (v << 8) | h[i];
     }
-    return (size_t)v & t->mask;
+    return v;
+}
+
+static size_t mempool__table_home(const struct mempool__table *t,
+                                  const uint8_t *key)
+{
+    return (size_t)mempool__key_hash(key, t->hash_key) & t->mask;
 }
 
 /* The slot index of @key, or SIZE_MAX. */
@@ -903,12 +910,8 @@ static int mempool__finish(struct mempool *mp, char *errmsg,
 static struct mempool__parsed_slot *
 mempool__parsed_slot(struct mempool *mp, const uint8_t *key)
 {
-    uint8_t h[crypto_shorthash_BYTES];
-    uint64_t v;
-
-    (void)crypto_shorthash(h, key, MEMPOOL_KEY_SIZE, mp->opts.hash_key);
-    memcpy(&v, h, sizeof(v));
-    return &mp->parsed[v % MEMPOOL_PARSED_SLOTS];
+    return &mp->parsed[mempool__key_hash(key, mp->opts.hash_key) %
+                       MEMPOOL_PARSED_SLOTS];
 }
 
 /* 1 with *@out filled when @key was parsed before. */
