@@ -38,6 +38,7 @@
  * whole run gives up after --timeout-s seconds (default 120).
  * Exit status: 0; 1 on a failure (message on stderr); 2 on bad arguments.
  */
+#include "bench_util.h"
 #include "harness.h"
 
 #include "api/api.h"
@@ -402,14 +403,6 @@ static uint64_t bench_node_peak_kib(pid_t pid)
     return kib;
 }
 
-static int bench_compare_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a;
-    uint64_t y = *(const uint64_t *)b;
-
-    return (x > y) - (x < y);
-}
-
 /* Nearest-rank percentile @p (1-100) of the sorted @v (@n >= 1), in ms. */
 static double bench_percentile_ms(const uint64_t *v, size_t n, unsigned p)
 {
@@ -503,7 +496,7 @@ static int bench_run(struct bench *b)
                 status, b->net.log);
         return TDEI_IOERR;
     }
-    qsort(b->latency_us, a->txs, sizeof(*b->latency_us), bench_compare_u64);
+    qsort(b->latency_us, a->txs, sizeof(*b->latency_us), bench_cmp_u64);
     tps = (double)a->txs * 1e9 / (double)elapsed_ns;
     bound = (double)verify_per_sec * (double)cores; /* one node */
     printf("{\"txs\":%u,\"signers\":%u,\"block_interval_ms\":%u,"
