@@ -133,6 +133,27 @@ static const struct config_key config_keys[] = {
      10, 3600000, "10000", "longest redial delay, ms"},
     {"p2p", "ban_ms", CONFIG_U64, CONFIG_FIELD(p2p_ban_ms), 0, 0, 86400000,
      "60000", "how long a peer that sent invalid frames is refused, ms"},
+    {"blobs", "map_size_max_mib", CONFIG_U64,
+     CONFIG_FIELD(blobs_map_size_max_mib), 0, 1, 16ull << 20, "1048576",
+     "largest map size of data/blobs (payload chunks), MiB"},
+    {"payload", "parallel", CONFIG_U64, CONFIG_FIELD(payload_parallel), 0, 1,
+     256, "16", "chunks one transfer has asked for and not received, at "
+     "most"},
+    {"payload", "request_timeout_ms", CONFIG_U64,
+     CONFIG_FIELD(payload_request_timeout_ms), 0, 100, 600000, "5000",
+     "a chunk asked for and not received by then is asked for again, ms"},
+    {"stream", "batch_records", CONFIG_U64,
+     CONFIG_FIELD(stream_batch_records), 0, 1, 10000, "1000",
+     "records per stream batch at most (and at most params.stream_batch_max)"},
+    {"stream", "batch_ms", CONFIG_U64, CONFIG_FIELD(stream_batch_ms), 0, 1,
+     60000, "200", "a batch is cut when its first record has waited this "
+     "long, ms"},
+    {"stream", "record_max", CONFIG_U64, CONFIG_FIELD(stream_record_max), 0,
+     1, 1024 * 1024, "16384", "largest stream record, bytes"},
+    {"stream", "queue_records", CONFIG_U64,
+     CONFIG_FIELD(stream_queue_records), 0, 1, 10000000, "200000",
+     "records waiting to be batched at most, over all streams; more is "
+     "refused with TDEI_BUSY"},
 };
 
 #define CONFIG_KEY_COUNT (sizeof(config_keys) / sizeof(config_keys[0]))

@@ -60,6 +60,16 @@ struct tdei_config {
     uint64_t p2p_backoff_min_ms;       /* p2p.backoff_min_ms */
     uint64_t p2p_backoff_max_ms;       /* p2p.backoff_max_ms */
     uint64_t p2p_ban_ms;               /* p2p.ban_ms */
+    /* The data plane (DESIGN.md section 9). */
+    uint64_t blobs_map_size_max_mib;   /* blobs.map_size_max_mib */
+    uint64_t payload_parallel;         /* payload.parallel: chunks asked
+                                          for and not answered, per
+                                          transfer */
+    uint64_t payload_request_timeout_ms; /* payload.request_timeout_ms */
+    uint64_t stream_batch_records;     /* stream.batch_records */
+    uint64_t stream_batch_ms;          /* stream.batch_ms */
+    uint64_t stream_record_max;        /* stream.record_max, bytes */
+    uint64_t stream_queue_records;     /* stream.queue_records */
 };
 
 /* Fill @cfg with the defaults; member is empty and role is 0 (both are

@@ -155,6 +155,30 @@ struct node_timeout {
 
 #define NODE_TIMEOUTS 3 /* propose, prevote, precommit */
 
+/* What the data plane counted (Status.data_plane, node_plane.h); only
+ * grow. */
+struct node_plane_counters {
+    uint64_t chunks_served;
+    uint64_t chunks_refused;
+    uint64_t chunks_fetched;
+    uint64_t chunks_bad;
+    uint64_t bytes_served;
+    uint64_t bytes_fetched;
+    uint64_t deliveries;
+    uint64_t records_ingested;
+    uint64_t records_appended;
+    uint64_t records_refused;
+    uint64_t batches_appended;
+    uint64_t batches_refused;
+    uint64_t batches_pushed;
+    uint64_t records_received;
+    uint64_t batches_bad;
+};
+
+struct node_own;      /* node_plane.c: own txs */
+struct node_payload;  /* node_payload.c */
+struct node_streams;  /* node_stream.c */
+
 struct node {
     uv_loop_t loop;                 /* the one loop thread */
     const char *home;               /* the node home (borrowed) */
@@ -235,6 +259,14 @@ struct node {
     uint64_t persist_count;         /* signer_persist calls */
     uint64_t persist_us_total;      /* their time, microseconds */
     uint64_t persist_us_max;        /* the longest */
+    /* The data plane (node_plane.h). */
+    struct tdei_keypair op_key;     /* keys/operator.key: signs own txs */
+    uint8_t enc_secret[32];         /* keys/encryption.key (X25519) */
+    int plane_keys;                 /* both keys are loaded */
+    struct node_plane_counters dp;  /* Status.data_plane */
+    struct node_own *own;           /* own txs */
+    struct node_payload *payload;   /* payload side */
+    struct node_streams *streams;   /* stream side */
 };
 
 /* Wall-clock milliseconds since 1970 (block times). */

@@ -256,7 +256,12 @@
     X(TDEI_FULL, 1096, "the peer's send queue is full; the message is "       \
                        "dropped for that slow peer")                          \
     X(TDEI_BANNED, 1097, "the peer is banned for a while after invalid "      \
-                         "messages; it may reconnect when the ban ends")
+                         "messages; it may reconnect when the ban ends")      \
+    X(TDEI_NO_GRANT, 1098, "the member holds no live grant for this data "    \
+                           "(not delivered or settled, expired, or "          \
+                           "revoked); request it again")                      \
+    X(TDEI_NOT_DELIVERED, 1099, "the exchange is not delivered yet; wait "    \
+                                "for the owner's node to deliver it")
 
 enum tdei_error {
     TDEI_OK = 0,
