@@ -63,6 +63,7 @@
 #define PL_FETCH_WAIT_MS 300000u /* FetchPayload.timeout_ms 0 */
 #define PL_FETCH_WAIT_MAX_MS 3600000u
 #define PL_REASON_MAX 200u /* bytes of a peer's refusal kept */
+#define PL_PEER_TICKS 20u  /* timer ticks between peer lookups */
 #define PL_FLIP_ENV "TDEI_TEST_FLIP_CHUNK"
 
 _Static_assert(PL_WANT_CAP > 256u, "more than payload.parallel at most, so "
@@ -220,6 +221,7 @@ struct node_payload
     size_t fetch_count;
     struct pl_delivery *deliveries;
     size_t delivery_count;
+    uint64_t ticks;      /* timer ticks so far */
     int flip_on;         /* TDEI_TEST_FLIP_CHUNK is set */
     uint64_t flip_index; /* ... to this index */
 };
@@ -553,6 +555,16 @@ static struct pl_transfer *pl_transfer_by_root(struct node_payload *pl,
     return NULL;
 }
 
+/* Free slot @s for another chunk; its buffer stays for the next one. */
+static void pl_slot_reset(struct pl_slot *s)
+{
+    s->state = PL_SLOT_FREE;
+    s->index = 0;
+    s->asked_ms = 0;
+    s->len = 0;
+}
+
+/* Free slot @s and its buffer (the transfer is done or goes away). */
 static void pl_slot_clear(struct pl_slot *s)
 {
     tdei_free(s->sealed);
@@ -903,15 +915,13 @@ static void pl_after_put(struct node *node, struct pl_job *job)
         struct blob_chunk_in *c = &job->chunks[i];
         if (job->rc != 0) {
             /* Not stored: the chunk is asked for again. */
-            tdei_free(s->sealed);
-            s->sealed = NULL;
             s->state = PL_SLOT_ASKED;
             s->asked_ms = 0;
         } else if (c->rc == 0) {
             t->fetched++;
             node->dp.chunks_fetched++;
             node->dp.bytes_fetched += c->len;
-            pl_slot_clear(s);
+            pl_slot_reset(s);
         } else {
             t->refetched++;
             node->dp.chunks_bad++;
@@ -919,8 +929,6 @@ static void pl_after_put(struct node *node, struct pl_job *job)
                      "exchange=%s index=%" PRIu64 " code=%s error=\"%s\"",
                      pl_short(hex, t->xid), c->index, tdei_errname(c->rc),
                      c->errmsg);
-            tdei_free(s->sealed);
-            s->sealed = NULL;
             s->state = PL_SLOT_ASKED;
             s->asked_ms = 0; /* ask again at once */
         }
@@ -1073,9 +1081,12 @@ static int pl_on_chunk(struct node *node, uint64_t peer,
     if (s == NULL) {
         return 0; /* answered already (an ask after a timeout) */
     }
-    s->sealed = tdei_malloc(c->sealed.len);
     if (s->sealed == NULL) {
-        return 0; /* asked again after the timeout */
+        /* Once per slot and transfer: reused for every chunk after. */
+        s->sealed = tdei_malloc(BLOB_SEALED_SIZE_MAX);
+        if (s->sealed == NULL) {
+            return 0; /* asked again after the timeout */
+        }
     }
     memcpy(s->sealed, c->sealed.data, c->sealed.len);
     s->len = c->sealed.len;
@@ -1097,14 +1108,52 @@ static int pl_refusal_transient(uint32_t code)
     return code == TDEI_NOT_DELIVERED || code == TDEI_BUSY;
 }
 
+/* Stop asking for @t (a refusal, or the grant ended on this node's
+ * ledger): @t->last_error says why. Unless the cause is transient, the
+ * fetches waiting for it are answered with @code; the transfer asks again
+ * after PL_RETRY_MS while the grant is live on this node's ledger. */
+static void pl_transfer_stop(struct node *node, struct pl_transfer *t,
+                             uint32_t code)
+{
+    char hex[TDEI_HEX_SIZE(8)];
+    int soon = pl_refusal_transient(code);
+
+    t->refused = 1;
+    t->retry_ms = uv_now(&node->loop) + (soon ? PL_RETRY_SOON_MS : PL_RETRY_MS);
+    t->last_code = code;
+    for (size_t i = 0; i < t->slot_count; i++) {
+        if (t->slots[i].state == PL_SLOT_ASKED) {
+            pl_slot_reset(&t->slots[i]); /* listed missing again later */
+        }
+    }
+    TDEI_LOG(soon ? TDEI_LOG_VERBOSE : TDEI_LOG_NOTICE, "payload",
+             "transfer stopped", "exchange=%s code=%s error=\"%s\" retry_ms=%u",
+             pl_short(hex, t->xid), tdei_errname((int)code), t->last_error,
+             soon ? PL_RETRY_SOON_MS : PL_RETRY_MS);
+    if (soon) {
+        return;
+    }
+    for (struct pl_fetch *f = node->payload->fetches; f != NULL; f = f->next) {
+        if (f->call != NULL && !f->exporting &&
+            memcmp(f->xid, t->xid, CODEC_HASH_SIZE) == 0) {
+            api_call_respond_error(f->call, (int)code,
+                                   "%s; %" PRIu64 " of %" PRIu64
+                                   " chunks are here, and the transfer "
+                                   "tries again every %u s while the grant "
+                                   "is live",
+                                   t->last_error, t->present, t->count,
+                                   PL_RETRY_MS / 1000);
+            f->call = NULL;
+        }
+    }
+}
+
 /* A ChunkRefused from @peer. */
 static int pl_on_refused(struct node *node, uint64_t peer,
                          const Tdei__P2p__ChunkRefused *m, char *errmsg)
 {
     struct pl_transfer *t;
     char reason[PL_REASON_MAX + 1];
-    char hex[TDEI_HEX_SIZE(8)];
-    int soon;
 
     if (!pl_is_xid(&m->exchange)) {
         return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_MALFORMED,
@@ -1116,40 +1165,17 @@ static int pl_on_refused(struct node *node, uint64_t peer,
         return 0;
     }
     pl_reason_copy(reason, sizeof(reason), m->reason);
-    soon = pl_refusal_transient(m->code);
-    t->refused = 1;
-    t->retry_ms = uv_now(&node->loop) + (soon ? PL_RETRY_SOON_MS : PL_RETRY_MS);
-    t->last_code = m->code;
     (void)snprintf(t->last_error, sizeof(t->last_error),
-                   "the owner's node refused chunk %" PRIu64 ": %s (%s)",
-                   m->index, reason, tdei_errname((int)m->code));
-    for (size_t i = 0; i < t->slot_count; i++) {
-        if (t->slots[i].state == PL_SLOT_ASKED) {
-            pl_slot_clear(&t->slots[i]); /* listed missing again later */
-        }
-    }
-    TDEI_LOG(soon ? TDEI_LOG_VERBOSE : TDEI_LOG_NOTICE, "payload",
-             "chunks refused",
-             "exchange=%s index=%" PRIu64 " code=%s reason=\"%s\" retry_ms=%u",
-             pl_short(hex, t->xid), m->index, tdei_errname((int)m->code),
-             reason, soon ? PL_RETRY_SOON_MS : PL_RETRY_MS);
-    if (soon) {
-        return 0;
-    }
-    for (struct pl_fetch *f = node->payload->fetches; f != NULL; f = f->next) {
-        if (f->call != NULL && !f->exporting &&
-            memcmp(f->xid, t->xid, CODEC_HASH_SIZE) == 0) {
-            api_call_respond_error(f->call, (int)m->code,
-                                   "%s; %" PRIu64 " of %" PRIu64
-                                   " chunks are here, and the transfer "
-                                   "tries again every %u s while the grant "
-                                   "is live",
-                                   t->last_error, t->present, t->count,
-                                   PL_RETRY_MS / 1000);
-            f->call = NULL;
-        }
-    }
+                   "the owner's node refused chunk %" PRIu64 ": %s", m->index,
+                   reason);
+    pl_transfer_stop(node, t, m->code);
     return 0;
+}
+
+/* Whether @t is stopped by more than a passing refusal. */
+static int pl_transfer_stopped(const struct pl_transfer *t)
+{
+    return t->refused && !pl_refusal_transient(t->last_code);
 }
 
 /* ---- owner: serving chunks ----------------------------------------------- */
@@ -1857,9 +1883,12 @@ static void pl_fetch_expire(struct node *node)
         t = pl_transfer_by_root(node->payload, f->root);
         api_call_respond_error(
             f->call, TDEI_TIMEOUT,
-            "%" PRIu64 " of %" PRIu64 " chunks are here%s%s; ask again, the "
-            "transfer goes on",
+            "%" PRIu64 " of %" PRIu64 " chunks are here%s%s%s%s%s; ask "
+            "again, the transfer goes on",
             t != NULL ? t->present : 0, t != NULL ? t->count : 0,
+            t != NULL && t->peer == 0 ? "; the node of owner " : "",
+            t != NULL && t->peer == 0 ? t->owner : "",
+            t != NULL && t->peer == 0 ? " is not connected" : "",
             t != NULL && t->last_error[0] != '\0' ? "; last error: " : "",
             t != NULL ? t->last_error : "");
         f->call = NULL;
@@ -2034,7 +2063,8 @@ static void pl_after_info(struct node *node, struct pl_job *job)
     st.chunk_count = job->info.chunk_count;
     st.chunks_present = job->info.chunks_present;
     if (t != NULL) {
-        st.fetching = t->state == PL_T_RUNNING || t->state == PL_T_OPENING;
+        st.fetching = (t->state == PL_T_RUNNING || t->state == PL_T_OPENING) &&
+                      !pl_transfer_stopped(t);
         st.chunks_fetched = t->fetched;
         st.chunks_refetched = t->refetched;
         st.last_error = t->last_error;
@@ -2289,6 +2319,28 @@ static void pl_next(struct node *node)
 
 /* ---- committed blocks, peers, the timer ---------------------------------- */
 
+/* A grant of this node's member may have ended (revoked): stop pulling
+ * it at once. The owner's node refuses it anyway; this saves the asks. */
+static void pl_maybe_stop(struct node *node, struct store_read *r,
+                          const uint8_t *xid)
+{
+    struct pl_transfer *t = pl_transfer_find(node->payload, xid);
+    Tdei__Exchange *ex = NULL;
+    char errmsg[TDEI_ERRMSG_SIZE] = "";
+    int rc;
+
+    if (t == NULL || t->state == PL_T_COMPLETE || t->state == PL_T_FAILED ||
+        node__plane_exchange(r, xid, &ex, errmsg) != 0) {
+        return;
+    }
+    rc = node__plane_grant_live(ex, node->height, errmsg);
+    codec_exchange_free(ex);
+    if (rc != 0) {
+        (void)snprintf(t->last_error, sizeof(t->last_error), "%s", errmsg);
+        pl_transfer_stop(node, t, (uint32_t)rc);
+    }
+}
+
 struct pl_walk
 {
     struct node *node;
@@ -2322,6 +2374,11 @@ static int pl_walk_tx(void *arg, const struct node_block_tx *tx)
     case TDEI__TX_BODY__OP_EXCHANGE_DELIVER:
         xid = &body->exchange_deliver->exchange;
         break;
+    case TDEI__TX_BODY__OP_GRANT_REVOKE:
+        if (pl_is_xid(&body->grant_revoke->exchange)) {
+            pl_maybe_stop(node, w->r, body->grant_revoke->exchange.data);
+        }
+        return 0;
     default:
         return 0;
     }
@@ -2360,16 +2417,15 @@ void node__payload_committed(struct node *node, struct store_read *r)
     }
 }
 
-void node__payload_peer_up(struct node *node, uint64_t peer,
-                           const uint8_t key[TDEI_PUBKEY_SIZE])
+/* Tie the running transfers without a peer to their owner's node, when
+ * it is connected. */
+static void pl_peers_find(struct node *node)
 {
     struct node_payload *pl = node->payload;
     struct store_read *r;
     char errmsg[TDEI_ERRMSG_SIZE];
 
-    (void)peer;
-    (void)key;
-    if (pl == NULL || pl->stopping || pl->transfers == NULL ||
+    if (pl->transfers == NULL ||
         store_read_begin(node->store, &r, errmsg) != 0) {
         return;
     }
@@ -2382,6 +2438,19 @@ void node__payload_peer_up(struct node *node, uint64_t peer,
         }
     }
     store_read_end(r);
+}
+
+void node__payload_peer_up(struct node *node, uint64_t peer,
+                           const uint8_t key[TDEI_PUBKEY_SIZE])
+{
+    struct node_payload *pl = node->payload;
+
+    (void)peer;
+    (void)key;
+    if (pl == NULL || pl->stopping) {
+        return;
+    }
+    pl_peers_find(node);
     for (struct pl_transfer *t = pl->transfers; t != NULL; t = t->next) {
         pl_pump(node, t);
     }
@@ -2401,7 +2470,7 @@ void node__payload_peer_down(struct node *node, uint64_t peer)
         t->peer = 0;
         for (size_t i = 0; i < t->slot_count; i++) {
             if (t->slots[i].state == PL_SLOT_ASKED) {
-                pl_slot_clear(&t->slots[i]); /* lost with the connection */
+                pl_slot_reset(&t->slots[i]); /* lost with the connection */
             }
         }
     }
@@ -2414,6 +2483,11 @@ static void pl_timer_cb(uv_timer_t *timer)
 
     if (pl->stopping) {
         return;
+    }
+    /* A connection the peer callbacks did not tie to a transfer (the
+     * owner's node came up before the transfer started). */
+    if (++pl->ticks % PL_PEER_TICKS == 0) {
+        pl_peers_find(node);
     }
     for (struct pl_transfer *t = pl->transfers; t != NULL; t = t->next) {
         pl_pump(node, t);
