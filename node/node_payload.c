@@ -1570,8 +1570,9 @@ static void pl_after_deliver(struct node *node, struct pl_job *job)
 }
 
 /* Deliver exchange @ex (approved, of this member's entry): automatically
- * when @call is NULL, else for DeliverNow @call. Returns 0 (what follows
- * is logged, and @call answered later) or a code with errmsg. */
+ * when @call is NULL, else for DeliverNow @call (which joins an automatic
+ * delivery of the same exchange already under way). Returns 0 (what
+ * follows is logged, and @call answered later) or a code with errmsg. */
 static int pl_deliver(struct node *node, const Tdei__Exchange *ex,
                       struct api_call *call, char *errmsg)
 {
@@ -1579,7 +1580,12 @@ static int pl_deliver(struct node *node, const Tdei__Exchange *ex,
     struct pl_delivery *d;
     struct pl_job *job;
 
-    if (pl_delivery_find(pl, ex->id.data) != NULL) {
+    d = pl_delivery_find(pl, ex->id.data);
+    if (d != NULL && call != NULL && d->call == NULL) {
+        d->call = call; /* the automatic one answers it */
+        return 0;
+    }
+    if (d != NULL) {
         return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_BUSY,
                            "a delivery of this exchange is already on its "
                            "way; follow it with `tdei exchange show`");
