@@ -241,6 +241,10 @@ run probe 3 chunk "$X2" "$CHUNKS"
 [ "$status" -eq 6 ] && ok "an index past the chunk count closes the connection" ||
     fail "index past the count (exit $status)"
 sleep 1.7 # the key's ban (p2p.ban_ms) ends
+run probe 3 chunk "$X2" $(seq 0 16)
+[ "$status" -eq 6 ] && ok "17 indexes in one request (at most 16) close the connection" ||
+    fail "17 indexes (exit $status)"
+sleep 1.7
 step "mfg-3 confirms it (through svc-0's node): a grant only a revocation ends" \
     as_via 3 0 exchange confirm "$X2"
 step "the regulator revokes the grant" as 0 exchange revoke "$X2" --reason incident
