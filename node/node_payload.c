@@ -672,11 +672,11 @@ static void pl_transfer_refill(struct node *node, struct pl_transfer *t)
     }
     job->transfer = t;
     memcpy(job->root, t->root, BLOB_ROOT_SIZE);
-    if (pl_job_queue(node, job) != 0) {
-        pl_job_free(job);
-        return;
-    }
     t->refill = 1;
+    if (pl_job_queue(node, job) != 0) {
+        t->refill = 0;
+        pl_job_free(job);
+    }
 }
 
 /* Ask for what @t may ask now: chunks whose ask timed out (or was lost
@@ -863,11 +863,12 @@ static void pl_put_queue(struct node *node, struct pl_transfer *t)
     }
     job->transfer = t;
     memcpy(job->root, t->root, BLOB_ROOT_SIZE);
-    if (pl_job_queue(node, job) != 0) {
-        pl_job_free(job);
-        return;
-    }
+    /* Set first: the job may start (and find nothing) inside the call. */
     t->put_queued = 1;
+    if (pl_job_queue(node, job) != 0) {
+        t->put_queued = 0;
+        pl_job_free(job);
+    }
 }
 
 /* A PUT job starts: it takes every chunk that arrived by now. Returns 0
@@ -2019,6 +2020,11 @@ static void handle_state(struct node *node, struct api_call *call,
         rc = tdei_errorf(errmsg, sizeof(errmsg), TDEI_INVAL,
                          "%s is a stream: it has no payload; see `tdei "
                          "stream state`",
+                         ex->dataset);
+    }
+    if (rc == 0 && ex->content_root.len != BLOB_ROOT_SIZE) {
+        rc = tdei_errorf(errmsg, sizeof(errmsg), TDEI_CORRUPT,
+                         "the exchange of dataset %s has no content root",
                          ex->dataset);
     }
     if (rc == 0) {
