@@ -5,7 +5,8 @@
  * the same requests do when they are right: an import answers its root,
  * size and chunk count, a manual entry waits for DeliverNow, an automatic
  * one is delivered by the node, and a fetch held past its wait answers
- * how many chunks are here.
+ * how many chunks are here; a stream exchange is delivered with the
+ * subscription key the node derives, sealed to the consumer.
  *
  * One node (member-00, public_service, the only validator) per TCase;
  * member-01 (manufacturer) and member-02 (platform) sign through it. */
@@ -18,8 +19,10 @@
 #include "core/codec.h"
 #include "core/error.h"
 #include "core/hash.h"
+#include "core/keyfile.h"
 #include "home.h"
 
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,6 +221,67 @@ static void exchange_op(size_t m, int op, const uint8_t *xid,
     ck_assert_uint_eq(submit(m, &body, NULL), 0);
 }
 
+/* Member @m publishes stream @id (level 1, per record) and opens it. */
+static void publish_stream(size_t m, const char *id)
+{
+    Tdei__TxBody body = TDEI__TX_BODY__INIT;
+    Tdei__CatalogPublish pub = TDEI__CATALOG_PUBLISH__INIT;
+    Tdei__StreamOpen open = TDEI__STREAM_OPEN__INIT;
+    Tdei__PriceTerms price = TDEI__PRICE_TERMS__INIT;
+
+    price.model = CODEC_PRICE_PER_RECORD;
+    price.amount = 1;
+    pub.id = (char *)(uintptr_t)id;
+    pub.kind = CODEC_KIND_STREAM;
+    pub.title = (char *)(uintptr_t) "payload test stream";
+    pub.domain = CODEC_DOMAIN_PRODUCTION;
+    pub.level = 1;
+    pub.data_class = CODEC_CLASS_GENERAL;
+    pub.price = &price;
+    body.op_case = TDEI__TX_BODY__OP_CATALOG_PUBLISH;
+    body.catalog_publish = &pub;
+    ck_assert_uint_eq(submit(m, &body, NULL), 0);
+    tdei__tx_body__init(&body);
+    open.id = (char *)(uintptr_t)id;
+    body.op_case = TDEI__TX_BODY__OP_STREAM_OPEN;
+    body.stream_open = &open;
+    ck_assert_uint_eq(submit(m, &body, NULL), 0);
+}
+
+/* The exchange record @xid (free with codec_exchange_free). */
+static Tdei__Exchange *exchange_get(const uint8_t *xid)
+{
+    Tdei__Api__Request req = TDEI__API__REQUEST__INIT;
+    Tdei__Api__GetObject get = TDEI__API__GET_OBJECT__INIT;
+    Tdei__Api__Response *resp;
+    Tdei__Exchange *ex = NULL;
+    uint8_t key[CONTRACT_KEY_SIZE_MAX];
+    char errmsg[TDEI_ERRMSG_SIZE];
+
+    get.key.data = key;
+    get.key.len = contract_key_exchange(key, xid);
+    req.req_case = TDEI__API__REQUEST__REQ_GET_OBJECT;
+    req.get_object = &get;
+    resp = call(&req);
+    ck_assert_uint_eq(resp->code, 0);
+    ck_assert_int_eq(codec_exchange_decode(&ex, resp->object->value.data,
+                                           resp->object->value.len, errmsg),
+                     0);
+    api_client_response_free(resp);
+    return ex;
+}
+
+/* The encryption key pair of member @m, from its home. */
+static void encryption_key(size_t m, struct tdei_keyfile_key *key)
+{
+    char path[HOME_PATH_MAX];
+    char errmsg[TDEI_ERRMSG_SIZE] = "";
+
+    (void)home_key_path(path, fx.net.homes[m], HOME_KEY_ENCRYPTION);
+    ck_assert_msg(tdei_keyfile_load(path, key, NULL, errmsg) == 0, "%s",
+                  errmsg);
+}
+
 /* The status of exchange @xid on the ledger. */
 static uint32_t xstatus(const uint8_t *xid)
 {
@@ -360,8 +424,7 @@ START_TEST(test_payload_import_refusals_and_answer)
 }
 END_TEST
 
-/* ---- SetDelivery, DeliverNow, GetPayloadState ------------------------------
- */
+/* ---- SetDelivery, DeliverNow, GetPayloadState ---------------------------- */
 
 START_TEST(test_payload_delivery_refusals_and_manual_then_auto)
 {
@@ -469,8 +532,7 @@ START_TEST(test_payload_delivery_refusals_and_manual_then_auto)
 }
 END_TEST
 
-/* ---- FetchPayload ----------------------------------------------------------
- */
+/* ---- FetchPayload -------------------------------------------------------- */
 
 START_TEST(test_payload_fetch_refusals_and_timeout)
 {
@@ -535,8 +597,59 @@ START_TEST(test_payload_fetch_refusals_and_timeout)
 }
 END_TEST
 
-/* ---- suite -----------------------------------------------------------------
- */
+/* ---- a stream: the subscription key -------------------------------------- */
+
+START_TEST(test_payload_stream_delivered_with_subscription_key)
+{
+    Tdei__TxBody body = TDEI__TX_BODY__INIT;
+    Tdei__ExchangeRequest req = TDEI__EXCHANGE_REQUEST__INIT;
+    struct tdei_keyfile_key node_enc;
+    struct tdei_keyfile_key consumer_enc;
+    crypto_generichash_state st;
+    uint8_t xid[32];
+    uint8_t want[32];
+    uint8_t got[32];
+    char out[INTEG_PATH_MAX + 32];
+    Tdei__Exchange *ex;
+
+    (void)snprintf(out, sizeof(out), "%s/out.bin", fx.net.dir);
+    publish_stream(NODE, "line-rec");
+    req.id = (char *)(uintptr_t) "line-rec";
+    req.price = 1;
+    req.budget = 100;
+    body.op_case = TDEI__TX_BODY__OP_EXCHANGE_REQUEST;
+    body.exchange_request = &req;
+    ck_assert_uint_eq(submit(OTHER, &body, xid), 0);
+    /* Level 1: approved at once; per record: the delivery settles it. */
+    ck_assert(wait_status(xid, CODEC_EXCHANGE_SETTLED, 10000));
+    ex = exchange_get(xid);
+    ck_assert_uint_eq(ex->sealed_key.len, CODEC_SEALED_KEY_SIZE);
+    ck_assert_uint_eq(ex->delivered_root.len, 0);
+    /* The consumer opens it, and it is BLAKE2b-256(key = the owner's node
+     * encryption secret, "tdei/subkey" || exchange id) (node_plane.h). */
+    encryption_key(OTHER, &consumer_enc);
+    ck_assert_int_eq(
+        crypto_box_seal_open(got, ex->sealed_key.data, ex->sealed_key.len,
+                             consumer_enc.pubkey, consumer_enc.secret),
+        0);
+    encryption_key(NODE, &node_enc);
+    (void)crypto_generichash_init(&st, node_enc.secret, 32, 32);
+    (void)crypto_generichash_update(&st, (const uint8_t *)"tdei/subkey", 11);
+    (void)crypto_generichash_update(&st, xid, 32);
+    (void)crypto_generichash_final(&st, want, 32);
+    ck_assert_int_eq(memcmp(got, want, 32), 0);
+    tdei_keyfile_key_wipe(&node_enc);
+    tdei_keyfile_key_wipe(&consumer_enc);
+    codec_exchange_free(ex);
+    /* A stream has no payload: its state is refused, and a fetch through
+     * the owner's node names the consumer. */
+    expect_refusal(state(xid, 32), TDEI_INVAL, "line-rec is a stream");
+    expect_refusal(fetch(xid, 32, out, 0), TDEI_NOT_PARTY,
+                   "the consumer of this exchange is member-02");
+}
+END_TEST
+
+/* ---- suite --------------------------------------------------------------- */
 
 static void add_case(Suite *suite, const char *name, const TTest *test)
 {
@@ -556,6 +669,8 @@ static Suite *payload_refusals_suite(void)
     add_case(suite, "delivery",
              test_payload_delivery_refusals_and_manual_then_auto);
     add_case(suite, "fetch", test_payload_fetch_refusals_and_timeout);
+    add_case(suite, "stream",
+             test_payload_stream_delivered_with_subscription_key);
     return suite;
 }
 
