@@ -1,0 +1,272 @@
+#!/usr/bin/env bash
+# Validator-set changes on real tdei-node processes on 127.0.0.1
+# (DESIGN.md section 5: a change decided by block H votes from H+2).
+#  1. 4 validators commit. A fifth member's node starts before it is a
+#     member (its peers refuse it), governance adds it as a validator at
+#     height H, and it syncs as a node that does not vote; its key is in
+#     no commit up to H+1, and in the commits from H+2 on. The headers'
+#     validator hashes change at H+1 (next) and H+2 (this height's).
+#  2. Governance removes a validator at height H2: from H2+2 on its key is
+#     in no commit, and the four left keep committing.
+#  3. A node wiped to an empty data dir syncs from genesis through both
+#     changes: every fetched block's commit is verified against the set of
+#     its height (a block beyond tip+2 waits until that set is known), and
+#     none is dropped.
+#  4. Every node has the same block id and app hash at every height it
+#     holds.
+# The nodes are made by `tdei localnet up` and stopped by `localnet down`,
+# then started and killed by this test, by pid. Every wait is bounded.
+source "$TDEI_SRCDIR/tests/cli/lib.sh"
+
+: "${TDEI_NODE_BIN:?TDEI_NODE_BIN must name the tdei-node binary}"
+LN=$T/ln
+declare -a pids=()
+
+stop_all() {
+    local i
+    for i in "${!pids[@]}"; do
+        [ -n "${pids[$i]}" ] && kill -KILL "${pids[$i]}" 2>/dev/null
+    done
+    for i in "${!pids[@]}"; do
+        [ -n "${pids[$i]}" ] && wait "${pids[$i]}" 2>/dev/null
+    done
+}
+show_logs() {
+    local i
+    [ "$failed" -eq 0 ] && return 0
+    for i in 0 1 2 3 4; do
+        echo "---- node $i: $LN/node$i/test.log (end)"
+        tail -n 30 "$LN/node$i/test.log" 2>/dev/null
+    done
+}
+trap 'show_logs; stop_all; "$TDEI_BIN" localnet down --dir "$LN" >/dev/null 2>&1; rm -rf "$T"' EXIT
+
+start_node() {
+    "$TDEI_NODE_BIN" --home "$LN/node$1" >>"$LN/node$1/test.log" 2>&1 &
+    pids[$1]=$!
+}
+
+kill_node() {
+    kill -KILL "${pids[$1]}" 2>/dev/null
+    wait "${pids[$1]}" 2>/dev/null
+    pids[$1]=""
+}
+
+api() { # api I ARGS...: the tdei CLI against node I's API, JSON out
+    "$TDEI_BIN" --node "$LN/node$1/api.sock" --json "${@:2}" 2>/dev/null
+}
+
+height() {
+    local h
+    h=$(api "$1" status | grep -m1 -oE '^  "height": *[0-9]+' | grep -oE '[0-9]+$')
+    echo "${h:--1}"
+}
+
+wait_height() { # wait_height I H SECONDS
+    local end=$((SECONDS + $3))
+    while [ "$SECONDS" -lt "$end" ]; do
+        [ "$(height "$1")" -ge "$2" ] && return 0
+        sleep 0.2
+    done
+    return 1
+}
+
+block_field() { # block_field I H FIELD: a hex field of block H on node I
+    api "$1" block show "$2" | grep -oE "\"$3\": *\"[0-9a-f-]+\"" |
+        grep -oE '"[0-9a-f-]+"$' | tr -d '"'
+}
+
+signers() { # signers I H: the keys whose precommits committed block H
+    api "$1" block show "$2" | sed -n '/"commit_signers"/,/]/p' | grep -oE '[0-9a-f]{64}'
+}
+
+node_key() {
+    "$TDEI_BIN" --home "$LN/node$1" --json keys show --key node 2>/dev/null |
+        grep -oE '"public": *"[0-9a-f]{64}"' | grep -oE '[0-9a-f]{64}'
+}
+
+member_of() { sed -n 's/^member = //p' "$LN/node$1/config.ini"; }
+
+check() { # check NAME CMD...: CMD succeeds
+    local name=$1
+    shift
+    if "$@"; then ok "$name"; else fail "$name"; fi
+}
+
+# tx_height TXID: the height at which TXID committed, as node 0 shows it.
+tx_height() {
+    api 0 tx show "$1" | grep -m1 -oE '"height": *[0-9]+' | grep -oE '[0-9]+$'
+}
+
+# ---- 4 validators ------------------------------------------------------------
+run "$TDEI_BIN" localnet up --nodes 4 --dir "$LN"
+if [ "$status" -ne 0 ]; then
+    fail "localnet up starts 4 nodes that commit"
+    cat "$ERR"
+    finish
+fi
+ok "localnet up starts 4 nodes that commit"
+expect_exit 0 "localnet down stops them" "$TDEI_BIN" localnet down --dir "$LN"
+
+fast_config() {
+    sed -i -e 's/^timeout_propose_ms = .*/timeout_propose_ms = 1500/' \
+        -e 's/^timeout_prevote_ms = .*/timeout_prevote_ms = 500/' \
+        -e 's/^timeout_precommit_ms = .*/timeout_precommit_ms = 500/' \
+        -e 's/^timeout_\(propose\|prevote\|precommit\)_delta_ms = .*/timeout_\1_delta_ms = 100/' \
+        -e 's/^empty_block_interval_ms = .*/empty_block_interval_ms = 300/' \
+        -e 's/^gossip_interval_ms = .*/gossip_interval_ms = 300/' \
+        -e 's/^backoff_max_ms = .*/backoff_max_ms = 1000/' \
+        -e 's/^ban_ms = .*/ban_ms = 1500/' \
+        "$LN/node$1/config.ini"
+}
+for i in 0 1 2 3; do
+    fast_config $i
+    start_node $i
+done
+h0=$(height 0)
+all=1
+for i in 0 1 2 3; do wait_height $i $((h0 + 3)) 30 || all=0; done
+check "4 validators commit (to height $((h0 + 3)) on every node)" test "$all" -eq 1
+
+# ---- a fifth member, added as a validator --------------------------------------
+"$TDEI_BIN" --home "$LN/node4" init --member mfg-5 --role manufacturer >/dev/null
+cp "$LN/node0/genesis.json" "$LN/node4/genesis.json"
+peers=""
+for i in 0 1 2 3; do
+    peers="$peers${peers:+,}$(sed -n '/^\[p2p\]/,$ s/^listen = //p' "$LN/node$i/config.ini")"
+done
+sed -i -e "s/^peers = .*/peers = $peers/" "$LN/node4/config.ini"
+fast_config 4
+start_node 4
+sleep 1
+check "the fifth node runs before its member exists" kill -0 "${pids[4]}"
+grep -q 'not a member yet' "$LN/node4/test.log" &&
+    ok "it logs that it is not a member yet" ||
+    fail "node 4 does not log that it is not a member yet"
+key4=$(node_key 4)
+for i in 0 1 2 3; do keys[$i]=$(node_key $i); done
+
+run "$TDEI_BIN" --home "$LN/node0" member propose add --from-home "$LN/node4" --validator
+pid=$(awk '$1 == "proposal" {print $2; exit}' "$OUT")
+check "node 0 proposes mfg-5 as a validator" test -n "$pid"
+expect_out '^result +applied$' "node 1 approves" \
+    "$TDEI_BIN" --home "$LN/node1" member vote "$pid" --approve
+expect_out 'outcome=passed' "node 2's approval passes it (3 of 4)" \
+    "$TDEI_BIN" --home "$LN/node2" member vote "$pid" --approve
+H=$(tx_height "$(last_tx)")
+check "the add committed at a height ($H)" test -n "$H"
+H=${H:-1}
+expect_out '"validator": true' "the ledger shows mfg-5 as a validator" \
+    api 0 member show mfg-5
+
+check "the chain reaches H+6 = $((H + 6))" wait_height 0 $((H + 6)) 40
+check "the fifth node syncs to H+6" wait_height 4 $((H + 6)) 40
+vh_before=$(block_field 0 $((H + 1)) validators_hash)
+nvh_before=$(block_field 0 "$H" next_validators_hash)
+nvh_at=$(block_field 0 $((H + 1)) next_validators_hash)
+vh_after=$(block_field 0 $((H + 2)) validators_hash)
+check "header H+1 announces the new set (next_validators_hash changes)" \
+    test -n "$nvh_at" -a "$nvh_at" != "$nvh_before" -a "$vh_before" = "$nvh_before"
+check "header H+2 carries it as validators_hash" \
+    test -n "$vh_after" -a "$vh_after" = "$nvh_at" -a "$vh_after" != "$vh_before"
+early=0
+for ((b = H - 1; b <= H + 1; b++)); do
+    [ "$b" -ge 1 ] && signers 0 $b | grep -q "$key4" && early=1
+done
+check "mfg-5's key is in no commit up to H+1" test "$early" -eq 0
+voted=0
+end=$((SECONDS + 30))
+while [ "$SECONDS" -lt "$end" ] && [ "$voted" -eq 0 ]; do
+    top=$(height 0)
+    for ((b = H + 2; b < top; b++)); do
+        signers 0 $b | grep -q "$key4" && { voted=1; first=$b; break; }
+    done
+    sleep 0.5
+done
+check "from H+2 on, mfg-5's key is among the commit signers (first at ${first:-none})" \
+    test "$voted" -eq 1
+expect_out '"validator": true' "node 4's status says it is a validator" api 4 status
+
+# ---- a validator removed -------------------------------------------------------
+m3=$(member_of 3)
+run "$TDEI_BIN" --home "$LN/node0" member propose remove "$m3"
+pid=$(awk '$1 == "proposal" {print $2; exit}' "$OUT")
+check "node 0 proposes removing $m3" test -n "$pid"
+expect_out '^result +applied$' "node 1 approves" \
+    "$TDEI_BIN" --home "$LN/node1" member vote "$pid" --approve
+expect_out '^result +applied$' "node 2 approves" \
+    "$TDEI_BIN" --home "$LN/node2" member vote "$pid" --approve
+expect_out 'outcome=passed' "mfg-5's approval passes it (4 of 5)" \
+    "$TDEI_BIN" --home "$LN/node4" member vote "$pid" --approve
+H2=$(tx_height "$(last_tx)")
+check "the removal committed at a height ($H2)" test -n "$H2"
+H2=${H2:-1}
+check "the four validators left keep committing (to H2+8)" \
+    wait_height 0 $((H2 + 8)) 40
+gone=1
+for ((b = H2 + 2; b <= H2 + 7; b++)); do
+    s=$(signers 0 $b)
+    [ -z "$s" ] && gone=0
+    echo "$s" | grep -q "${keys[3]}" && gone=0
+done
+check "from H2+2 on, $m3's key is in no commit" test "$gone" -eq 1
+check "header H2+2's validators_hash differs from H2+1's" \
+    test "$(block_field 0 $((H2 + 2)) validators_hash)" != "$(block_field 0 $((H2 + 1)) validators_hash)"
+kill_node 3
+
+# ---- a node syncs from genesis through both changes ----------------------------
+kill_node 1
+rm -rf "$LN/node1/data"
+: >"$LN/node1/test.log"
+start_node 1
+target=$(height 0)
+check "node 1 from an empty data dir syncs to height $target" wait_height 1 "$target" 60
+grep -q 'fetched block dropped' "$LN/node1/test.log" &&
+    fail "node 1 dropped a fetched block (a commit did not verify)" ||
+    ok "node 1 verified every fetched commit against its height's set"
+for b in $((H + 1)) $((H + 2)) $((H2 + 2)); do
+    [ "$(block_field 1 $b validators_hash)" = "$(block_field 0 $b validators_hash)" ] ||
+        fail "node 1's header $b differs"
+done
+h=$(height 0)
+check "and the network, node 1 among it, keeps committing" wait_height 1 $((h + 3)) 30
+
+# ---- one chain -----------------------------------------------------------------
+top=$(height 0)
+for i in 1 2 4; do
+    t=$(height $i)
+    [ "$t" -lt "$top" ] && top=$t
+done
+same=1
+for ((b = 1; b <= top; b++)); do
+    id0=$(block_field 0 $b block_id)
+    app0=$(block_field 0 $b app_hash)
+    for i in 1 2 4; do
+        if [ -z "$id0" ] || [ "$(block_field $i $b block_id)" != "$id0" ] ||
+            [ "$(block_field $i $b app_hash)" != "$app0" ]; then
+            same=0
+            echo "  height $b differs on node $i"
+            break 2
+        fi
+    done
+done
+check "nodes 0, 1, 2 and 4 have the same block id and app hash at heights 1..$top" \
+    test "$same" -eq 1
+# The removed member's node stopped where it was cut off; what it holds
+# is the same chain.
+start_node 3
+sleep 1
+t3=$(height 3)
+same3=1
+for ((b = 1; b <= t3; b++)); do
+    [ "$(block_field 3 $b app_hash)" = "$(block_field 0 $b app_hash)" ] || same3=0
+done
+check "the removed validator's node holds the same chain up to its height $t3" \
+    test "$t3" -ge "$H2" -a "$same3" -eq 1
+
+alive=1
+for i in 0 1 2 4; do
+    kill -0 "${pids[$i]}" 2>/dev/null || { alive=0; echo "  node $i is gone"; }
+done
+check "no running node died along the way" test "$alive" -eq 1
+finish
