@@ -12,7 +12,12 @@
 #     changes: every fetched block's commit is verified against the set of
 #     its height (a block beyond tip+2 waits until that set is known), and
 #     none is dropped.
-#  4. Every node has the same block id and app hash at every height it
+#  4. A raw peer (tests/integ/sync_feed) serves a fresh node the chain
+#     with one commit signed again: 3 of the 4 old validators are taken
+#     for H+1 and refused for H+2 (5 validators), the removed validator's
+#     precommit is refused at H2+2, and a commit without quorum within
+#     tip+2 is refused as it comes.
+#  5. Every node has the same block id and app hash at every height it
 #     holds.
 # The nodes are made by `tdei localnet up` and stopped by `localnet down`,
 # then started and killed by this test, by pid. Every wait is bounded.
@@ -39,7 +44,7 @@ show_logs() {
         tail -n 30 "$LN/node$i/test.log" 2>/dev/null
     done
 }
-trap 'show_logs; stop_all; "$TDEI_BIN" localnet down --dir "$LN" >/dev/null 2>&1; rm -rf "$T"' EXIT
+trap 'show_logs; stop_all; [ -n "${feed_pid:-}" ] && kill -KILL "$feed_pid" 2>/dev/null; "$TDEI_BIN" localnet down --dir "$LN" >/dev/null 2>&1; rm -rf "$T"' EXIT
 
 start_node() {
     "$TDEI_NODE_BIN" --home "$LN/node$1" >>"$LN/node$1/test.log" 2>&1 &
@@ -231,19 +236,90 @@ done
 h=$(height 0)
 check "and the network, node 1 among it, keeps committing" wait_height 1 $((h + 3)) 30
 
+# ---- block sync takes a commit only from the set of its height -----------------
+# A fresh node (node 1's keys and genesis, an empty data dir, no peers, an
+# ephemeral p2p port) is fed the chain by sync_feed, a raw peer that
+# serves node 0's blocks with one commit signed again by keys it is given.
+FEED=$T/feed
+FEEDER=$TDEI_BUILDDIR/tests/integ/sync_feed
+chain=$(grep -oE '"chain_id": *"[a-z0-9-]+"' "$LN/node0/genesis.json" | grep -oE '"[a-z0-9-]+"$' | tr -d '"')
+mkdir -p "$FEED"
+cp -r "$LN/node1/keys" "$LN/node1/genesis.json" "$LN/node1/config.ini" "$FEED/"
+sed -i -e 's/^peers = .*/peers = /' \
+    -e '/^\[p2p\]/,/^\[/ s/^listen = .*/listen = 127.0.0.1:0/' "$FEED/config.ini"
+feed_pid=""
+# feed FORGE SIGNERS...: start the fresh node, let sync_feed serve it with
+# the commit of height FORGE signed by the node keys of nodes SIGNERS;
+# $status is sync_feed's exit, $OUT its line; the node's height is in
+# $feed_height; the node is killed after.
+feed() {
+    local forge=$1 keys="" port="" i
+    shift
+    for i in "$@"; do keys="$keys${keys:+,}$LN/node$i/keys/node.key"; done
+    rm -rf "$FEED/data"
+    : >"$FEED/test.log"
+    "$TDEI_NODE_BIN" --home "$FEED" >>"$FEED/test.log" 2>&1 &
+    feed_pid=$!
+    for _ in $(seq 1 100); do
+        port=$(grep -m1 -oE 'msg="started" listen=[^ ]* port=[0-9]+' "$FEED/test.log" | grep -oE '[0-9]+$')
+        [ -n "$port" ] && [ "$port" != 0 ] && break
+        sleep 0.1
+    done
+    run "$FEEDER" --addr "127.0.0.1:${port:-1}" --chain "$chain" \
+        --key "$LN/node0/keys/node.key" --source "$LN/node0/api.sock" \
+        --forge "$forge" --sign "$keys"
+    sleep 0.5
+    feed_height=$("$TDEI_BIN" --node "$FEED/api.sock" --json status 2>/dev/null |
+        grep -m1 -oE '^  "height": *[0-9]+' | grep -oE '[0-9]+$')
+    kill -KILL "$feed_pid" 2>/dev/null
+    wait "$feed_pid" 2>/dev/null
+    feed_pid=""
+}
+# Height H+1 is still voted by the 4 genesis validators: 3 of them are a
+# quorum, and the node takes that commit.
+feed $((H + 1)) 0 1 2
+[ "$status" -eq 4 ] && ok "a commit of H+1 by 3 of the 4 validators of H+1 is taken" ||
+    fail "commit of H+1 by 3 of 4 (exit $status: $(cat "$OUT"))"
+# From H+2 the set has 5 members: the same 3 are no quorum. The block is
+# fetched before that set is known (the first batch runs past tip+2),
+# kept, and dropped before it is committed; the peer is cut off.
+feed $((H + 2)) 0 1 2
+[ "$status" -eq 0 ] && ok "a commit of H+2 by 3 old validators is refused (${feed_height:-?} committed)" ||
+    fail "commit of H+2 by the old set (exit $status: $(cat "$OUT"))"
+check "the node committed up to H+1 = $((H + 1)) and no further" test "${feed_height:-0}" -eq $((H + 1))
+grep -q 'fetched block dropped.*code=TDEI_NO_QUORUM' "$FEED/test.log" &&
+    ok "it logs the dropped block: no quorum of the set of H+2" ||
+    fail "the feed node does not log the dropped block"
+# After the removal the set of H2+2 is {0, 1, 2, mfg-5}: a commit that
+# counts the removed validator is refused.
+feed $((H2 + 2)) 0 1 2 3
+[ "$status" -eq 0 ] && ok "a commit of H2+2 signed by the removed validator too is refused" ||
+    fail "commit of H2+2 with the removed validator (exit $status: $(cat "$OUT"))"
+grep -q 'code=TDEI_NOT_VOTER' "$FEED/test.log" &&
+    ok "as a vote from outside the set of H2+2" ||
+    fail "the feed node does not name the outsider's vote"
+# Within tip+2 the set is known when the block comes: refused at once.
+feed 2 0 1
+[ "$status" -eq 0 ] && ok "a commit of height 2 by 2 of 4 is refused as it comes" ||
+    fail "commit of height 2 by 2 of 4 (exit $status: $(cat "$OUT"))"
+check "the node committed height 1 only" test "${feed_height:-0}" -le 1
+
 # ---- one chain -----------------------------------------------------------------
 top=$(height 0)
 for i in 1 2 4; do
     t=$(height $i)
     [ "$t" -lt "$top" ] && top=$t
 done
+# ids I H: block H's id and app hash on node I, as one word.
+ids() {
+    api "$1" block show "$2" | grep -oE '"(block_id|app_hash)": *"[0-9a-f]{64}"' |
+        tr -d ' \n'
+}
 same=1
 for ((b = 1; b <= top; b++)); do
-    id0=$(block_field 0 $b block_id)
-    app0=$(block_field 0 $b app_hash)
+    ref=$(ids 0 $b)
     for i in 1 2 4; do
-        if [ -z "$id0" ] || [ "$(block_field $i $b block_id)" != "$id0" ] ||
-            [ "$(block_field $i $b app_hash)" != "$app0" ]; then
+        if [ -z "$ref" ] || [ "$(ids $i $b)" != "$ref" ]; then
             same=0
             echo "  height $b differs on node $i"
             break 2
@@ -259,7 +335,7 @@ sleep 1
 t3=$(height 3)
 same3=1
 for ((b = 1; b <= t3; b++)); do
-    [ "$(block_field 3 $b app_hash)" = "$(block_field 0 $b app_hash)" ] || same3=0
+    [ "$(ids 3 $b)" = "$(ids 0 $b)" ] || same3=0
 done
 check "the removed validator's node holds the same chain up to its height $t3" \
     test "$t3" -ge "$H2" -a "$same3" -eq 1
