@@ -304,6 +304,22 @@ feed 2 0 1
     fail "commit of height 2 by 2 of 4 (exit $status: $(cat "$OUT"))"
 check "the node committed height 1 only" test "${feed_height:-0}" -le 1
 
+# ---- refusals at startup --------------------------------------------------------
+# A member that genesis does not name needs peers to join the chain by.
+LONE=$T/lone
+mkdir -p "$LONE"
+cp -r "$LN/node4/keys" "$LN/node4/genesis.json" "$LN/node4/config.ini" "$LONE/"
+sed -i -e 's/^peers = .*/peers = /' "$LONE/config.ini"
+expect_fail_with 'mfg-5 .*is not in genesis.json, so its node joins a running chain and needs p2p.peers' \
+    "a node of a member outside genesis without p2p.peers is refused at start" \
+    timeout 20 "$TDEI_NODE_BIN" --home "$LONE"
+# A node key that is not the member's on the ledger is refused at start.
+cp "$LN/node4/keys/node.key" "$FEED/keys/node.key"
+rm -rf "$FEED/data"
+expect_fail_with "keys/node.key .* is not the node key the ledger gives member $(member_of 1)" \
+    "a node key that is not the member's on the ledger is refused at start" \
+    timeout 20 "$TDEI_NODE_BIN" --home "$FEED"
+
 # ---- one chain -----------------------------------------------------------------
 top=$(height 0)
 for i in 1 2 4; do
