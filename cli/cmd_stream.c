@@ -197,14 +197,12 @@ static int stream_show(struct cli_ctx *ctx, int argc, char **argv)
     return rc;
 }
 
-/* ---- the data plane of streams ---------------------------------------------
- */
+/* ---- the data plane of streams ------------------------------------------ */
 
 #define PUSH_BATCH_DEFAULT 1000u /* records per IngestRecords */
 #define PUSH_BATCH_MAX 10000u    /* the node's limit per request */
-#define PUSH_FLUSH_MS                                                          \
-    20u                               /* records read are sent at the latest   \
-                                         after the input paused this long */
+/* A record read is sent this long after it was read, at the latest. */
+#define PUSH_FLUSH_MS 20u
 #define PUSH_BUSY_MS 50u              /* a TDEI_BUSY is retried after */
 #define PUSH_BUSY_TRIES 12000u        /* ... at most this often (10 min) */
 #define PUSH_LINE_MAX (1024u * 1024u) /* stream.record_max at most */
@@ -487,10 +485,10 @@ static int stream_push(struct cli_ctx *ctx, int argc, char **argv)
                  "\"ts\" member (Unix ms) has that source\ntime; other lines "
                  "(every line with --raw) are timed when read. Times\nmust "
                  "not go backwards. Records go out in requests of up to "
-                 "--batch\nrecords, and at once when the input pauses; a "
-                 "busy node is asked again.\nA bad line (empty, too long, a "
-                 "bad \"ts\", a time going backwards) stops\nthe push: lines "
-                 "before it are sent, nothing after it. Prints the\nrecords "
+                 "--batch\nrecords, each at most 20 ms after it was read; a "
+                 "busy node is asked\nagain. A bad line (empty, too long, a "
+                 "bad \"ts\", a time going\nbackwards) stops the push: lines "
+                 "before it are sent, nothing after\nit. Prints the records "
                  "sent.",
         .opts = opts,
         .opts_count = sizeof(opts) / sizeof(opts[0]),
@@ -544,7 +542,11 @@ static int stream_push(struct cli_ctx *ctx, int argc, char **argv)
 
         if (b.n > 0) {
             uint64_t age = stream_mono_ms() - b.first_ms;
-            wait = age >= PUSH_FLUSH_MS ? 0 : (int)(PUSH_FLUSH_MS - age);
+            if (age >= PUSH_FLUSH_MS) {
+                rc = push_send(&client, argv[first], &b, &sent);
+                continue;
+            }
+            wait = (int)(PUSH_FLUSH_MS - age);
         }
         ls = line_next(&lr, wait, &line, &n);
         if (ls == LINE_WAIT) {
@@ -613,8 +615,7 @@ out:
     return rc;
 }
 
-/* ---- subscribe
- * ------------------------------------------------------------------- */
+/* ---- subscribe --------------------------------------------------------- */
 
 /* Sign @body with the home's operator key, submit it and wait for its
  * commit; a refusal by the ledger is an error naming @what. *@tx_id gets
@@ -657,6 +658,7 @@ static int stream_tx(const struct cli_ctx *ctx, const char *passphrase_file,
         nonce = ((const Tdei__OperatorKey *)opkey)->nonce + 1;
     }
     codec_message_free(opkey);
+    body->version = CODEC_VERSION;
     body->chain_id = chain_id;
     body->signer.data = kp.pubkey;
     body->signer.len = TDEI_PUBKEY_SIZE;
@@ -927,8 +929,7 @@ static int stream_subscribe(struct cli_ctx *ctx, int argc, char **argv)
     return CLI_EXIT_OK;
 }
 
-/* ---- tail, read, state
- * ------------------------------------------------------------ */
+/* ---- tail, read, state ------------------------------------------------- */
 
 /* Print one record: its data on a line, or with --json one JSON object
  * per line (data as a string when it is UTF-8, else data_hex). */

@@ -62,9 +62,9 @@
 #define NS_ANSWER_BYTES (8u * 1024u * 1024u) /* their sealed bytes, about */
 #define NS_SCAN_BLOCKS_MAX 10000u /* blocks searched for a lost append */
 #define NS_CHECK_MS 200u          /* the gap check runs this often */
+#define NS_LEARNED 64u            /* owed batches timed per subscription */
 
-/* ---- state ------------------------------------------------------------------
- */
+/* ---- state --------------------------------------------------------------- */
 
 /* A record taken by IngestRecords, waiting for its batch. */
 struct ns_rec
@@ -116,8 +116,18 @@ struct ns_sub
     char owner[TDEI_MEMBER_ID_MAX + 1]; /* whose node sends its batches */
     int owed;                           /* a batch is owed */
     uint64_t owed_seq;                  /* the lowest owed batch's seq_first */
-    uint64_t owed_ms;                   /* uv_now since it is the lowest owed */
-    uint64_t asked_ms; /* uv_now of the last BatchRequest; 0 none */
+    uint64_t owed_ms;   /* uv_now when that batch was learned of; 0
+                           unknown (owed from before a restart) */
+    uint64_t asked_ms;  /* uv_now of the last BatchRequest; 0 none */
+    uint64_t asked_seq; /* its from_seq */
+    /* When the last owed batches were learned of (the block walk), so
+     * that the next lowest owed one is timed from its own commit. */
+    struct
+    {
+        uint64_t seq;
+        uint64_t ms;
+    } learned[NS_LEARNED];
+    size_t learned_next; /* the slot written next */
 };
 
 /* A ReadStream call held until a record comes or its wait ends. */
@@ -216,8 +226,7 @@ static void ns_cut_maybe(struct node *node, struct ns_stream *st, uint64_t now);
 static void ns_waiters_wake(struct node *node, const char *stream);
 static void ns_batch_free(struct ns_batch *b);
 
-/* ---- small helpers
- * ----------------------------------------------------------- */
+/* ---- small helpers ------------------------------------------------------- */
 
 static uint64_t ns_now(struct node *node) { return uv_now(&node->loop); }
 
@@ -314,8 +323,7 @@ static int ns_charge_parse(const char *value, uint8_t xid[CODEC_HASH_SIZE],
     return 0;
 }
 
-/* ---- the owner's streams
- * ------------------------------------------------------ */
+/* ---- the owner's streams ------------------------------------------------- */
 
 static struct ns_stream *ns_stream_find(struct node_streams *ns, const char *id)
 {
@@ -421,8 +429,7 @@ static void ns_refuse_records(struct node *node, const char *stream,
                               uint64_t seq_first, uint64_t count, int code,
                               const char *reason);
 
-/* ---- jobs on the worker
- * ------------------------------------------------------ */
+/* ---- jobs on the worker -------------------------------------------------- */
 
 static void ns_job_free(struct ns_job *job)
 {
@@ -666,8 +673,7 @@ static void ns_jobs_next(struct node *node)
     }
 }
 
-/* ---- cutting and appending batches
- * -------------------------------------------- */
+/* ---- cutting and appending batches --------------------------------------- */
 
 static void ns_batch_free(struct ns_batch *b)
 {
@@ -900,8 +906,7 @@ out:
     codec_dataset_free(ds);
 }
 
-/* ---- the append's outcome
- * ------------------------------------------------------- */
+/* ---- the append's outcome ------------------------------------------------ */
 
 /* Push batch @b (applied at @height) to the node of charged exchange
  * @xid. */
@@ -1167,8 +1172,7 @@ static void ns_append_done(struct node *node, void *arg, int code,
     }
 }
 
-/* ---- IngestRecords
- * ------------------------------------------------------------ */
+/* ---- IngestRecords ------------------------------------------------------- */
 
 /* Check an ingest against the ledger: an open stream of this member. */
 static int ns_ingest_entry_check(struct node *node, const char *id,
@@ -1363,8 +1367,7 @@ static void ns_ingest(struct node *node, struct api_call *call,
     ns_cut_maybe(node, st, now);
 }
 
-/* ---- reading records back
- * -------------------------------------------------------- */
+/* ---- reading records back ------------------------------------------------ */
 
 /* An answer being built. */
 struct ns_read
@@ -1731,8 +1734,7 @@ static void ns_waiters_expire(struct node *node, uint64_t now)
     }
 }
 
-/* ---- GetStreamState
- * ---------------------------------------------------------------- */
+/* ---- GetStreamState ------------------------------------------------------ */
 
 static void ns_state(struct node *node, struct api_call *call,
                      const Tdei__Api__GetStreamState *in)
@@ -1782,8 +1784,7 @@ static void ns_state(struct node *node, struct api_call *call,
     api_call_respond(call, &resp);
 }
 
-/* ---- the subscriber's side
- * ------------------------------------------------------------ */
+/* ---- the subscriber's side ----------------------------------------------- */
 
 static struct ns_sub *ns_sub_find(struct node_streams *ns,
                                   const uint8_t xid[CODEC_HASH_SIZE])
@@ -1822,11 +1823,26 @@ static void ns_sub_owed(struct node *node, const uint8_t *xid,
     }
     (void)snprintf(sub->stream, sizeof(sub->stream), "%s", stream);
     (void)snprintf(sub->owner, sizeof(sub->owner), "%s", owner);
+    sub->learned[sub->learned_next].seq = seq;
+    sub->learned[sub->learned_next].ms = now;
+    sub->learned_next = (sub->learned_next + 1) % NS_LEARNED;
     if (!sub->owed || seq < sub->owed_seq) {
         sub->owed = 1;
         sub->owed_seq = seq;
         sub->owed_ms = now;
     }
+}
+
+/* When owed batch @seq of @sub was learned of; 0 when not known (it is
+ * then overdue at once). */
+static uint64_t ns_sub_learned(const struct ns_sub *sub, uint64_t seq)
+{
+    for (size_t i = 0; i < NS_LEARNED; i++) {
+        if (sub->learned[i].ms != 0 && sub->learned[i].seq == seq) {
+            return sub->learned[i].ms;
+        }
+    }
+    return 0;
 }
 
 /* Ask @sub's owner's node for the batches from the lowest owed. */
@@ -1849,6 +1865,7 @@ static void ns_sub_ask(struct node *node, struct store_read *r,
     msg.batch_request = &req;
     rc = node__plane_send(node, peer, &msg);
     sub->asked_ms = now;
+    sub->asked_seq = sub->owed_seq;
     TDEI_LOG(TDEI_LOG_NOTICE, "stream", "asking for missing batches",
              "stream=%s exchange=%s from_seq=%" PRIu64 " owner=%s code=%s",
              sub->stream, ns_xid_hex(hex, sub->xid), sub->owed_seq, sub->owner,
@@ -1867,8 +1884,13 @@ static void ns_subs_check(struct node *node, uint64_t now, int force,
 
     for (size_t i = 0; i < ns->sub_count; i++) {
         struct ns_sub *sub = ns->subs[i];
+        /* Owed for NS_GAP_MS, and not asked for lately: NS_ASK_MS since
+         * the last ask, or NS_REASK_MS once the answer moved the lowest
+         * owed batch on (catching up after a restart). */
         int due = sub->owed && now - sub->owed_ms >= NS_GAP_MS &&
-                  (sub->asked_ms == 0 || now - sub->asked_ms >= NS_ASK_MS);
+                  (sub->asked_ms == 0 || now - sub->asked_ms >= NS_ASK_MS ||
+                   (sub->owed_seq != sub->asked_seq &&
+                    now - sub->asked_ms >= NS_REASK_MS));
 
         if (force && sub->owed) {
             Tdei__Member *m = NULL;
@@ -2062,8 +2084,7 @@ static void ns_receive_done(struct node *node, struct ns_job *job)
         if (sub != NULL) {
             sub->owed = job->owed_left;
             sub->owed_seq = job->next_owed.seq_first;
-            sub->owed_ms = now;
-            sub->asked_ms = 0;
+            sub->owed_ms = ns_sub_learned(sub, sub->owed_seq);
         }
         ns_waiters_wake(node, job->stream);
         break;
@@ -2078,8 +2099,8 @@ static void ns_receive_done(struct node *node, struct ns_job *job)
                  tdei_errname((int)job->code), job->errmsg);
         if (sub != NULL && sub->owed) {
             /* Ask again soon, but not in a loop with a broken sender. */
-            sub->owed_ms = now - NS_GAP_MS;
-            sub->asked_ms = now - NS_ASK_MS + NS_REASK_MS;
+            sub->owed_ms = 0;
+            sub->asked_ms = now > NS_ASK_MS ? now - NS_ASK_MS + NS_REASK_MS : 0;
         }
         break;
     case NR_DUPLICATE:
@@ -2197,8 +2218,7 @@ static int ns_on_batch(struct node *node, uint64_t peer,
     return 0;
 }
 
-/* ---- serving BatchRequests (owner)
- * ------------------------------------------------ */
+/* ---- serving BatchRequests (owner) --------------------------------------- */
 
 static void ns_refuse_request(struct node *node, uint64_t peer,
                               const uint8_t *xid, uint64_t seq, int code,
@@ -2415,8 +2435,7 @@ static int ns_on_refused(struct node *node, const Tdei__P2p__BatchRefused *m,
     return 0;
 }
 
-/* ---- restart
- * -------------------------------------------------------------------------- */
+/* ---- restart ------------------------------------------------------------- */
 
 /* Pending batches found at start, to resolve once everything is open. */
 struct ns_pending
@@ -2524,14 +2543,19 @@ static int ns_owed_cb(void *arg, const struct rstore_expect *e)
     struct node *node = arg;
     uint64_t now = ns_now(node);
 
+    struct ns_sub *sub;
+
     /* Owed from before the restart: ask at the first chance. */
-    ns_sub_owed(node, e->xid, e->stream, e->owner, e->seq_first,
-                now > NS_GAP_MS ? now - NS_GAP_MS : 0);
+    ns_sub_owed(node, e->xid, e->stream, e->owner, e->seq_first, now);
+    sub = ns_sub_find(node->streams, e->xid);
+    if (sub != NULL) {
+        sub->owed_ms = 0;
+        memset(sub->learned, 0, sizeof(sub->learned));
+    }
     return 0;
 }
 
-/* ---- the interface of node_plane.h
- * ----------------------------------------------------- */
+/* ---- the interface of node_plane.h --------------------------------------- */
 
 int node__stream_start(struct node *node, char *errmsg)
 {
