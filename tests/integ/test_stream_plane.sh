@@ -1,0 +1,271 @@
+#!/usr/bin/env bash
+# Real-time streams between the nodes of a 4-validator network on
+# 127.0.0.1 (DESIGN.md section 9, issue 7): member mfg-1 opens a stream
+# priced per record; plat-2 and mfg-3 subscribe, each with a budget for
+# exactly the records pushed; a collector pushes them at a steady rate
+# into mfg-1's node (stream_gen | tdei stream push). Mid-stream mfg-3's
+# node is killed and started again: it asks for the batches it missed.
+# At the end both subscribers hold every record, in order, byte-identical
+# to the input (stream read, and plat-2's stream tail that followed the
+# stream live), each paid exactly records x price and the owner got the
+# sum. Before that, a batch whose time is far in the past is refused by
+# the contract (TDEI_STREAM_STALE) and reported: stream state, and a
+# warning in the owner's log. Prints the end-to-end latency (record
+# generated at the collector to record stored at plat-2's node) p50/p99.
+#
+# Settable: TDEI_STREAM_RECORDS (default 100000), TDEI_STREAM_RATE
+# (records per second, default 4000). Every wait is bounded; the whole
+# run stays under about 3 minutes with the defaults.
+#
+# The homes are created by `tdei localnet up` and stopped by `localnet
+# down`; the test then starts and kills its nodes itself, by pid.
+source "$TDEI_SRCDIR/tests/cli/lib.sh"
+
+: "${TDEI_NODE_BIN:?TDEI_NODE_BIN must name the tdei-node binary}"
+: "${TDEI_BUILDDIR:?TDEI_BUILDDIR must name the build tree}"
+GEN=$TDEI_BUILDDIR/tests/integ/stream_gen
+RECORDS=${TDEI_STREAM_RECORDS:-100000}
+RATE=${TDEI_STREAM_RATE:-4000}
+PRICE=2
+STREAM=press-feed
+LN=$T/ln
+declare -a pids=()
+tail_pid=""
+push_pid=""
+
+stop_all() {
+    local p
+    for p in $tail_pid $push_pid "${pids[@]}"; do
+        [ -n "$p" ] && kill -KILL "$p" 2>/dev/null
+    done
+    for p in $tail_pid $push_pid "${pids[@]}"; do
+        [ -n "$p" ] && wait "$p" 2>/dev/null
+    done
+}
+show_logs() {
+    local i
+    [ "$failed" -eq 0 ] && return 0
+    for i in 0 1 2 3; do
+        echo "---- node $i: $LN/node$i/test.log (end)"
+        tail -n 30 "$LN/node$i/test.log" 2>/dev/null
+    done
+}
+trap 'show_logs; stop_all; "$TDEI_BIN" localnet down --dir "$LN" >/dev/null 2>&1; rm -rf "$T"' EXIT
+
+case "$RECORDS$RATE" in
+*[!0-9]*) echo "TDEI_STREAM_RECORDS and TDEI_STREAM_RATE are numbers"; exit 2 ;;
+esac
+
+start_node() {
+    "$TDEI_NODE_BIN" --home "$LN/node$1" >>"$LN/node$1/test.log" 2>&1 &
+    pids[$1]=$!
+}
+kill_node() {
+    kill -KILL "${pids[$1]}" 2>/dev/null
+    wait "${pids[$1]}" 2>/dev/null
+    pids[$1]=""
+}
+as() { # as I ARGS...: the tdei command as node I's member, on its node
+    local i=$1
+    shift
+    "$TDEI_BIN" --home "$LN/node$i" "$@"
+}
+height() {
+    local h
+    h=$(as "$1" --json status 2>/dev/null |
+        grep -m1 -oE '^  "height": *[0-9]+' | grep -oE '[0-9]+$')
+    echo "${h:--1}"
+}
+wait_height() { # wait_height I H SECONDS
+    local end=$((SECONDS + $3))
+    while [ "$SECONDS" -lt "$end" ]; do
+        [ "$(height "$1")" -ge "$2" ] && return 0
+        sleep 0.2
+    done
+    return 1
+}
+balance() {
+    as 0 --json account show "$1" 2>/dev/null |
+        grep -m1 -oE '"balance": *[0-9]+' | grep -oE '[0-9]+$'
+}
+state_field() { # state_field I FIELD: a field of node I's stream state
+    as "$1" --json stream state "$STREAM" 2>/dev/null |
+        grep -m1 -oE "\"$2\": *(\"[^\"]*\"|[0-9]+)" | sed -E 's/^"[^"]*": *//; s/"//g'
+}
+wait_state() { # wait_state I FIELD VALUE SECONDS
+    local end=$((SECONDS + $4))
+    while [ "$SECONDS" -lt "$end" ]; do
+        [ "$(state_field "$1" "$2")" = "$3" ] && return 0
+        sleep 0.25
+    done
+    return 1
+}
+check() {
+    local name=$1
+    shift
+    if "$@"; then ok "$name"; else fail "$name"; fi
+}
+
+# ---- the network ----------------------------------------------------------------
+run "$TDEI_BIN" localnet up --nodes 4 --dir "$LN"
+if [ "$status" -ne 0 ]; then
+    fail "localnet up starts 4 nodes that commit"
+    cat "$OUT" "$ERR"
+    finish
+fi
+ok "localnet up starts 4 nodes that commit"
+expect_exit 0 "localnet down stops them" "$TDEI_BIN" localnet down --dir "$LN"
+for i in 0 1 2 3; do
+    sed -i -e 's/^timeout_propose_ms = .*/timeout_propose_ms = 1500/' \
+        -e 's/^backoff_max_ms = .*/backoff_max_ms = 1000/' \
+        -e 's/^block_interval_ms = .*/block_interval_ms = 100/' \
+        -e 's/^batch_ms = .*/batch_ms = 50/' \
+        "$LN/node$i/config.ini"
+    start_node $i
+done
+h0=$(height 0)
+check "the 4 nodes commit again" wait_height 3 $((h0 + 2)) 30
+owner=$(sed -n 's/^member = //p' "$LN/node1/config.ini")
+sub2=$(sed -n 's/^member = //p' "$LN/node2/config.ini")
+sub3=$(sed -n 's/^member = //p' "$LN/node3/config.ini")
+
+step "$owner publishes $STREAM, priced $PRICE per record" as 1 catalog publish \
+    --id "$STREAM" --kind stream --title "Press line 4 pressure" --domain operation \
+    --level 1 --class general --price-model per_record --price "$PRICE"
+step "$owner opens it" as 1 stream open "$STREAM"
+
+# ---- a stale batch is refused by the contract and reported ---------------------
+lag=$(as 0 --json member params 2>/dev/null | grep -A1 '"name": "max_lag_ms"' |
+    grep -oE '"value": *[0-9]+' | grep -oE '[0-9]+$')
+[ -z "$lag" ] && lag=60000
+stale=$(($(date +%s%3N) - lag - 3600000))
+expect_out '^records sent +1$' "a record from an hour past max_lag_ms ($lag ms) is taken" \
+    sh -c "echo '{\"ts\":$stale,\"n\":-1}' | \"\$0\" --home \"\$1\" stream push $STREAM" \
+    "$TDEI_BIN" "$LN/node1"
+check "its batch is refused (stream state: 1 refused record)" \
+    wait_state 1 refused_records 1 30
+check "the last refusal is TDEI_STREAM_STALE" \
+    test "$(state_field 1 last_refusal_code)" = TDEI_STREAM_STALE
+expect_out 'last refusal +TDEI_STREAM_STALE: stream_append: last_ts [0-9]+ is [0-9]+ ms behind block time' \
+    "stream state gives the contract's reason" as 1 stream state "$STREAM"
+grep -qE 'level=warning module=stream msg="batch refused.*stream=press-feed seq_first=0 seq_last=0 records=1 code=TDEI_STREAM_STALE' \
+    "$LN/node1/test.log" && ok "the owner's node logs a warning naming the stream, seqs and reason" ||
+    fail "no warning about the refused batch in the owner's log"
+check "no record is appended" test "$(state_field 1 appended_records)" = 0
+
+# ---- two subscribers, each for exactly the records pushed --------------------
+o0=$(balance "$owner")
+b2=$(balance "$sub2")
+b3=$(balance "$sub3")
+for i in 2 3; do
+    run as $i --json stream subscribe "$STREAM" --records "$RECORDS" --timeout 60
+    if [ "$status" -eq 0 ] && grep -q '"status": "settled"' "$OUT"; then
+        ok "node $i's member subscribes for $RECORDS records (live at delivery)"
+    else
+        fail "node $i's member subscribes (exit $status)"
+    fi
+    xid[$i]=$(grep -oE '"exchange": *"[0-9a-f]{64}"' "$OUT" | grep -oE '[0-9a-f]{64}')
+done
+check "each budget left its balance: $((RECORDS * PRICE)) credits" \
+    test "$(balance "$sub2")" -eq $((b2 - RECORDS * PRICE)) -a \
+    "$(balance "$sub3")" -eq $((b3 - RECORDS * PRICE))
+
+# plat-2 follows the stream live.
+as 2 stream tail "$STREAM" --from 0 --count "$RECORDS" >"$T/tail2" 2>"$T/tail2.err" &
+tail_pid=$!
+
+# ---- the collector pushes at a steady rate; node 3 goes down meanwhile ---------
+push_s=$((RECORDS / RATE + 1))
+bound=$((push_s * 3 + 60))
+start=$SECONDS
+("$GEN" "$RECORDS" "$RATE" | tee "$T/input" |
+    "$TDEI_BIN" --home "$LN/node1" stream push "$STREAM" >"$T/push.out" 2>"$T/push.err") &
+push_pid=$!
+sleep $((push_s * 2 / 5 + 1))
+kill_node 3
+sleep 3
+start_node 3
+end=$((start + bound))
+while kill -0 "$push_pid" 2>/dev/null && [ "$SECONDS" -lt "$end" ]; do
+    sleep 0.5
+done
+if kill -0 "$push_pid" 2>/dev/null; then
+    fail "the push of $RECORDS records did not end within $bound s"
+    finish
+fi
+wait "$push_pid"
+push_status=$?
+push_pid=""
+elapsed=$((SECONDS - start))
+if [ "$push_status" -eq 0 ] && grep -qE "^records sent +$RECORDS\$" "$T/push.out"; then
+    ok "stream push sent $RECORDS records in about $elapsed s ($RATE/s asked)"
+else
+    fail "stream push (exit $push_status): $(cat "$T/push.err")"
+fi
+check "the owner's node appended all of them" wait_state 1 appended_records "$RECORDS" 60
+check "plat-2's node received all of them" wait_state 2 received_records "$RECORDS" 60
+check "mfg-3's node, restarted mid-stream, received all of them" \
+    wait_state 3 received_records "$RECORDS" 90
+
+# ---- complete, in order, byte-identical ------------------------------------------
+for i in 1 2 3; do
+    as $i stream read "$STREAM" --limit "$RECORDS" >"$T/read$i" 2>"$T/read$i.err"
+    if cmp -s "$T/input" "$T/read$i"; then
+        ok "node $i's stream read gives every record, in order, byte-identical"
+    else
+        fail "node $i's stream read differs from the input ($(wc -l <"$T/read$i") lines): $(cmp "$T/input" "$T/read$i" 2>&1 | head -1)"
+    fi
+done
+end=$((SECONDS + 30))
+while kill -0 "$tail_pid" 2>/dev/null && [ "$SECONDS" -lt "$end" ]; do
+    sleep 0.2
+done
+if kill -0 "$tail_pid" 2>/dev/null; then
+    fail "stream tail --count $RECORDS did not end"
+else
+    wait "$tail_pid"
+    tail_status=$?
+    tail_pid=""
+    cmp -s "$T/input" "$T/tail2" && [ "$tail_status" -eq 0 ] &&
+        ok "plat-2's stream tail printed every record as it came, in order, byte-identical" ||
+        fail "stream tail (exit $tail_status) differs: $(cmp "$T/input" "$T/tail2" 2>&1 | head -1)"
+fi
+
+# ---- charged exactly per record ---------------------------------------------------------
+check "$owner received $((2 * RECORDS * PRICE)) credits, the sum of both" \
+    test "$(balance "$owner")" -eq $((o0 + 2 * RECORDS * PRICE))
+for i in 2 3; do
+    run as 0 --json exchange show "${xid[$i]}"
+    json_has "\"records\":$RECORDS" "exchange of node $i's member: $RECORDS records charged"
+    json_has '"status":"ended"' "its budget is spent: the subscription ended"
+done
+check "balances of the subscribers are down by exactly $((RECORDS * PRICE))" \
+    test "$(balance "$sub2")" -eq $((b2 - RECORDS * PRICE)) -a \
+    "$(balance "$sub3")" -eq $((b3 - RECORDS * PRICE))
+check "no subscriber's batch failed its checks" \
+    test "$(state_field 2 bad_batches)" = 0 -a "$(state_field 3 bad_batches)" = 0
+grep -q 'asking for missing batches' "$LN/node3/test.log" &&
+    ok "mfg-3's node asked for the batches it missed" ||
+    fail "mfg-3's node never asked for missing batches"
+
+# ---- latency -----------------------------------------------------------------------------
+as 2 --json stream read "$STREAM" --limit "$RECORDS" |
+    sed -E 's/.*"ts":([0-9]+),.*"stored_ms":([0-9]+),.*/\2 \1/' |
+    awk '{print $1 - $2}' | sort -n >"$T/lat"
+n=$(wc -l <"$T/lat")
+if [ "$n" -eq "$RECORDS" ]; then
+    p50=$(sed -n "$(((n + 1) / 2))p" "$T/lat")
+    p99=$(sed -n "$(((n * 99 + 99) / 100))p" "$T/lat")
+    ok "latency measured over $n records"
+    echo "# stream end-to-end latency (generated at the collector -> stored at plat-2's node): p50 ${p50} ms, p99 ${p99} ms ($RECORDS records at $RATE/s, 4 nodes)"
+    echo "# {\"stream_records\":$RECORDS,\"rate\":$RATE,\"stream_latency_ms\":{\"p50\":$p50,\"p99\":$p99}}"
+else
+    fail "latency: $n of $RECORDS records read"
+fi
+
+alive=1
+for i in 0 1 2 3; do
+    kill -0 "${pids[$i]}" 2>/dev/null || { alive=0; echo "  node $i is gone"; }
+done
+check "no node died along the way" test "$alive" -eq 1
+finish
