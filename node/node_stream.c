@@ -63,6 +63,7 @@
 #define NS_SCAN_BLOCKS_MAX 10000u /* blocks searched for a lost append */
 #define NS_CHECK_MS 200u          /* the gap check runs this often */
 #define NS_LEARNED 64u            /* owed batches timed per subscription */
+#define NS_RETRY_MS 2000u         /* an append not committed is sent again */
 
 /* ---- state --------------------------------------------------------------- */
 
@@ -93,6 +94,7 @@ struct ns_batch
                                          after a restart (sealed only) */
     uint8_t *sealed;                  /* the sealed records, back to back */
     ProtobufCBinaryData *sealed_recs; /* hdr.count entries into @sealed */
+    uint64_t retry_ms;                /* NS_SUBMIT: uv_now to submit at */
 };
 
 /* An owner's stream: its queue and its batch in flight. */
@@ -743,6 +745,7 @@ static void ns_submit(struct node *node, struct ns_batch *b)
         b->stage = NS_APPENDING;
     } else if (rc == TDEI_BUSY) {
         b->stage = NS_SUBMIT; /* the tick tries again */
+        b->retry_ms = ns_now(node) + 100;
     } else if (rc == TDEI_CANCELED) {
         /* Stopping: the batch stays pending in the store and is appended
          * after the restart. */
@@ -1133,19 +1136,21 @@ static void ns_append_done(struct node *node, void *arg, int code,
         ns_batch_free(b);
         return;
     }
-    if (code == TDEI_TIMEOUT && !ns_applied_before(node, b)) {
-        /* Not committed in time (a stalled chain): it may still commit
-         * from a mempool, so it is not given up; append it again (the
-         * stream's seq check refuses one of the two). */
+    if ((code == TDEI_TIMEOUT || code == TDEI_DUPLICATE) &&
+        !ns_applied_before(node, b)) {
+        /* Not committed in time (a stalled chain), or the same tx is
+         * still pending: it may yet commit from a mempool, so it is not
+         * given up; append it again after a pause (the stream's seq
+         * check refuses one of the two). */
         TDEI_LOG(TDEI_LOG_NOTICE, "stream",
-                 "append not committed in time; "
-                 "appending it again",
-                 "stream=%s seq_first=%" PRIu64, b->hdr.stream,
-                 b->hdr.seq_first);
-        ns_submit(node, b);
+                 "append not committed yet; appending it again shortly",
+                 "stream=%s seq_first=%" PRIu64 " code=%s", b->hdr.stream,
+                 b->hdr.seq_first, tdei_errname(code));
+        b->stage = NS_SUBMIT;
+        b->retry_ms = ns_now(node) + NS_RETRY_MS;
         return;
     }
-    if (code == TDEI_TIMEOUT) {
+    if (code == TDEI_TIMEOUT || code == TDEI_DUPLICATE) {
         st->inflight = NULL;
         ns_batch_free(b);
         ns_cut_maybe(node, st, ns_now(node));
@@ -1991,22 +1996,25 @@ static int ns_walk_cb(void *arg, const struct node_block_tx *tx)
 }
 
 /* Queue the check of pushed batch @sb from @peer (its append is
- * committed here). */
-static void ns_receive_queue(struct node *node, uint64_t peer,
-                             const Tdei__P2p__StreamBatch *sb)
+ * committed here), reading the ledger with @held when the caller holds a
+ * read (a thread holds one at a time), else with a read of its own. */
+static void ns_receive_queue(struct node *node, struct store_read *held,
+                             uint64_t peer, const Tdei__P2p__StreamBatch *sb)
 {
     struct ns_job *job = NULL;
-    struct store_read *r = NULL;
+    struct store_read *r = held;
     Tdei__Exchange *ex = NULL;
     char errmsg[TDEI_ERRMSG_SIZE] = "";
     char hex[TDEI_HEX_SIZE(8)];
     size_t total = 0;
     size_t off = 0;
-    int rc = ns_read_begin(node, &r, errmsg);
+    int rc = held != NULL ? 0 : ns_read_begin(node, &r, errmsg);
 
     if (rc == 0) {
         rc = node__plane_exchange(r, sb->exchange.data, &ex, errmsg);
-        store_read_end(r);
+        if (held == NULL) {
+            store_read_end(r);
+        }
     }
     if (rc == 0 && strcmp(ex->consumer, node->identity.member) != 0) {
         rc = tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_NOT_PARTY,
@@ -2153,8 +2161,9 @@ static void ns_hold(struct node *node, uint64_t peer,
     ns->held_bytes += len;
 }
 
-/* Batches held for blocks now committed go to their check. */
-static void ns_held_release(struct node *node)
+/* Batches held for blocks now committed go to their check (@r: the
+ * caller's read of the ledger). */
+static void ns_held_release(struct node *node, struct store_read *r)
 {
     struct node_streams *ns = node->streams;
 
@@ -2165,7 +2174,7 @@ static void ns_held_release(struct node *node)
             i++;
             continue;
         }
-        ns_receive_queue(node, h->peer, h->msg);
+        ns_receive_queue(node, r, h->peer, h->msg);
         codec_message_free(&h->msg->base);
         ns->held_bytes -= h->bytes;
         memmove(&ns->held[i], &ns->held[i + 1],
@@ -2214,7 +2223,7 @@ static int ns_on_batch(struct node *node, uint64_t peer,
         ns_hold(node, peer, sb);
         return 0;
     }
-    ns_receive_queue(node, peer, sb);
+    ns_receive_queue(node, NULL, peer, sb);
     return 0;
 }
 
@@ -2666,7 +2675,7 @@ void node__stream_committed(struct node *node, struct store_read *r)
         TDEI_LOG(TDEI_LOG_WARNING, "stream", "cannot walk a committed block",
                  "height=%" PRIu64 " error=\"%s\"", node->height, errmsg);
     }
-    ns_held_release(node);
+    ns_held_release(node, r);
 }
 
 void node__stream_tick(struct node *node)
@@ -2682,7 +2691,9 @@ void node__stream_tick(struct node *node)
         struct ns_stream *st = ns->streams[i];
 
         if (st->inflight != NULL && st->inflight->stage == NS_SUBMIT) {
-            ns_submit(node, st->inflight);
+            if (now >= st->inflight->retry_ms) {
+                ns_submit(node, st->inflight);
+            }
         } else {
             ns_cut_maybe(node, st, now);
         }
