@@ -421,10 +421,11 @@ static int push_send(struct api_client *client, const char *stream,
 }
 
 /* The source time of @line: the numeric "ts" member of a JSON object
- * line (not with @raw), else @now. Returns 0, or -1 when the line is a
- * JSON object whose "ts" is not a positive integer (*@why says so). */
+ * line (not with @raw; *@given 1), else @now (*@given 0). Returns 0, or
+ * -1 when the line is a JSON object whose "ts" is not a positive integer
+ * (*@why says so). */
 static int push_line_ts(const uint8_t *line, size_t n, int raw, uint64_t now,
-                        uint64_t *ts, const char **why)
+                        uint64_t *ts, int *given, const char **why)
 {
     json_error_t jerr;
     json_t *obj;
@@ -432,16 +433,17 @@ static int push_line_ts(const uint8_t *line, size_t n, int raw, uint64_t now,
     size_t i = 0;
 
     *ts = now;
+    *given = 0;
     while (i < n && (line[i] == ' ' || line[i] == '\t')) {
         i++;
     }
     if (raw || i == n || line[i] != '{') {
         return 0;
     }
-    obj = json_loadb((const char *)line, n, JSON_DISABLE_EOF_CHECK, &jerr);
+    obj = json_loadb((const char *)line, n, 0, &jerr);
     if (obj == NULL || !json_is_object(obj)) {
         json_decref(obj);
-        return 0; /* not JSON: a raw line */
+        return 0; /* not a JSON object: a raw line */
     }
     member = json_object_get(obj, "ts");
     if (member != NULL) {
@@ -451,6 +453,7 @@ static int push_line_ts(const uint8_t *line, size_t n, int raw, uint64_t now,
             return -1;
         }
         *ts = (uint64_t)json_integer_value(member);
+        *given = 1;
     }
     json_decref(obj);
     return 0;
@@ -536,6 +539,7 @@ static int stream_push(struct cli_ctx *ctx, int argc, char **argv)
         uint8_t *line = NULL;
         size_t n = 0;
         uint64_t ts = last_ts;
+        int given = 0;
         const char *why = NULL;
         int wait = -1;
         enum line_status ls;
@@ -563,14 +567,12 @@ static int stream_push(struct cli_ctx *ctx, int argc, char **argv)
             why = "it is longer than 1 MiB, the largest record";
         } else if (n == 0) {
             why = "it is empty; a record has at least one byte";
-        } else if (push_line_ts(line, n, raw, stream_wall_ms(), &ts, &why) ==
-                   0) {
-            if (ts < last_ts && !raw && why == NULL &&
-                memchr(line, '{', n) != NULL) {
+        } else if (push_line_ts(line, n, raw, stream_wall_ms(), &ts, &given,
+                                &why) == 0) {
+            if (ts < last_ts && given) {
                 why = "its \"ts\" is before the line before it; times must "
                       "not go backwards";
-            }
-            if (ts < last_ts) {
+            } else if (ts < last_ts) {
                 ts = last_ts; /* a line timed when read never goes back */
             }
         }
