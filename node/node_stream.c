@@ -49,8 +49,9 @@
 #define NS_HELD_BYTES (64u * 1024u * 1024u)
 /* Record bytes queued over all streams at most, besides the count limit
  * of stream.queue_records: the count alone would allow 200,000 records of
- * 1 MiB. */
-#define NS_QUEUE_BYTES_MAX (256ull * 1024u * 1024u)
+ * 1 MiB. 64 MiB holds the default queue of 200,000 records at 335 bytes
+ * each; a collector sending more waits for the batches (TDEI_BUSY). */
+#define NS_QUEUE_BYTES_MAX (64ull * 1024u * 1024u)
 #define NS_INGEST_MAX 10000u               /* records of one IngestRecords */
 #define NS_READ_MAX 10000u                 /* records of one ReadStream */
 #define NS_READ_BYTES (4u * 1024u * 1024u) /* data of one answer, about */
@@ -60,10 +61,11 @@
 #define NS_REASK_MS 1000u     /* a bad batch is asked again after */
 #define NS_ANSWER_BATCHES 16u /* StreamBatches of one answer */
 #define NS_ANSWER_BYTES (8u * 1024u * 1024u) /* their sealed bytes, about */
-#define NS_SCAN_BLOCKS_MAX 10000u /* blocks searched for a lost append */
-#define NS_CHECK_MS 200u          /* the gap check runs this often */
-#define NS_LEARNED 64u            /* owed batches timed per subscription */
-#define NS_RETRY_MS 2000u         /* an append not committed is sent again */
+#define NS_SCAN_BLOCKS_MAX 10000u  /* blocks searched for a lost append */
+#define NS_CHECK_MS 200u           /* the gap check runs this often */
+#define NS_LEARNED 64u             /* owed batches timed per subscription */
+#define NS_RETRY_MS 2000u          /* an append not committed is sent again */
+#define NS_SCAN_BATCHES_MAX 65536u /* stored batches one request looks at */
 
 /* ---- state --------------------------------------------------------------- */
 
@@ -122,6 +124,9 @@ struct ns_sub
                            unknown (owed from before a restart) */
     uint64_t asked_ms;  /* uv_now of the last BatchRequest; 0 none */
     uint64_t asked_seq; /* its from_seq */
+    int refused;        /* the owner's node refuses for good (no
+                           grant, not the consumer): not asked again
+                           until a restart */
     /* When the last owed batches were learned of (the block walk), so
      * that the next lowest owed one is timed from its own commit. */
     struct
@@ -1892,12 +1897,13 @@ static void ns_subs_check(struct node *node, uint64_t now, int force,
         /* Owed for NS_GAP_MS, and not asked for lately: NS_ASK_MS since
          * the last ask, or NS_REASK_MS once the answer moved the lowest
          * owed batch on (catching up after a restart). */
-        int due = sub->owed && now - sub->owed_ms >= NS_GAP_MS &&
+        int due = sub->owed && !sub->refused &&
+                  now - sub->owed_ms >= NS_GAP_MS &&
                   (sub->asked_ms == 0 || now - sub->asked_ms >= NS_ASK_MS ||
                    (sub->owed_seq != sub->asked_seq &&
                     now - sub->asked_ms >= NS_REASK_MS));
 
-        if (force && sub->owed) {
+        if (force && sub->owed && !sub->refused) {
             Tdei__Member *m = NULL;
             due = 0;
             if (!opened) {
@@ -2324,6 +2330,7 @@ static int ns_on_request(struct node *node, uint64_t peer,
     uint64_t seq = req->from_seq;
     size_t sent = 0;
     size_t bytes = 0;
+    size_t scanned = 0;
     int rc;
 
     if (req->exchange.len != CODEC_HASH_SIZE) {
@@ -2378,11 +2385,14 @@ static int ns_on_request(struct node *node, uint64_t peer,
                              "no memory now; ask again later");
         }
     }
-    /* Up to NS_ANSWER_BATCHES applied batches that charged it. Bounded by
-     * the batches stored after from_seq. */
-    while (rc == 0 && sent < NS_ANSWER_BATCHES && bytes < NS_ANSWER_BYTES) {
+    /* Up to NS_ANSWER_BATCHES applied batches that charged it, looking at
+     * NS_SCAN_BATCHES_MAX stored batches at most. */
+    while (rc == 0 && sent < NS_ANSWER_BATCHES && bytes < NS_ANSWER_BYTES &&
+           scanned < NS_SCAN_BATCHES_MAX) {
         struct rstore_batch b;
         size_t one;
+
+        scanned++;
 
         rc = rstore_batch_at(node->streams->rs, ex->dataset, seq, &b, why);
         if (rc != 0) {
@@ -2440,6 +2450,10 @@ static int ns_on_refused(struct node *node, const Tdei__P2p__BatchRefused *m,
              tdei_errname((int)m->code), m->reason);
     if (sub != NULL) {
         sub->asked_ms = ns_now(node); /* the next try waits NS_ASK_MS */
+        /* What no later ask can change: the grant is gone, or this
+         * member is not the consumer. */
+        sub->refused = m->code == TDEI_NO_GRANT || m->code == TDEI_NOT_PARTY ||
+                       m->code == TDEI_UNKNOWN_EXCHANGE;
     }
     return 0;
 }
