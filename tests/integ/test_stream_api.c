@@ -39,12 +39,11 @@ struct stream_fx
 
 static struct stream_fx fx;
 
-/* ---- txs ------------------------------------------------------------------
- */
+/* ---- txs ----------------------------------------------------------------- */
 
-/* Sign @body (op set) as member @m with its next nonce, submit it with
- * wait and assert that it is applied. */
-static void tx_apply(size_t m, Tdei__TxBody *body)
+/* Sign @body (op set) as member @m with its next nonce and submit it:
+ * with @wait, assert that it is applied; else that it is admitted. */
+static void tx_send(size_t m, Tdei__TxBody *body, int wait)
 {
     Tdei__Tx msg = TDEI__TX__INIT;
     uint8_t sig[TDEI_SIG_SIZE];
@@ -69,14 +68,16 @@ static void tx_apply(size_t m, Tdei__TxBody *body)
     msg.sig.data = sig;
     msg.sig.len = TDEI_SIG_SIZE;
     ck_assert_int_eq(codec_tx_encode(&msg, &tx, &len), 0);
-    ck_assert_int_eq(integ_submit(&fx.client, tx, len, 1, &code, &result), 0);
-    ck_assert_msg(code == 0 && result == 0, "tx of member %zu: %s / %s", m,
-                  tdei_errname((int)code), tdei_errname((int)result));
+    ck_assert_int_eq(integ_submit(&fx.client, tx, len, wait, &code, &result),
+                     0);
+    ck_assert_msg(code == 0 && (!wait || result == 0),
+                  "tx of member %zu: %s / %s", m, tdei_errname((int)code),
+                  tdei_errname((int)result));
     tdei_free(tx);
     tdei_free(body_bytes);
 }
 
-static void publish(size_t m, const char *id, int stream)
+static void publish_wait(size_t m, const char *id, int stream, int wait)
 {
     Tdei__TxBody body = TDEI__TX_BODY__INIT;
     Tdei__CatalogPublish op = TDEI__CATALOG_PUBLISH__INIT;
@@ -102,10 +103,15 @@ static void publish(size_t m, const char *id, int stream)
     }
     body.op_case = TDEI__TX_BODY__OP_CATALOG_PUBLISH;
     body.catalog_publish = &op;
-    tx_apply(m, &body);
+    tx_send(m, &body, wait);
 }
 
-static void stream_op(size_t m, const char *id, int op_case)
+static void publish(size_t m, const char *id, int stream)
+{
+    publish_wait(m, id, stream, 1);
+}
+
+static void stream_op_wait(size_t m, const char *id, int op_case, int wait)
 {
     Tdei__TxBody body = TDEI__TX_BODY__INIT;
     Tdei__StreamOpen open_op = TDEI__STREAM_OPEN__INIT;
@@ -119,14 +125,19 @@ static void stream_op(size_t m, const char *id, int op_case)
         close_op.id = (char *)(uintptr_t)id;
         body.stream_close = &close_op;
     }
-    tx_apply(m, &body);
+    tx_send(m, &body, wait);
 }
 
-/* ---- fixture
- * ------------------------------------------------------------------ */
+static void stream_op(size_t m, const char *id, int op_case)
+{
+    stream_op_wait(m, id, op_case, 1);
+}
+
+/* ---- fixture ------------------------------------------------------------- */
 
 /* Set home 0's stream keys before the node starts (0: keep). */
-static void config_stream(uint64_t queue_records, uint64_t batch_ms)
+static void config_stream(uint64_t queue_records, uint64_t batch_ms,
+                          uint64_t batch_records)
 {
     char path[HOME_PATH_MAX];
     char errmsg[TDEI_ERRMSG_SIZE] = "";
@@ -141,20 +152,24 @@ static void config_stream(uint64_t queue_records, uint64_t batch_ms)
     if (batch_ms != 0) {
         cfg.stream_batch_ms = batch_ms;
     }
+    if (batch_records != 0) {
+        cfg.stream_batch_records = batch_records;
+    }
     f = fopen(path, "w");
     ck_assert_ptr_nonnull(f);
     ck_assert_int_eq(config_write(&cfg, f), 0);
     ck_assert_int_eq(fclose(f), 0);
 }
 
-static void fx_start(uint64_t queue_records, uint64_t batch_ms)
+static void fx_start(uint64_t queue_records, uint64_t batch_ms,
+                     uint64_t batch_records)
 {
     testutil_leak_setup();
     memset(&fx, 0, sizeof(fx));
     fx.client.fd = -1;
     ck_assert_int_eq(
         integ_net_create(&fx.net, MEMBERS, BALANCE, BLOCK_INTERVAL_MS), 0);
-    config_stream(queue_records, batch_ms);
+    config_stream(queue_records, batch_ms, batch_records);
     ck_assert_int_eq(integ_node_start(&fx.net, 20000), 0);
     ck_assert_int_eq(integ_connect(&fx.net, &fx.client), 0);
     publish(0, "feed-a", 1);
@@ -168,10 +183,14 @@ static void fx_start(uint64_t queue_records, uint64_t batch_ms)
     stream_op(0, "feed-d", TDEI__TX_BODY__OP_STREAM_CLOSE);
 }
 
-static void setup(void) { fx_start(0, 0); }
+static void setup(void) { fx_start(0, 0, 0); }
 
 /* A queue of 10 records whose batches are cut only after a minute. */
-static void setup_small_queue(void) { fx_start(10, 60000); }
+static void setup_small_queue(void) { fx_start(10, 60000, 0); }
+
+/* Batches of 10,000 records cut only after a minute: records stay
+ * queued. */
+static void setup_slow_batches(void) { fx_start(0, 60000, 10000); }
 
 static void teardown(void)
 {
@@ -180,8 +199,7 @@ static void teardown(void)
     testutil_leak_teardown();
 }
 
-/* ---- requests
- * ------------------------------------------------------------------ */
+/* ---- requests ------------------------------------------------------------ */
 
 static Tdei__Api__Response *call_on(struct api_client *client,
                                     Tdei__Api__Request *req)
@@ -343,8 +361,7 @@ static void expect_nothing_taken(void)
     ck_assert_uint_eq(records_ingested(), 1);
 }
 
-/* ---- IngestRecords refusals -------------------------------------------------
- */
+/* ---- IngestRecords refusals ---------------------------------------------- */
 
 START_TEST(test_ingest_refuses_a_bad_stream_id)
 {
@@ -508,8 +525,63 @@ START_TEST(test_ingest_refuses_what_would_pass_the_queue)
 }
 END_TEST
 
-/* ---- ReadStream
- * -------------------------------------------------------------------- */
+START_TEST(test_ingest_refuses_what_would_pass_the_queue_bytes)
+{
+    struct ingest g;
+    Tdei__Api__Response *resp;
+    Tdei__Api__StreamState *st;
+    uint64_t ts = now_ms();
+
+    /* 4 x 1000 records of 16 KB: 62.5 MiB of the 64 MiB the node queues
+     * at most, then 1000 more. */
+    for (int i = 0; i < 4; i++) {
+        ingest_make(&g, "feed-a", 1000, RECORD_MAX, ts + (uint64_t)i * 1000);
+        resp = call_on(&fx.client, &g.req);
+        ck_assert_msg(resp->code == 0, "ingest %d: %s", i, resp->error);
+        api_client_response_free(resp);
+        ingest_free(&g);
+    }
+    ingest_make(&g, "feed-a", 1000, RECORD_MAX, ts + 4000);
+    ingest_refused(&g, TDEI_BUSY,
+                   "records (65536000 bytes) wait to be "
+                   "batched; 1000 more would pass");
+    st = state_get("feed-a", &resp);
+    ck_assert_uint_eq(st->queued, 4000);
+    api_client_response_free(resp);
+    ck_assert_uint_eq(records_ingested(), 4000);
+}
+END_TEST
+
+START_TEST(test_ingest_refuses_a_257th_stream)
+{
+    char id[32];
+    struct ingest g;
+
+    /* 257 open streams of member 0: publish and open them all, waiting
+     * for the last only. */
+    for (int i = 0; i < 257; i++) {
+        (void)snprintf(id, sizeof(id), "many-%03d", i);
+        publish_wait(0, id, 1, 0);
+        stream_op_wait(0, id, TDEI__TX_BODY__OP_STREAM_OPEN, i == 256);
+    }
+    for (int i = 0; i < 257; i++) {
+        (void)snprintf(id, sizeof(id), "many-%03d", i);
+        ingest_make(&g, id, 1, 8, now_ms());
+        if (i < 256) {
+            Tdei__Api__Response *resp = call_on(&fx.client, &g.req);
+            ck_assert_msg(resp->code == 0, "stream %d: %s", i, resp->error);
+            api_client_response_free(resp);
+            ingest_free(&g);
+        } else {
+            ingest_refused(&g, TDEI_BUSY,
+                           "this node feeds 256 streams, the most");
+        }
+    }
+    ck_assert_uint_eq(records_ingested(), 256);
+}
+END_TEST
+
+/* ---- ReadStream ---------------------------------------------------------- */
 
 static void read_make(Tdei__Api__Request *req, Tdei__Api__ReadStream *rd,
                       const char *stream, uint64_t from, uint32_t limit,
@@ -631,8 +703,56 @@ START_TEST(test_read_held_whose_client_left_is_dropped)
 }
 END_TEST
 
-/* ---- GetStreamState
- * ---------------------------------------------------------------- */
+START_TEST(test_read_refuses_a_1025th_waiting_read)
+{
+    struct api_client waiters[16];
+    struct api_client last = {.fd = -1};
+    Tdei__Api__Request req;
+    Tdei__Api__ReadStream rd;
+    Tdei__Api__Request sreq = TDEI__API__REQUEST__INIT;
+    Tdei__Api__GetStatus get = TDEI__API__GET_STATUS__INIT;
+    Tdei__Api__Response *resp;
+    char errmsg[TDEI_ERRMSG_SIZE] = "";
+
+    sreq.req_case = TDEI__API__REQUEST__REQ_GET_STATUS;
+    sreq.get_status = &get;
+    /* 16 connections of 64 reads each (api max_pending), then a status
+     * that the API answers TDEI_BUSY at once (too many calls pending):
+     * a connection is read in order, so its 64 reads were taken. */
+    for (int c = 0; c < 16; c++) {
+        waiters[c].fd = -1;
+        ck_assert_int_eq(integ_connect(&fx.net, &waiters[c]), 0);
+        for (int i = 0; i < 64; i++) {
+            read_make(&req, &rd, "feed-a", 0, 10, 30000);
+            ck_assert_int_eq(api_client_send(&waiters[c], &req, errmsg), 0);
+        }
+        sreq.id = 0;
+        resp = call_on(&waiters[c], &sreq);
+        ck_assert_int_eq(resp->code, TDEI_BUSY);
+        api_client_response_free(resp);
+    }
+    ck_assert_int_eq(integ_connect(&fx.net, &last), 0);
+    read_make(&req, &rd, "feed-a", 0, 10, 30000);
+    expect_refusal(call_on(&last, &req), TDEI_BUSY,
+                   "1024 reads wait for records already, the most");
+    api_client_close(&last);
+    for (int c = 0; c < 16; c++) {
+        api_client_close(&waiters[c]);
+    }
+    (void)nanosleep(&(struct timespec){.tv_nsec = 300000000}, NULL);
+    /* The held reads left with their clients; a new one is held again. */
+    ck_assert_int_eq(integ_connect(&fx.net, &last), 0);
+    read_make(&req, &rd, "feed-b", 0, 10, 200);
+    resp = call_on(&last, &req);
+    ck_assert_msg(resp->code == 0, "%s", resp->error);
+    ck_assert_uint_eq(resp->stream_records->n_records, 0);
+    api_client_response_free(resp);
+    api_client_close(&last);
+    expect_nothing_taken();
+}
+END_TEST
+
+/* ---- GetStreamState ------------------------------------------------------ */
 
 START_TEST(test_state_refuses_bad_and_unknown_ids)
 {
@@ -690,6 +810,11 @@ static Suite *stream_api_suite(void)
         setup);
     ADD("ingest_busy", test_ingest_refuses_what_would_pass_the_queue,
         setup_small_queue);
+    ADD("ingest_busy_bytes",
+        test_ingest_refuses_what_would_pass_the_queue_bytes,
+        setup_slow_batches);
+    ADD("ingest_streams_max", test_ingest_refuses_a_257th_stream,
+        setup_slow_batches);
     ADD("read_bad_arguments", test_read_refuses_bad_arguments, setup);
     ADD("read_unknown", test_read_refuses_unknown_entries_and_datasets, setup);
     ADD("read_wait_empty", test_read_waits_and_answers_empty_when_nothing_comes,
@@ -697,6 +822,7 @@ static Suite *stream_api_suite(void)
     ADD("read_wait_records", test_read_held_is_answered_when_records_come,
         setup);
     ADD("read_client_left", test_read_held_whose_client_left_is_dropped, setup);
+    ADD("read_waiters_max", test_read_refuses_a_1025th_waiting_read, setup);
     ADD("state_ids", test_state_refuses_bad_and_unknown_ids, setup);
 #undef ADD
     return s;

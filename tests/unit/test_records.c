@@ -63,8 +63,7 @@ static void u64_be(uint8_t out[8], uint64_t v)
     }
 }
 
-/* ---- nonces ----------------------------------------------------------------
- */
+/* ---- nonces -------------------------------------------------------------- */
 
 START_TEST(test_record_nonce_is_the_tagged_hash_of_stream_and_seq)
 {
@@ -112,8 +111,7 @@ START_TEST(test_key_nonce_is_the_tagged_hash_of_exchange_and_seq)
 }
 END_TEST
 
-/* ---- records ---------------------------------------------------------------
- */
+/* ---- records ------------------------------------------------------------- */
 
 START_TEST(test_record_round_trip)
 {
@@ -254,8 +252,7 @@ START_TEST(test_record_data_over_the_limit_is_refused)
 }
 END_TEST
 
-/* ---- roots ------------------------------------------------------------------
- */
+/* ---- roots --------------------------------------------------------------- */
 
 START_TEST(test_incremental_root_equals_merkle_root)
 {
@@ -303,8 +300,7 @@ START_TEST(test_batch_root_changes_with_any_record)
 }
 END_TEST
 
-/* ---- keys -------------------------------------------------------------------
- */
+/* ---- keys ---------------------------------------------------------------- */
 
 START_TEST(test_key_wrap_round_trip)
 {

@@ -42,8 +42,7 @@ static void reopen(void)
     ck_assert_msg(rstore_open(&rs, path, errmsg) == 0, "%s", errmsg);
 }
 
-/* ---- helpers ---------------------------------------------------------------
- */
+/* ---- helpers ------------------------------------------------------------- */
 
 #define RECS_MAX 8u
 static uint8_t rec_bytes[RECS_MAX][40];
@@ -146,8 +145,7 @@ static struct rstore_stats stats(const char *stream)
     return st;
 }
 
-/* ---- open ------------------------------------------------------------------
- */
+/* ---- open ---------------------------------------------------------------- */
 
 START_TEST(test_open_twice_is_locked)
 {
@@ -194,8 +192,7 @@ START_TEST(test_open_under_a_missing_parent_fails)
 }
 END_TEST
 
-/* ---- the owner's batches ---------------------------------------------------
- */
+/* ---- the owner's batches ------------------------------------------------- */
 
 START_TEST(test_batch_put_and_read_back)
 {
@@ -375,8 +372,7 @@ START_TEST(test_pending_each_lists_only_pending_batches)
 }
 END_TEST
 
-/* ---- a subscriber
- * ------------------------------------------------------------ */
+/* ---- a subscriber -------------------------------------------------------- */
 
 START_TEST(test_expect_put_get_and_first)
 {
