@@ -26,6 +26,7 @@ source "$TDEI_SRCDIR/tests/cli/lib.sh"
 : "${TDEI_NODE_BIN:?TDEI_NODE_BIN must name the tdei-node binary}"
 : "${TDEI_BUILDDIR:?TDEI_BUILDDIR must name the build tree}"
 GEN=$TDEI_BUILDDIR/tests/integ/stream_gen
+PROBE=$TDEI_BUILDDIR/tests/integ/stream_probe
 RECORDS=${TDEI_STREAM_RECORDS:-100000}
 RATE=${TDEI_STREAM_RATE:-4000}
 RESTART=${TDEI_STREAM_RESTART:-1}
@@ -55,10 +56,12 @@ show_logs() {
 }
 trap 'show_logs; stop_all; "$TDEI_BIN" localnet down --dir "$LN" >/dev/null 2>&1; rm -rf "$T"' EXIT
 
-if [ ! -x "$GEN" ]; then
-    echo "not ok - $GEN is missing; build it with make check (or make tests/integ/stream_gen)"
-    exit 1
-fi
+for tool in "$GEN" "$PROBE"; do
+    if [ ! -x "$tool" ]; then
+        echo "not ok - $tool is missing; build it with make check"
+        exit 1
+    fi
+done
 case "$RECORDS$RATE$RESTART" in
 *[!0-9]*) echo "TDEI_STREAM_RECORDS, _RATE and _RESTART are numbers"; exit 2 ;;
 esac
@@ -127,6 +130,7 @@ for i in 0 1 2 3; do
         -e 's/^backoff_max_ms = .*/backoff_max_ms = 1000/' \
         -e 's/^block_interval_ms = .*/block_interval_ms = 100/' \
         -e 's/^batch_ms = .*/batch_ms = 50/' \
+        -e 's/^ban_ms = .*/ban_ms = 1500/' \
         "$LN/node$i/config.ini"
     start_node $i
 done
@@ -275,6 +279,53 @@ if [ "$n" -eq "$RECORDS" ]; then
 else
     fail "latency: $n of $RECORDS records read"
 fi
+
+# ---- batch requests, as another node sends them ---------------------------------
+# mfg-3's node is stopped and its key asks: what it paid for comes; what
+# it may not have is refused with a reason, and a malformed request closes
+# the connection.
+chain=$(grep -oE '"chain_id": *"[a-z0-9-]+"' "$LN/node0/genesis.json" | grep -oE '"[a-z0-9-]+"$' | tr -d '"')
+p2p_addr() { sed -n '/^\[p2p\]/,$ s/^listen = //p' "$LN/node$1/config.ini"; }
+kill_node 3
+as3=("$PROBE" --chain "$chain" --key "$LN/node3/keys/node.key")
+run "${as3[@]}" --addr "$(p2p_addr 1)" request "${xid[3]}" 0
+if [ "$status" -eq 0 ] && head -n 1 "$OUT" | grep -qE '^batch 0 [0-9]+ [0-9]+$'; then
+    ok "the owner's node answers mfg-3's request with the batches it paid for ($(wc -l <"$OUT"))"
+else
+    fail "a batch request for mfg-3's own subscription (exit $status)"
+fi
+expect_exit 5 "a request for plat-2's subscription is refused" \
+    "${as3[@]}" --addr "$(p2p_addr 1)" request "${xid[2]}" 0
+has '^refused TDEI_NOT_PARTY: the exchange.s consumer is plat-2; mfg-3 asked$' \
+    "... as not the consumer's"
+expect_exit 5 "a request for an exchange that does not exist is refused" \
+    "${as3[@]}" --addr "$(p2p_addr 1)" request "$(printf '7%.0s' $(seq 1 64))" 0
+has '^refused TDEI_UNKNOWN_EXCHANGE: ' "... as unknown"
+expect_exit 5 "a request to a node that does not own the stream is refused" \
+    "${as3[@]}" --addr "$(p2p_addr 0)" request "${xid[3]}" 0
+has "^refused TDEI_NOT_OWNER: stream $STREAM is $owner's now" "... naming the owner"
+expect_exit 6 "a request with a 31-byte exchange id closes the connection" \
+    "${as3[@]}" --addr "$(p2p_addr 1)" request "${xid[3]}" 0 31
+sleep 1.7 # the ban of the key ends
+# A live subscription that the regulator revokes is served no more.
+run "$TDEI_BIN" --home "$LN/node3" --node "$LN/node0/api.sock" --json stream subscribe \
+    "$STREAM" --records 5 --timeout 60
+x4=$(grep -oE '"exchange": *"[0-9a-f]{64}"' "$OUT" | grep -oE '[0-9a-f]{64}')
+check "mfg-3 subscribes again (5 records)" test -n "$x4"
+ts=$(date +%s%3N)
+expect_out '^records sent +2$' "2 more records are pushed" \
+    sh -c "printf '{\"ts\":$ts,\"n\":-2}\n{\"ts\":$ts,\"n\":-3}\n' | \"\$0\" --home \"\$1\" stream push $STREAM" \
+    "$TDEI_BIN" "$LN/node1"
+check "they are appended" wait_state 1 appended_records $((RECORDS + 2)) 30
+expect_exit 0 "the owner's node serves them to the live subscription" \
+    "${as3[@]}" --addr "$(p2p_addr 1)" request "$x4" 0
+has "^batch $RECORDS [0-9]+ [0-9]+$" "... from seq $RECORDS, where it began"
+step "the regulator (svc-0) revokes it" as 0 exchange revoke "$x4" --reason "incident 7"
+expect_exit 5 "after the revocation the owner's node refuses it" \
+    "${as3[@]}" --addr "$(p2p_addr 1)" request "$x4" 0
+has '^refused TDEI_NO_GRANT: the grant was revoked at height [0-9]+' "... as revoked"
+start_node 3
+check "mfg-3's node comes back" wait_height 3 "$(height 0)" 40
 
 alive=1
 for i in 0 1 2 3; do
