@@ -12,6 +12,10 @@
 # the contract (TDEI_STREAM_STALE) and reported: stream state, and a
 # warning in the owner's log. Prints the end-to-end latency (record
 # generated at the collector to record stored at plat-2's node) p50/p99.
+# Then batch requests as another node sends them (stream_probe): served
+# when paid for, refused with a reason otherwise, a malformed one closes
+# the connection; and the owner's node killed with a batch stored but not
+# committed appends it after its restart.
 #
 # Settable: TDEI_STREAM_RECORDS (default 100000), TDEI_STREAM_RATE
 # (records per second, default 4000), TDEI_STREAM_RESTART (default 1; 0
@@ -326,6 +330,31 @@ expect_exit 5 "after the revocation the owner's node refuses it" \
 has '^refused TDEI_NO_GRANT: the grant was revoked at height [0-9]+' "... as revoked"
 start_node 3
 check "mfg-3's node comes back" wait_height 3 "$(height 0)" 40
+
+# ---- the owner's node dies with a batch stored and not yet committed -----------
+# Without a quorum (nodes 0 and 3 stopped) the append cannot commit; the
+# owner's node is killed meanwhile. After the restart it appends the
+# stored batch: the records it took are not lost.
+kill_node 0
+kill_node 3
+ts=$(date +%s%3N)
+expect_out '^records sent +10$' "10 records are taken while the chain cannot commit" \
+    sh -c "seq 1 10 | sed 's/^/late-/' | \"\$0\" --home \"\$1\" stream push $STREAM" \
+    "$TDEI_BIN" "$LN/node1"
+check "their batch is stored and in flight" wait_state 1 in_flight 10 20
+kill_node 1
+start_node 0
+start_node 3
+start_node 1
+check "after the restart the owner's node appends it" \
+    wait_state 1 appended_records $((RECORDS + 12)) 60
+grep -q 'appending a batch stored before the restart.*records=10' "$LN/node1/test.log" &&
+    ok "the owner's node says it appends a batch stored before the restart" ||
+    fail "no log line about the stored batch"
+as 1 stream read "$STREAM" --from $((RECORDS + 2)) --limit 20 >"$T/late"
+seq 1 10 | sed 's/^/late-/' | cmp -s - "$T/late" &&
+    ok "the 10 records are on the ledger, in order" ||
+    fail "the records taken before the kill differ: $(head -3 "$T/late")"
 
 alive=1
 for i in 0 1 2 3; do
