@@ -1530,6 +1530,42 @@ static int ns_read_owner(struct node *node, const char *stream, uint64_t from,
     return rc;
 }
 
+/* A subscriber's read from *@from: when that record is not held, move
+ * *@from to the next record held, unless a batch still owed (paid for,
+ * not yet received) lies before it: records this member never paid for
+ * never come, and a reader must not wait for them; owed ones come, and
+ * the reader waits for them to keep the order.
+ * Returns: 0 (read from *@from), TDEI_NOTFOUND (nothing to read now),
+ * or a store failure. */
+static int ns_read_skip(struct node *node, const char *stream, uint64_t *from,
+                        char *errmsg)
+{
+    struct rstore *rs = node->streams->rs;
+    struct rstore_expect owed;
+    uint64_t next = 0;
+    int rc = rstore_record_held(rs, stream, *from, errmsg);
+
+    if (rc == 1) {
+        return 0;
+    }
+    if (rc < 0) {
+        return -rc;
+    }
+    rc = rstore_record_next(rs, stream, *from, &next, errmsg);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = rstore_owed_from(rs, stream, *from, &owed, errmsg);
+    if (rc == 0 && owed.seq_first < next) {
+        return TDEI_NOTFOUND; /* wait for the owed batch */
+    }
+    if (rc != 0 && rc != TDEI_NOTFOUND) {
+        return rc;
+    }
+    *from = next;
+    return 0;
+}
+
 /* Read @stream from @from_seq into @rd. *@held says whether any record is
  * held at all. */
 static int ns_read_records(struct node *node, const char *stream,
@@ -1552,12 +1588,17 @@ static int ns_read_records(struct node *node, const char *stream,
         from = stats.held_from;
     }
     rd->next_seq = from;
-    if (from >= stats.next_seq) {
-        return 0;
-    }
     if (owner) {
+        if (from >= stats.next_seq) {
+            return 0;
+        }
         return ns_read_owner(node, stream, from, stats.next_seq, rd, errmsg);
     }
+    rc = ns_read_skip(node, stream, &from, errmsg);
+    if (rc != 0) {
+        return rc == TDEI_NOTFOUND ? 0 : rc;
+    }
+    rd->next_seq = from;
     return rstore_records_each(node->streams->rs, stream, from, rd->cap,
                                ns_read_sub_cb, rd, errmsg);
 }
@@ -2001,6 +2042,34 @@ static int ns_walk_cb(void *arg, const struct node_block_tx *tx)
     return 0;
 }
 
+/* Only the node of the entry's current owner sends its batches: a batch
+ * from any other node is not taken (it could only waste the check). */
+static int ns_sender_check(struct node *node, struct store_read *r,
+                           uint64_t peer, const char *stream, char *errmsg)
+{
+    uint8_t key[TDEI_PUBKEY_SIZE];
+    char member[TDEI_MEMBER_ID_MAX + 1] = "";
+    Tdei__Dataset *ds = NULL;
+    int rc;
+
+    if (!node__plane_peer_key(node, peer, key)) {
+        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_NOTFOUND,
+                           "its sender (peer %llu) is gone",
+                           (unsigned long long)peer);
+    }
+    rc = node__plane_member_of(r, key, member, errmsg);
+    if (rc == 0) {
+        rc = ns_dataset_get(r, stream, &ds, errmsg);
+    }
+    if (rc == 0 && strcmp(ds->owner, member) != 0) {
+        rc = tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_NOT_OWNER,
+                         "it comes from %s's node; stream %s is %s's", member,
+                         stream, ds->owner);
+    }
+    codec_dataset_free(ds);
+    return rc;
+}
+
 /* Queue the check of pushed batch @sb from @peer (its append is
  * committed here), reading the ledger with @held when the caller holds a
  * read (a thread holds one at a time), else with a read of its own. */
@@ -2018,14 +2087,17 @@ static void ns_receive_queue(struct node *node, struct store_read *held,
 
     if (rc == 0) {
         rc = node__plane_exchange(r, sb->exchange.data, &ex, errmsg);
-        if (held == NULL) {
-            store_read_end(r);
-        }
     }
     if (rc == 0 && strcmp(ex->consumer, node->identity.member) != 0) {
         rc = tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_NOT_PARTY,
                          "its consumer is %s, not this node's member %s",
                          ex->consumer, node->identity.member);
+    }
+    if (rc == 0) {
+        rc = ns_sender_check(node, r, peer, ex->dataset, errmsg);
+    }
+    if (held == NULL && r != NULL) {
+        store_read_end(r);
     }
     if (rc == 0) {
         job = ns_job_new(node, NJ_RECEIVE);
@@ -2550,11 +2622,18 @@ static void ns_resume_batch(struct node *node, const struct rstore_batch *hdr)
         st->inflight = NULL;
         ns_batch_free(b);
     } else {
-        ns_refuse_records(node, hdr->stream, hdr->seq_first, hdr->count,
-                          rc != 0 ? rc : TDEI_STREAM_SEQ,
-                          rc != 0 ? errmsg
-                                  : "the stream moved on past this batch "
-                                    "while the node was down");
+        int why = rc != 0 ? rc : TDEI_STREAM_SEQ;
+        const char *reason = "the stream moved on past this batch while "
+                             "the node was down";
+
+        if (rc != 0) {
+            reason = errmsg;
+        } else if (s->status != CODEC_STREAM_OPEN) {
+            why = TDEI_STREAM_STATE;
+            reason = "the stream was closed while the node was down";
+        }
+        ns_refuse_records(node, hdr->stream, hdr->seq_first, hdr->count, why,
+                          reason);
         st->inflight = NULL;
         ns_batch_free(b);
     }

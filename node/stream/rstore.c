@@ -1300,6 +1300,88 @@ int rstore_record_held(struct rstore *s, const char *stream, uint64_t seq,
     return rc;
 }
 
+int rstore_record_next(struct rstore *s, const char *stream, uint64_t seq,
+                       uint64_t *next, char *errmsg)
+{
+    uint8_t kb[RS_KEY_MAX];
+    size_t klen = sid_key(kb, stream, seq);
+    MDB_val k = {.mv_size = klen, .mv_data = kb};
+    MDB_val v;
+    MDB_cursor *c = NULL;
+    MDB_txn *txn;
+    int rc = rs_read_begin(s, &txn, errmsg);
+
+    *next = 0;
+    if (rc != 0) {
+        return rc;
+    }
+    rc = mdb_cursor_open(txn, s->records, &c);
+    if (rc == 0) {
+        rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    }
+    if (rc == 0 && same_sid(&k, kb, klen - 8)) {
+        *next = get64((const uint8_t *)k.mv_data + klen - 8);
+    } else if (rc == 0 || rc == MDB_NOTFOUND) {
+        rc = tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_NOTFOUND,
+                         "no record of %s is held from seq %" PRIu64, stream,
+                         seq);
+    } else {
+        rc = mdb_fail(errmsg, rc, "find a record", s->dir);
+    }
+    if (c != NULL) {
+        mdb_cursor_close(c);
+    }
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+int rstore_owed_from(struct rstore *s, const char *stream, uint64_t seq,
+                     struct rstore_expect *out, char *errmsg)
+{
+    struct rstore_expect e;
+    MDB_cursor *c = NULL;
+    MDB_txn *txn;
+    MDB_val k;
+    MDB_val v;
+    int found = 0;
+    int rc = rs_read_begin(s, &txn, errmsg);
+    int mrc;
+
+    memset(out, 0, sizeof(*out));
+    if (rc != 0) {
+        return rc;
+    }
+    mrc = mdb_cursor_open(txn, s->expect, &c);
+    if (mrc == 0) {
+        mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+    }
+    while (rc == 0 && mrc == 0) {
+        rc = expect_at(s, &k, &v, &e, errmsg);
+        if (rc == 0 && strcmp(e.stream, stream) == 0 && e.paid > 0 &&
+            e.seq_first + e.paid > seq &&
+            (!found || e.seq_first < out->seq_first)) {
+            *out = e;
+            found = 1;
+        }
+        if (rc == 0) {
+            mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+        }
+    }
+    if (rc == 0 && mrc != 0 && mrc != MDB_NOTFOUND) {
+        rc = mdb_fail(errmsg, mrc, "walk owed batches", s->dir);
+    }
+    if (rc == 0 && !found) {
+        rc =
+            tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_NOTFOUND,
+                        "nothing of %s is owed from seq %" PRIu64, stream, seq);
+    }
+    if (c != NULL) {
+        mdb_cursor_close(c);
+    }
+    mdb_txn_abort(txn);
+    return rc;
+}
+
 int rstore_records_each(struct rstore *s, const char *stream, uint64_t from_seq,
                         uint64_t limit,
                         int (*cb)(void *arg, const struct rstore_record *rec),

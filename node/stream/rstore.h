@@ -257,6 +257,20 @@ int rstore_records_put(struct rstore *s, const struct rstore_expect *e,
 int rstore_record_held(struct rstore *s, const char *stream, uint64_t seq,
                        char *errmsg);
 
+/* The first held record of @stream at or after @seq into *@next.
+ * Returns: 0; TDEI_NOTFOUND (none); TDEI_IOERR. */
+int rstore_record_next(struct rstore *s, const char *stream, uint64_t seq,
+                       uint64_t *next, char *errmsg);
+
+/* The lowest owed batch of @stream (over every subscription) whose paid
+ * records end after @seq, into @out: records up to it that are not held
+ * are still to come. Walks every owed batch (the owed are few: a
+ * subscriber's node receives them as they commit).
+ * Returns: 0; TDEI_NOTFOUND (nothing owed from @seq on); TDEI_CORRUPT;
+ * TDEI_IOERR. */
+int rstore_owed_from(struct rstore *s, const char *stream, uint64_t seq,
+                     struct rstore_expect *out, char *errmsg);
+
 /* Call @cb for the held records of @stream from @from_seq on, in seq
  * order, stopping at the first gap, after @limit records, or when @cb
  * returns non-zero (1: stop, fine; another value is returned).

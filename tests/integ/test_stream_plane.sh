@@ -331,6 +331,60 @@ has '^refused TDEI_NO_GRANT: the grant was revoked at height [0-9]+' "... as rev
 start_node 3
 check "mfg-3's node comes back" wait_height 3 "$(height 0)" 40
 
+# ---- a batch that fails its checks is not stored, and is asked for again ------
+# plat-2 subscribes again; its node is down while 3 records are appended,
+# and the owner's node is down when it comes back. A batch pushed by a
+# node that does not own the stream is not taken; a malformed one closes
+# the connection; one with the owner's key whose records do not match
+# the ledger's root is counted bad and not stored, and the batch is asked
+# for again; when the owner's node is back, the true batch is stored.
+run as 2 --json stream subscribe "$STREAM" --records 5 --timeout 60
+x5=$(grep -oE '"exchange": *"[0-9a-f]{64}"' "$OUT" | grep -oE '[0-9a-f]{64}')
+check "plat-2 subscribes again (5 records)" test -n "$x5"
+got2=$(state_field 2 received_records)
+kill_node 2
+ts=$(date +%s%3N)
+expect_out '^records sent +3$' "3 records are pushed while plat-2's node is down" \
+    sh -c "seq 1 3 | sed 's/^/owed-/' | \"\$0\" --home \"\$1\" stream push $STREAM" \
+    "$TDEI_BIN" "$LN/node1"
+check "they are appended" wait_state 1 appended_records $((RECORDS + 5)) 30
+s5=$((RECORDS + 2))
+h5=$(as 1 --json stream read "$STREAM" --from $s5 --limit 1 |
+    grep -oE '"height":[0-9]+' | grep -oE '[0-9]+')
+kill_node 1
+kill_node 3
+start_node 2
+check "plat-2's node catches up to the append's block ($h5)" wait_height 2 "$h5" 40
+as3=("$PROBE" --chain "$chain" --key "$LN/node3/keys/node.key")
+as1=("$PROBE" --chain "$chain" --key "$LN/node1/keys/node.key")
+expect_exit 4 "a batch pushed by a node that does not own the stream is not taken" \
+    "${as3[@]}" --addr "$(p2p_addr 2)" push "$x5" "$STREAM" "$s5" "$h5" 3
+grep -q 'pushed batch not taken.*code=TDEI_NOT_OWNER error="it comes from mfg-3.s node; stream press-feed is mfg-1.s"' \
+    "$LN/node2/test.log" && ok "... and plat-2's node logs why" ||
+    fail "no log line about the batch from a non-owner"
+expect_exit 6 "a batch with a 47-byte wrapped key closes the connection" \
+    "${as3[@]}" --addr "$(p2p_addr 2)" push "$x5" "$STREAM" "$s5" "$h5" 3 47
+run "${as1[@]}" --addr "$(p2p_addr 2)" push "$x5" "$STREAM" "$s5" "$h5" 3
+[ "$status" -eq 7 ] && grep -q "^request $s5\$" "$OUT" &&
+    ok "plat-2's node asks the owner's key for the owed batch from seq $s5" ||
+    fail "no batch request for the owed batch (exit $status)"
+check "the altered batch is counted bad" wait_state 2 bad_batches 1 10
+grep -q 'received batch failed its checks; not stored, asking again.*code=TDEI_BADPROOF' \
+    "$LN/node2/test.log" && ok "... and logged: it does not match the ledger's root" ||
+    fail "no log line about the bad batch"
+check "nothing of it is stored" test "$(state_field 2 received_records)" = "$got2"
+start_node 1
+start_node 3
+check "the owner's node back, plat-2's node gets the true batch" \
+    wait_state 2 received_records $((got2 + 3)) 40
+as 2 stream read "$STREAM" --from "$s5" --limit 3 >"$T/owed"
+seq 1 3 | sed 's/^/owed-/' | cmp -s - "$T/owed" &&
+    ok "the 3 records are stored, identical" || fail "the owed records differ"
+as 2 stream read "$STREAM" --from $((RECORDS - 2)) --limit 10 >"$T/skip"
+{ tail -n 2 "$T/input"; seq 1 3 | sed 's/^/owed-/'; } | cmp -s - "$T/skip" &&
+    ok "a read on plat-2's node passes over the 2 records it never paid for" ||
+    fail "read across the records plat-2 did not pay for: $(cat "$T/skip")"
+
 # ---- the owner's node dies with a batch stored and not yet committed -----------
 # Without a quorum (nodes 0 and 3 stopped) the append cannot commit; the
 # owner's node is killed meanwhile. After the restart it appends the
@@ -347,11 +401,11 @@ start_node 0
 start_node 3
 start_node 1
 check "after the restart the owner's node appends it" \
-    wait_state 1 appended_records $((RECORDS + 12)) 60
+    wait_state 1 appended_records $((RECORDS + 15)) 60
 grep -q 'appending a batch stored before the restart.*records=10' "$LN/node1/test.log" &&
     ok "the owner's node says it appends a batch stored before the restart" ||
     fail "no log line about the stored batch"
-as 1 stream read "$STREAM" --from $((RECORDS + 2)) --limit 20 >"$T/late"
+as 1 stream read "$STREAM" --from $((RECORDS + 5)) --limit 20 >"$T/late"
 seq 1 10 | sed 's/^/late-/' | cmp -s - "$T/late" &&
     ok "the 10 records are on the ledger, in order" ||
     fail "the records taken before the kill differ: $(head -3 "$T/late")"

@@ -543,6 +543,39 @@ START_TEST(test_expect_put_skips_a_batch_already_held)
 }
 END_TEST
 
+START_TEST(test_record_next_and_owed_from_find_what_comes_after_a_gap)
+{
+    struct rstore_expect a = expect_make(0x11, 0, 4, 4);
+    struct rstore_expect b = expect_make(0x11, 10, 3, 3);
+    struct rstore_expect owed = expect_make(0x22, 6, 4, 2);
+    struct rstore_expect other = expect_make(0x33, 5, 4, 4);
+    struct rstore_expect got;
+    uint64_t next = 99;
+
+    records_store(&a);
+    records_store(&b);
+    ck_assert_int_eq(rstore_expect_put(rs, &owed, errmsg), 0);
+    (void)snprintf(other.stream, sizeof(other.stream), "other-feed");
+    ck_assert_int_eq(rstore_expect_put(rs, &other, errmsg), 0);
+    ck_assert_int_eq(rstore_record_next(rs, "press-feed", 2, &next, errmsg), 0);
+    ck_assert_uint_eq(next, 2);
+    ck_assert_int_eq(rstore_record_next(rs, "press-feed", 4, &next, errmsg), 0);
+    ck_assert_uint_eq(next, 10);
+    ck_assert_int_eq(rstore_record_next(rs, "press-feed", 13, &next, errmsg),
+                     TDEI_NOTFOUND);
+    ck_assert_int_eq(rstore_record_next(rs, "press-fee", 0, &next, errmsg),
+                     TDEI_NOTFOUND);
+    /* Seqs 6-7 are paid and owed (8-9 were not paid: they never come). */
+    ck_assert_int_eq(rstore_owed_from(rs, "press-feed", 4, &got, errmsg), 0);
+    ck_assert_uint_eq(got.seq_first, 6);
+    ck_assert_int_eq(rstore_owed_from(rs, "press-feed", 7, &got, errmsg), 0);
+    ck_assert_int_eq(rstore_owed_from(rs, "press-feed", 8, &got, errmsg),
+                     TDEI_NOTFOUND);
+    ck_assert_int_eq(rstore_owed_from(rs, "other-feed", 0, &got, errmsg), 0);
+    ck_assert_uint_eq(got.seq_first, 5);
+}
+END_TEST
+
 START_TEST(test_bad_batches_are_counted)
 {
     ck_assert_int_eq(rstore_bad_batch(rs, "press-feed", errmsg), 0);
@@ -583,6 +616,8 @@ static Suite *rstore_suite(void)
     ADD("records_below", test_records_below_the_range_move_held_from);
     ADD("expect_held", test_expect_put_skips_a_batch_already_held);
     ADD("bad_batches", test_bad_batches_are_counted);
+    ADD("record_next_owed_from",
+        test_record_next_and_owed_from_find_what_comes_after_a_gap);
 #undef ADD
     return s;
 }
