@@ -1320,6 +1320,56 @@ static int parse_dec(const char *s, uint64_t *out)
     return 0;
 }
 
+/* Keep the deadline an applied exchange event leaves open (its "id",
+ * "status" and "deadline" attributes), or drop the exchange's entry when
+ * its event leaves none. Returns 0 or TDEI_NOMEM. */
+static int deadline_note(struct bundle_report *rep, const Tdei__TxResult *res,
+                         uint64_t height)
+{
+    const char *id = result_attr(res, "id");
+    const char *status = result_attr(res, "status");
+    struct bundle_deadline *d = NULL;
+    uint64_t deadline = 0;
+    int open;
+
+    if (id == NULL || status == NULL || strlen(id) != 2 * CODEC_HASH_SIZE) {
+        return 0; /* not an exchange's event */
+    }
+    open = parse_dec(result_attr(res, "deadline"), &deadline) == 0 &&
+           deadline > 0;
+    for (size_t i = 0; i < rep->deadline_count; i++) {
+        if (strcmp(rep->deadlines[i].exchange, id) == 0) {
+            /* Move it to the end: the order of last events. */
+            struct bundle_deadline keep = rep->deadlines[i];
+            memmove(&rep->deadlines[i], &rep->deadlines[i + 1],
+                    (rep->deadline_count - i - 1) * sizeof(keep));
+            rep->deadlines[rep->deadline_count - 1] = keep;
+            d = &rep->deadlines[rep->deadline_count - 1];
+            break;
+        }
+    }
+    if (!open) {
+        if (d != NULL) {
+            rep->deadline_count--;
+        }
+        return 0;
+    }
+    if (d == NULL) {
+        void *grown = tdei_realloc(rep->deadlines, (rep->deadline_count + 1) *
+                                                       sizeof(*rep->deadlines));
+        if (grown == NULL) {
+            return TDEI_NOMEM;
+        }
+        rep->deadlines = grown;
+        d = &rep->deadlines[rep->deadline_count++];
+        (void)snprintf(d->exchange, sizeof(d->exchange), "%s", id);
+    }
+    (void)snprintf(d->status, sizeof(d->status), "%s", status);
+    d->height = height;
+    d->deadline = deadline;
+    return 0;
+}
+
 /* Fill the action, price and detail of @row from the op and the result. */
 static void row_describe(struct bundle_row *row, const Tdei__TxBody *body,
                          const Tdei__TxResult *res)
@@ -1401,7 +1451,7 @@ static void row_describe(struct bundle_row *row, const Tdei__TxBody *body,
         n = (size_t)snprintf(row->detail, sizeof(row->detail), "entry %s",
                              entry);
     }
-    if (body->op_case == TDEI__TX_BODY__OP_EXCHANGE_REQUEST) {
+    if (body->op_case == TDEI__TX_BODY__OP_EXCHANGE_REQUEST && res->code == 0) {
         tdei_hex_encode(hex, sizeof(hex), row->tx_id, CODEC_HASH_SIZE);
         n += (size_t)snprintf(row->detail + n, sizeof(row->detail) - n,
                               ", exchange %.16s..", hex);
@@ -1550,14 +1600,12 @@ static int event_verify(const struct bundle *b, size_t i,
     }
     if (res->code == 0) {
         const char *m = result_member(res);
-        uint64_t deadline;
         if (m != NULL) {
             (void)snprintf(row->member, sizeof(row->member), "%s", m);
             row->member_source = BUNDLE_MEMBER_EVENT;
         }
-        if (parse_dec(result_attr(res, "deadline"), &deadline) == 0) {
-            rep->deadline = deadline;
-            rep->deadline_after = e->height;
+        if (deadline_note(rep, res, e->height) != 0) {
+            EVENT_FAIL(TDEI_NOMEM, "no memory for the timeline");
         }
     }
     row_describe(row, body, res);
@@ -1610,6 +1658,7 @@ void bundle_report_free(struct bundle_report *rep)
         tdei_free(rep->rows[i].log);
     }
     tdei_free(rep->rows);
+    tdei_free(rep->deadlines);
     memset(rep, 0, sizeof(*rep));
 }
 

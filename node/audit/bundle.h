@@ -197,6 +197,18 @@ struct bundle_row
                                             entry, an exchange, a status */
 };
 
+/* An exchange whose last event in the bundle left a deadline open
+ * (approval, delivery or confirmation). Deadlines are processed at the
+ * start of a block and make no TxResult, so a bundle cannot show whether
+ * the exchange then expired or settled. */
+struct bundle_deadline
+{
+    char exchange[2 * CODEC_HASH_SIZE + 1]; /* its id, hex */
+    char status[24];                        /* the status it was left in */
+    uint64_t height;                        /* the height of that event */
+    uint64_t deadline;                      /* the deadline's height */
+};
+
 /* What bundle_verify found. */
 struct bundle_report
 {
@@ -207,9 +219,9 @@ struct bundle_report
     size_t commit_signatures; /* commit signatures checked */
     size_t proofs;            /* inclusion proofs checked */
     size_t changes;           /* validator-set changes followed */
-    uint64_t deadline;        /* the last "deadline" an event of the
-                                 object names (an exchange's), 0: none */
-    uint64_t deadline_after;  /* the height of that event */
+    struct bundle_deadline *deadlines; /* open deadlines, by exchange in
+                                          order of their last event; owned */
+    size_t deadline_count;
 };
 
 /* Release what @rep owns and zero it. */
