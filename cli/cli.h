@@ -362,6 +362,8 @@ int cli_cmd_exchange(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_stream(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_localnet(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_bench(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_audit(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_verify(struct cli_ctx *ctx, int argc, char **argv);
 
 struct localnet;
 
