@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Read the whole file @path into new memory (at most BUNDLE_TEXT_MAX
  * bytes). Prints the error and returns its exit code on failure. */
@@ -63,6 +64,15 @@ static int read_file(const char *path, char **out, size_t *len)
     (*out)[got] = '\0';
     *len = got;
     return CLI_EXIT_OK;
+}
+
+/* The threads to check signatures on: the online cores. */
+static unsigned verify_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+    return n < 1 ? 1u : n > BUNDLE_VERIFY_THREADS ? BUNDLE_VERIFY_THREADS
+                                                  : (unsigned)n;
 }
 
 /* "2025-11-25T03:08:11.123Z" */
@@ -326,7 +336,7 @@ int cli_cmd_verify(struct cli_ctx *ctx, int argc, char **argv)
     tdei_free(text);
     if (rc == 0) {
         decoded = 1;
-        rc = bundle_verify(&b, &g, &rep, errmsg);
+        rc = bundle_verify(&b, &g, verify_threads(), &rep, errmsg);
     }
     if (ctx->json || json) {
         int out = print_json(path, &b, decoded, &rep, rc, errmsg);

@@ -14,6 +14,7 @@
 
 #include <inttypes.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -918,6 +919,368 @@ static int not_canonical(const char *text, size_t len, const struct out *canon,
                        at, line, at - line_start + 1, section_names[sec]);
 }
 
+/* ---- the canonical reader -------------------------------------------------
+ *
+ * A bundle that tdei audit wrote is read in one pass over its bytes, each
+ * token where the canonical form puts it, with the same value checks as
+ * the JSON path below. Anything else (other text, or a value a check
+ * refuses) makes it give up; bundle_decode then reads the text as JSON
+ * to say what is wrong. Both accept exactly the canonical text of a
+ * valid bundle. */
+
+struct scan
+{
+    const char *p;   /* next byte */
+    const char *end; /* one past the last */
+};
+
+static int lit(struct scan *s, const char *text)
+{
+    size_t n = strlen(text);
+
+    if ((size_t)(s->end - s->p) < n || memcmp(s->p, text, n) != 0) {
+        return -1;
+    }
+    s->p += n;
+    return 0;
+}
+
+/* Peek whether @text comes next (without taking it). */
+static int next_is(const struct scan *s, const char *text)
+{
+    size_t n = strlen(text);
+
+    return (size_t)(s->end - s->p) >= n && memcmp(s->p, text, n) == 0;
+}
+
+/* A decimal without a leading zero (but "0"), at most @max. */
+static int num(struct scan *s, uint64_t max, uint64_t *out)
+{
+    uint64_t v = 0;
+    const char *start = s->p;
+
+    while (s->p < s->end && *s->p >= '0' && *s->p <= '9') {
+        unsigned d = (unsigned)(*s->p - '0');
+        if (v > (UINT64_MAX - d) / 10u) {
+            return -1;
+        }
+        v = v * 10u + d;
+        s->p++;
+    }
+    if (s->p == start || (*start == '0' && s->p - start > 1) || v > max) {
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int hex_val(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    return -1;
+}
+
+/* The run of lower-case hex digits up to the next '"', its length in
+ * *digits (the quote not taken). */
+static int hex_run(const struct scan *s, size_t *digits)
+{
+    const char *q = s->p;
+
+    while (q < s->end && hex_val(*q) >= 0) {
+        q++;
+    }
+    if (q == s->end || *q != '"') {
+        return -1;
+    }
+    *digits = (size_t)(q - s->p);
+    return 0;
+}
+
+static void hex_take(struct scan *s, uint8_t *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        out[i] = (uint8_t)(hex_val(s->p[2 * i]) << 4 | hex_val(s->p[2 * i + 1]));
+    }
+    s->p += 2 * n;
+}
+
+/* "<exactly 2n hex digits>" */
+static int hex_fixed(struct scan *s, uint8_t *out, size_t n)
+{
+    size_t digits;
+
+    if (lit(s, "\"") != 0 || hex_run(s, &digits) != 0 || digits != 2 * n) {
+        return -1;
+    }
+    hex_take(s, out, n);
+    return lit(s, "\"");
+}
+
+/* "<1..max bytes in hex>" into new memory. */
+static int hex_alloc(struct scan *s, size_t max, uint8_t **out, size_t *len)
+{
+    size_t digits;
+
+    if (lit(s, "\"") != 0 || hex_run(s, &digits) != 0 || digits == 0 ||
+        digits % 2 != 0 || digits / 2 > max) {
+        return -1;
+    }
+    *out = tdei_malloc(digits / 2);
+    if (*out == NULL) {
+        return -1;
+    }
+    *len = digits / 2;
+    hex_take(s, *out, digits / 2);
+    return lit(s, "\"");
+}
+
+/* "<[a-z0-9-], 1..cap-1 of them>" */
+static int plain(struct scan *s, char *out, size_t cap)
+{
+    size_t n = 0;
+
+    if (lit(s, "\"") != 0) {
+        return -1;
+    }
+    while (s->p < s->end && *s->p != '"') {
+        char c = *s->p;
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-') ||
+            n + 1 >= cap) {
+            return -1;
+        }
+        out[n++] = c;
+        s->p++;
+    }
+    out[n] = '\0';
+    return n == 0 ? -1 : lit(s, "\"");
+}
+
+/* Make room for element @count of an array of @size-byte elements. */
+static int grow(void **arr, size_t *cap, size_t count, size_t size, size_t max)
+{
+    void *p;
+    size_t want;
+
+    if (count < *cap) {
+        return 0;
+    }
+    if (count >= max) {
+        return -1;
+    }
+    want = *cap == 0 ? 16 : *cap * 2;
+    if (want > max) {
+        want = max;
+    }
+    p = tdei_realloc(*arr, want * size);
+    if (p == NULL) {
+        return -1;
+    }
+    memset((char *)p + *cap * size, 0, (want - *cap) * size);
+    *arr = p;
+    *cap = want;
+    return 0;
+}
+
+static int scan_proof(struct scan *s, struct bundle_proof *p)
+{
+    size_t cap = 0;
+    void *path = NULL;
+
+    if (lit(s, "{\"type\": \"inclusion\", \"leaf_hash\": ") != 0 ||
+        hex_fixed(s, p->leaf_hash, MERKLE_HASH_SIZE) != 0 ||
+        lit(s, ", \"leaf_index\": ") != 0 ||
+        num(s, BUNDLE_TREE_SIZE_MAX, &p->leaf_index) != 0 ||
+        lit(s, ", \"tree_size\": ") != 0 ||
+        num(s, BUNDLE_TREE_SIZE_MAX, &p->tree_size) != 0 ||
+        lit(s, ", \"root\": ") != 0 ||
+        hex_fixed(s, p->root, MERKLE_HASH_SIZE) != 0 ||
+        lit(s, ", \"path\": [") != 0) {
+        return -1;
+    }
+    while (!next_is(s, "]")) {
+        if ((p->count > 0 && lit(s, ", ") != 0) ||
+            grow(&path, &cap, p->count, MERKLE_HASH_SIZE,
+                 MERKLE_INCLUSION_MAX) != 0) {
+            p->path = path;
+            return -1;
+        }
+        p->path = path;
+        if (hex_fixed(s, p->path[p->count], MERKLE_HASH_SIZE) != 0) {
+            return -1;
+        }
+        p->count++;
+    }
+    p->path = path;
+    return lit(s, "]}");
+}
+
+static int scan_event(struct scan *s, struct bundle_event *e)
+{
+    uint64_t index;
+
+    if (lit(s, "  {\"height\": ") != 0 || num(s, INT64_MAX, &e->height) != 0 ||
+        lit(s, ", \"index\": ") != 0 ||
+        num(s, BUNDLE_TREE_SIZE_MAX, &index) != 0 ||
+        lit(s, ", \"tx\": ") != 0 ||
+        hex_alloc(s, BUNDLE_TX_SIZE_MAX, &e->tx, &e->tx_len) != 0 ||
+        lit(s, ", \"result\": ") != 0 ||
+        hex_alloc(s, CODEC_RESULT_SIZE_MAX, &e->result, &e->result_len) != 0 ||
+        lit(s, ", \"tx_proof\": ") != 0 || scan_proof(s, &e->tx_proof) != 0 ||
+        lit(s, ", \"result_proof\": ") != 0 ||
+        scan_proof(s, &e->result_proof) != 0) {
+        return -1;
+    }
+    e->index = (uint32_t)index;
+    return lit(s, "}");
+}
+
+static int scan_header(struct scan *s, struct bundle_header *h)
+{
+    if (lit(s, "  {\"height\": ") != 0 || num(s, INT64_MAX, &h->height) != 0 ||
+        lit(s, ", \"header\": ") != 0 ||
+        hex_alloc(s, CODEC_HEADER_SIZE_MAX, &h->header, &h->header_len) != 0 ||
+        lit(s, ", \"commit\": ") != 0 ||
+        hex_alloc(s, CODEC_COMMIT_SIZE_MAX(BUNDLE_VALIDATORS_MAX), &h->commit,
+                  &h->commit_len) != 0) {
+        return -1;
+    }
+    return lit(s, "}");
+}
+
+static int scan_change(struct scan *s, struct bundle_change *c)
+{
+    size_t cap = 0;
+    void *keys = NULL;
+
+    if (lit(s, "  {\"from_height\": ") != 0 ||
+        num(s, INT64_MAX, &c->from_height) != 0 ||
+        lit(s, ", \"keys\": [") != 0) {
+        return -1;
+    }
+    while (!next_is(s, "]")) {
+        if ((c->count > 0 && lit(s, ", ") != 0) ||
+            grow(&keys, &cap, c->count, TDEI_PUBKEY_SIZE,
+                 BUNDLE_VALIDATORS_MAX) != 0) {
+            c->keys = keys;
+            return -1;
+        }
+        c->keys = keys;
+        if (hex_fixed(s, c->keys[c->count], TDEI_PUBKEY_SIZE) != 0) {
+            return -1;
+        }
+        c->count++;
+    }
+    c->keys = keys;
+    return c->count == 0 ? -1 : lit(s, "]}");
+}
+
+/* " "name": [" then elements (each by @one) separated by ",\n", then
+ * "\n ]", or "[]". */
+static int scan_array(struct scan *s, const char *name, void **arr,
+                      size_t *count, size_t size, size_t max,
+                      int (*one)(struct scan *s, void *elem))
+{
+    size_t cap = 0;
+    char head[48];
+
+    (void)snprintf(head, sizeof(head), " \"%s\": ", name);
+    if (lit(s, head) != 0) {
+        return -1;
+    }
+    if (lit(s, "[]") == 0) {
+        return 0;
+    }
+    if (lit(s, "[\n") != 0) {
+        return -1;
+    }
+    for (;;) {
+        if (grow(arr, &cap, *count, size, max) != 0) {
+            return -1;
+        }
+        /* Counted before it is read: bundle_free frees what it holds. */
+        (*count)++;
+        if (one(s, (char *)*arr + (*count - 1) * size) != 0) {
+            return -1;
+        }
+        if (lit(s, "\n ]") == 0) {
+            return 0;
+        }
+        if (lit(s, ",\n") != 0) {
+            return -1;
+        }
+    }
+}
+
+static int scan_event_cb(struct scan *s, void *e)
+{
+    return scan_event(s, e);
+}
+
+static int scan_header_cb(struct scan *s, void *h)
+{
+    return scan_header(s, h);
+}
+
+static int scan_change_cb(struct scan *s, void *c)
+{
+    return scan_change(s, c);
+}
+
+/* Read @text in its canonical form into @b. Returns 0, or -1 when it is
+ * not exactly the canonical text of a valid bundle (then @b holds what
+ * was read: free it). */
+static int scan_bundle(struct bundle *b, const char *text, size_t len)
+{
+    struct scan s = {.p = text, .end = text + len};
+    char kind[16];
+    char why[ERRSZ];
+    uint64_t version;
+    size_t digits;
+    uint8_t key[CODEC_OBJECT_KEY_MAX];
+    size_t key_len;
+
+    if (lit(&s, "{\n \"tdei_bundle\": ") != 0 ||
+        num(&s, UINT32_MAX, &version) != 0 || version != BUNDLE_VERSION ||
+        lit(&s, ",\n \"chain_id\": ") != 0 ||
+        plain(&s, b->chain_id, sizeof(b->chain_id)) != 0 ||
+        tdei_chain_id_check(b->chain_id) != 0 ||
+        lit(&s, ",\n \"object\": {\"kind\": ") != 0 ||
+        plain(&s, kind, sizeof(kind)) != 0 ||
+        bundle_kind_parse(kind, &b->kind) != 0 ||
+        lit(&s, ", \"id\": ") != 0 || plain(&s, b->id, sizeof(b->id)) != 0 ||
+        bundle_object_key(b->kind, b->id, key, &key_len, why) != 0 ||
+        lit(&s, ", \"key\": \"") != 0 || hex_run(&s, &digits) != 0 ||
+        digits == 0 || digits % 2 != 0 ||
+        digits > 2 * CODEC_OBJECT_KEY_MAX) {
+        return -1;
+    }
+    b->key_len = digits / 2;
+    hex_take(&s, b->key, b->key_len);
+    if (lit(&s, "\"},\n \"as_of\": {\"height\": ") != 0 ||
+        num(&s, INT64_MAX, &b->as_of) != 0 || lit(&s, ", \"head\": ") != 0 ||
+        hex_fixed(&s, b->head, CODEC_HASH_SIZE) != 0 ||
+        lit(&s, "},\n") != 0 ||
+        scan_array(&s, "validator_changes", (void **)&b->changes,
+                   &b->change_count, sizeof(*b->changes), BUNDLE_CHANGES_MAX,
+                   scan_change_cb) != 0 ||
+        lit(&s, ",\n") != 0 ||
+        scan_array(&s, "headers", (void **)&b->headers, &b->header_count,
+                   sizeof(*b->headers), BUNDLE_HEADERS_MAX,
+                   scan_header_cb) != 0 ||
+        lit(&s, ",\n") != 0 ||
+        scan_array(&s, "events", (void **)&b->events, &b->event_count,
+                   sizeof(*b->events), BUNDLE_EVENTS_MAX, scan_event_cb) != 0 ||
+        lit(&s, "\n}\n") != 0 || s.p != s.end) {
+        return -1;
+    }
+    return 0;
+}
+
 int bundle_decode(struct bundle *b, const char *text, size_t len,
                   char *errmsg)
 {
@@ -932,6 +1295,11 @@ int bundle_decode(struct bundle *b, const char *text, size_t len,
                            "bundle is %zu bytes; at most %u are taken", len,
                            BUNDLE_TEXT_MAX);
     }
+    if (scan_bundle(b, text, len) == 0) {
+        return 0;
+    }
+    /* Not canonical, or a value refused: read it as JSON to say what. */
+    bundle_free(b);
     root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL) {
         return tdei_errorf(errmsg, ERRSZ, TDEI_MALFORMED,
@@ -1049,11 +1417,16 @@ static const char *hex8(char out[17], const uint8_t *data)
     return tdei_hex_encode(out, 17, data, 8);
 }
 
-/* The decoded headers of a bundle, with their ids. */
+/* The decoded headers of a bundle, with their ids, commits and the set
+ * that must sign each. */
 struct hdr
 {
     Tdei__Header *h;
     uint8_t id[CODEC_HASH_SIZE];
+    Tdei__Commit *commit;
+    size_t changes;  /* changes in force at its height: the set is
+                        genesis's when 0, else changes[changes - 1] */
+    int commit_rc;   /* votes_commit_verify's answer (signature phase) */
 };
 
 /* Check the validator changes alone: ascending, at least height 2, keys
@@ -1089,13 +1462,14 @@ static int changes_check(const struct bundle *b, char *errmsg)
     return 0;
 }
 
-/* Verify header @j of @b (decoded into hdrs[j]) under the sets that the
- * changes up to it give. @ci: changes in force at the previous header,
- * @cur: the set in force there (genesis's before any change); both are
- * moved on to this header's height. */
-static int header_verify(const struct bundle *b, size_t j, struct hdr *hdrs,
-                         size_t *ci, struct vset *cur, struct bundle_report *rep,
-                         char *errmsg)
+/* Check header @j of @b (decoded into hdrs[j], with its commit) under the
+ * sets that the changes up to it give, all but the commit's signatures
+ * and quorum (commit_verify). @ci: changes in force at the previous
+ * header, @cur: the set in force there (genesis's before any change);
+ * both are moved on to this header's height. */
+static int header_check(const struct bundle *b, size_t j, struct hdr *hdrs,
+                        size_t *ci, struct vset *cur, struct bundle_report *rep,
+                        char *errmsg)
 {
     const struct bundle_header *bh = &b->headers[j];
     Tdei__Commit *commit = NULL;
@@ -1188,19 +1562,40 @@ static int header_verify(const struct bundle *b, size_t j, struct hdr *hdrs,
                          "missing or forged",
                          j, h, hex8(a, hdrs[j].h->next_validators_hash.data),
                          h + 1, hex8(c, next.root));
-    } else {
-        rc = votes_commit_verify(commit, b->chain_id, &cur->set, why);
-        if (rc != 0) {
-            rc = tdei_errorf(errmsg, ERRSZ, rc,
-                             "bundle headers[%zu] (height %" PRIu64
-                             "): the commit does not hold: %s",
-                             j, h, why);
-        } else {
-            rep->headers_verified++;
-            rep->commit_signatures += commit->n_signatures;
-        }
     }
-    codec_commit_free(commit);
+    hdrs[j].changes = *ci;
+    hdrs[j].commit = commit; /* freed with hdrs */
+    return rc;
+}
+
+/* The set that signs header @j's commit. */
+static void header_set(const struct bundle *b, const struct hdr *hd,
+                       const struct vset *genesis_set, struct vset *out)
+{
+    if (hd->changes == 0) {
+        *out = *genesis_set;
+    } else {
+        change_vset(out, &b->changes[hd->changes - 1]);
+    }
+}
+
+/* Verify the commit of header @j (quorum and every signature) and say
+ * what failed. */
+static int commit_verify(const struct bundle *b, size_t j,
+                         const struct hdr *hdrs, const struct vset *genesis_set,
+                         struct vset *scratch, char *errmsg)
+{
+    char why[ERRSZ] = "";
+    int rc;
+
+    header_set(b, &hdrs[j], genesis_set, scratch);
+    rc = votes_commit_verify(hdrs[j].commit, b->chain_id, &scratch->set, why);
+    if (rc != 0) {
+        rc = tdei_errorf(errmsg, ERRSZ, rc,
+                         "bundle headers[%zu] (height %" PRIu64
+                         "): the commit does not hold: %s",
+                         j, b->headers[j].height, why);
+    }
     return rc;
 }
 
@@ -1466,9 +1861,10 @@ static void row_describe(struct bundle_row *row, const Tdei__TxBody *body,
     }
 }
 
-/* Verify event @i, which follows the head @head (updated on success). */
+/* Verify event @i, which follows the head @head (updated on success);
+ * tx_ok[i] says whether its signature verified (signature phase). */
 static int event_verify(const struct bundle *b, size_t i,
-                        const struct hdr *hdrs, struct key_cache *kc,
+                        const struct hdr *hdrs, const int8_t *tx_ok,
                         uint8_t head[CODEC_HASH_SIZE],
                         struct bundle_report *rep, char *errmsg)
 {
@@ -1544,8 +1940,7 @@ static int event_verify(const struct bundle *b, size_t i,
                    "%" PRIu64 "; a block has one result per tx",
                    e->tx_proof.tree_size, e->result_proof.tree_size);
     }
-    if (tx_sig_verify(kc, tx->sig.data, body->signer.data, tx->body.data,
-                      tx->body.len) != 0) {
+    if (tx_ok[i] != 1) {
         EVENT_FAIL(TDEI_BADSIG, "the tx signature does not verify under its "
                                 "signer key");
     }
@@ -1662,18 +2057,121 @@ void bundle_report_free(struct bundle_report *rep)
     memset(rep, 0, sizeof(*rep));
 }
 
+/* The signature phase: the commits of headers [0, headers) and the tx
+ * signatures of events [0, events), spread over threads by index. Each
+ * answer goes to its own slot; the order of failures is decided after. */
+struct sig_job
+{
+    const struct bundle *b;
+    struct hdr *hdrs;
+    size_t headers;
+    int8_t *tx_ok;                 /* 1 verifies, 0 does not, -1 no tx */
+    size_t events;
+    const struct vset *genesis_set;
+    size_t first;                  /* this thread's first item */
+    size_t stride;                 /* threads */
+};
+
+static void *sig_work(void *arg)
+{
+    struct sig_job *job = arg;
+    struct vset *scratch = tdei_malloc(sizeof(*scratch));
+    struct key_cache *kc = tdei_calloc(1, sizeof(*kc));
+    char why[ERRSZ];
+
+    for (size_t i = job->first; i < job->headers + job->events;
+         i += job->stride) {
+        if (i < job->headers) {
+            struct hdr *hd = &job->hdrs[i];
+            if (scratch == NULL) {
+                hd->commit_rc = TDEI_NOMEM;
+                continue;
+            }
+            header_set(job->b, hd, job->genesis_set, scratch);
+            hd->commit_rc = votes_commit_verify(hd->commit, job->b->chain_id,
+                                                &scratch->set, why);
+        } else {
+            const struct bundle_event *e = &job->b->events[i - job->headers];
+            Tdei__Tx *tx = NULL;
+            Tdei__TxBody *body = NULL;
+            int8_t ok = -1;
+            if (kc != NULL &&
+                codec_tx_decode(&tx, e->tx, e->tx_len, BUNDLE_TX_SIZE_MAX,
+                                why) == 0 &&
+                codec_txbody_decode(&body, tx->body.data, tx->body.len,
+                                    why) == 0) {
+                ok = tx_sig_verify(kc, tx->sig.data, body->signer.data,
+                                   tx->body.data, tx->body.len) == 0;
+            }
+            codec_tx_free(tx);
+            codec_txbody_free(body);
+            job->tx_ok[i - job->headers] = ok;
+        }
+    }
+    tdei_free(kc);
+    tdei_free(scratch);
+    return NULL;
+}
+
+/* Run the signature phase on up to BUNDLE_VERIFY_THREADS threads (one
+ * when there is little to do or a thread cannot start). */
+static void sig_phase(struct sig_job *base, unsigned threads)
+{
+    pthread_t tids[BUNDLE_VERIFY_THREADS];
+    struct sig_job jobs[BUNDLE_VERIFY_THREADS];
+    unsigned started = 0;
+    size_t items = base->headers + base->events;
+
+    if (threads > BUNDLE_VERIFY_THREADS) {
+        threads = BUNDLE_VERIFY_THREADS;
+    }
+    if (threads < 2 || items < 64) {
+        threads = 1;
+    }
+    for (unsigned t = 0; t < threads; t++) {
+        jobs[t] = *base;
+        jobs[t].first = t;
+        jobs[t].stride = threads;
+    }
+    for (unsigned t = 1; t < threads; t++) {
+        if (pthread_create(&tids[t], NULL, sig_work, &jobs[t]) != 0) {
+            break;
+        }
+        started++;
+    }
+    if (started + 1 < threads) {
+        /* Not every thread started: this one takes the items of those
+         * that did not, one by one. */
+        for (unsigned t = started + 1; t < threads; t++) {
+            for (size_t i = t; i < items; i += threads) {
+                struct sig_job one = *base;
+                one.first = i;
+                one.stride = items; /* exactly item i */
+                (void)sig_work(&one);
+            }
+        }
+    }
+    (void)sig_work(&jobs[0]);
+    for (unsigned t = 1; t <= started; t++) {
+        (void)pthread_join(tids[t], NULL);
+    }
+}
+
 int bundle_verify(const struct bundle *b, const struct genesis *g,
-                  struct bundle_report *rep, char *errmsg)
+                  unsigned threads, struct bundle_report *rep, char *errmsg)
 {
     struct vset *genesis_set = NULL;
     struct vset *cur = NULL;
     struct hdr *hdrs = NULL;
-    struct key_cache *kc = NULL;
+    int8_t *tx_ok = NULL;
     uint8_t key[CODEC_OBJECT_KEY_MAX];
     uint8_t head[CODEC_HASH_SIZE] = {0};
     char why[ERRSZ];
+    char header_err[ERRSZ] = "";
     size_t key_len;
     size_t ci = 0;
+    size_t checked = 0; /* headers that passed header_check */
+    int header_rc = 0;
     int rc = 0;
 
     memset(rep, 0, sizeof(*rep));
@@ -1696,9 +2194,9 @@ int bundle_verify(const struct bundle *b, const struct genesis *g,
     genesis_set = tdei_malloc(sizeof(*genesis_set));
     cur = tdei_malloc(sizeof(*cur));
     hdrs = tdei_calloc(b->header_count, sizeof(*hdrs));
-    kc = tdei_calloc(1, sizeof(*kc));
+    tx_ok = tdei_calloc(b->event_count, sizeof(*tx_ok));
     rep->rows = tdei_calloc(b->event_count, sizeof(*rep->rows));
-    if (genesis_set == NULL || cur == NULL || hdrs == NULL || kc == NULL ||
+    if (genesis_set == NULL || cur == NULL || hdrs == NULL || tx_ok == NULL ||
         rep->rows == NULL) {
         rc = tdei_errorf(errmsg, ERRSZ, TDEI_NOMEM,
                          "no memory to verify %zu headers and %zu events",
@@ -1710,11 +2208,49 @@ int bundle_verify(const struct bundle *b, const struct genesis *g,
         *cur = *genesis_set;
         rc = changes_check(b, errmsg);
     }
-    for (size_t j = 0; rc == 0 && j < b->header_count; j++) {
-        rc = header_verify(b, j, hdrs, &ci, cur, rep, errmsg);
+    if (rc != 0) {
+        goto done;
+    }
+    /* Headers in order, all but their signatures; stop at the first that
+     * fails, whose error counts only if no commit before it fails. */
+    for (; checked < b->header_count; checked++) {
+        header_rc = header_check(b, checked, hdrs, &ci, cur, rep, header_err);
+        if (header_rc != 0) {
+            break;
+        }
+    }
+    {
+        struct sig_job job = {
+            .b = b,
+            .hdrs = hdrs,
+            .headers = checked,
+            .tx_ok = tx_ok,
+            .events = header_rc == 0 ? b->event_count : 0,
+            .genesis_set = genesis_set,
+        };
+        sig_phase(&job, threads);
+    }
+    for (size_t j = 0; j < checked; j++) {
+        if (hdrs[j].commit_rc != 0) {
+            /* Again, alone, for its message. */
+            rc = commit_verify(b, j, hdrs, genesis_set, cur, errmsg);
+            if (rc == 0) {
+                rc = tdei_errorf(errmsg, ERRSZ, hdrs[j].commit_rc,
+                                 "bundle headers[%zu] (height %" PRIu64
+                                 "): the commit does not hold",
+                                 j, b->headers[j].height);
+            }
+            goto done;
+        }
+        rep->headers_verified++;
+        rep->commit_signatures += hdrs[j].commit->n_signatures;
+    }
+    if (header_rc != 0) {
+        rc = tdei_errorf(errmsg, ERRSZ, header_rc, "%s", header_err);
+        goto done;
     }
     for (size_t i = 0; rc == 0 && i < b->event_count; i++) {
-        rc = event_verify(b, i, hdrs, kc, head, rep, errmsg);
+        rc = event_verify(b, i, hdrs, tx_ok, head, rep, errmsg);
     }
     if (rc != 0) {
         goto done;
@@ -1736,9 +2272,10 @@ int bundle_verify(const struct bundle *b, const struct genesis *g,
 done:
     for (size_t j = 0; hdrs != NULL && j < b->header_count; j++) {
         codec_header_free(hdrs[j].h);
+        codec_commit_free(hdrs[j].commit);
     }
     tdei_free(hdrs);
-    tdei_free(kc);
+    tdei_free(tx_ok);
     tdei_free(cur);
     tdei_free(genesis_set);
     return rc;

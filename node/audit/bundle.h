@@ -26,7 +26,9 @@
  *
  * Nothing here does I/O: text and bundles are buffers. Pointers are
  * non-NULL unless stated; errmsg is TDEI_ERRMSG_SIZE bytes. Functions
- * share no state and may run on any thread (tdei_crypto_init first). */
+ * share no state and may run on any thread (tdei_crypto_init first);
+ * bundle_verify may start threads of its own and joins them before it
+ * returns. */
 #ifndef TDEI_AUDIT_BUNDLE_H
 #define TDEI_AUDIT_BUNDLE_H
 
@@ -55,6 +57,7 @@
 #define BUNDLE_VALIDATORS_MAX 128u   /* keys of a set: the engine's
                                         CONS_VALIDATORS_MAX */
 #define BUNDLE_ID_MAX 64u            /* an entry id, or 64 hex digits */
+#define BUNDLE_VERIFY_THREADS 8u     /* threads bundle_verify uses at most */
 
 /* The kind of object a bundle is about, and its state key:
  *   dataset, stream  "dataset/" id (an entry and its stream share it)
@@ -245,6 +248,9 @@ void bundle_report_free(struct bundle_report *rep);
  *      zero bytes): new = SHA256(prev || tx id || code as u32 BE);
  *   4. as_of names a header of the bundle at or above the last event,
  *      and head is the last event's new head.
+ * The signatures (commits and txs, the bulk of the work) are checked on
+ * up to @threads threads (at most BUNDLE_VERIFY_THREADS; 0 or 1: this
+ * one only); the outcome and the failure named do not depend on it.
  * Returns: 0 (every check passed; @rep holds the timeline); else the code
  * of the first failure, errmsg naming it ("events[3] (height 12, index
  * 0): tx signature does not verify"): TDEI_CHAIN_ID, TDEI_MALFORMED,
@@ -253,6 +259,6 @@ void bundle_report_free(struct bundle_report *rep);
  * holds the rows verified before it.
  * In: b, g: borrowed. Out: rep (free with bundle_report_free), errmsg. */
 int bundle_verify(const struct bundle *b, const struct genesis *g,
-                  struct bundle_report *rep, char *errmsg);
+                  unsigned threads, struct bundle_report *rep, char *errmsg);
 
 #endif

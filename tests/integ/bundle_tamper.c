@@ -118,7 +118,7 @@ static int verifies(const char *text, size_t len, const struct genesis *g,
     int rc = bundle_decode(&b, text, len, errmsg);
 
     if (rc == 0) {
-        rc = bundle_verify(&b, g, &rep, errmsg);
+        rc = bundle_verify(&b, g, 2, &rep, errmsg);
         bundle_report_free(&rep);
         bundle_free(&b);
     }

@@ -29,6 +29,7 @@
 #include <string.h>
 
 static struct bfx fx;
+static unsigned verify_threads = 1; /* the threads the checks use */
 static char errmsg[TDEI_ERRMSG_SIZE];
 
 static const struct bfx_opts opts = {
@@ -58,7 +59,8 @@ static void teardown(void)
 static int verify(void)
 {
     struct bundle_report rep;
-    int rc = bundle_verify(&fx.bundle, &fx.genesis, &rep, errmsg);
+    int rc = bundle_verify(&fx.bundle, &fx.genesis, verify_threads, &rep,
+                           errmsg);
 
     bundle_report_free(&rep);
     return rc;
@@ -138,7 +140,7 @@ START_TEST(test_bundle_round_trip_verifies)
     ck_assert_int_eq(bundle_encode(&b, &again, &len2), 0);
     ck_assert_uint_eq(len, len2);
     ck_assert_mem_eq(text, again, len);
-    ck_assert_int_eq(bundle_verify(&b, &fx.genesis, &rep, errmsg), 0);
+    ck_assert_int_eq(bundle_verify(&b, &fx.genesis, 4, &rep, errmsg), 0);
     ck_assert_uint_eq(rep.row_count, opts.events);
     ck_assert_uint_eq(rep.changes, 1);
     ck_assert_uint_eq(rep.tx_signatures, opts.events);
@@ -465,6 +467,14 @@ END_TEST
 
 /* Replace the commit of header @j by one of the @n validators @keys. */
 static void commit_by(size_t j, const struct tdei_keypair *const *keys,
+                      size_t n);
+static void commit_by_keys(size_t j, const struct tdei_keypair **keys,
+                           size_t n)
+{
+    commit_by(j, keys, n);
+}
+
+static void commit_by(size_t j, const struct tdei_keypair *const *keys,
                       size_t n)
 {
     struct bundle_header *h = &fx.bundle.headers[j];
@@ -616,6 +626,45 @@ START_TEST(test_bundle_refuses_empty)
 }
 END_TEST
 
+/* bundle_verify's code and message with @threads threads. */
+static int verdict(unsigned threads, char *msg)
+{
+    struct bundle_report rep;
+    int rc = bundle_verify(&fx.bundle, &fx.genesis, threads, &rep, msg);
+
+    bundle_report_free(&rep);
+    return rc;
+}
+
+START_TEST(test_bundle_threads_give_the_same_verdict)
+{
+    struct bfx_opts o = opts;
+    char one[TDEI_ERRMSG_SIZE];
+    char many[TDEI_ERRMSG_SIZE];
+    const struct tdei_keypair *set[BFX_VALIDATORS_MAX + 1];
+
+    /* Enough events and headers for the threads to share them, a bad tx
+     * signature late, and a commit without quorum early: the commit is
+     * named, whichever thread checked what. */
+    bfx_free(&fx);
+    o.events = 200;
+    o.bad_sig_event = 150;
+    ck_assert_int_eq(bfx_build(&fx, &o), 0);
+    ck_assert_int_eq(verdict(1, one), TDEI_BADSIG);
+    ck_assert_int_eq(verdict(4, many), TDEI_BADSIG);
+    ck_assert_str_eq(one, many);
+    ck_assert_ptr_nonnull(strstr(one, "events[149]"));
+    commit_by_keys(20, set, bfx_set(&fx, fx.bundle.headers[20].height, set) - 2);
+    ck_assert_int_eq(verdict(1, one), TDEI_NO_QUORUM);
+    ck_assert_int_eq(verdict(4, many), TDEI_NO_QUORUM);
+    ck_assert_str_eq(one, many);
+    ck_assert_ptr_nonnull(strstr(one, "headers[20]"));
+    commit_by_keys(5, set, bfx_set(&fx, fx.bundle.headers[5].height, set) - 2);
+    ck_assert_int_eq(verdict(4, many), TDEI_NO_QUORUM);
+    ck_assert_ptr_nonnull(strstr(many, "headers[5]"));
+}
+END_TEST
+
 /* ---- decoding ------------------------------------------------------------ */
 
 START_TEST(test_bundle_decode_refusals)
@@ -741,7 +790,7 @@ START_TEST(test_bundle_flipped_bytes_fail)
             text[pos] = (char)(text[pos] ^ mask);
             rc = bundle_decode(&b, text, len, errmsg);
             if (rc == 0) {
-                rc = bundle_verify(&b, &fx.genesis, &rep, errmsg);
+                rc = bundle_verify(&b, &fx.genesis, 1, &rep, errmsg);
                 bundle_report_free(&rep);
                 bundle_free(&b);
             }
@@ -798,6 +847,7 @@ static Suite *bundle_suite(void)
         {"genesis_set", test_bundle_refuses_other_genesis_set},
         {"event_headers", test_bundle_refuses_event_without_its_headers},
         {"empty", test_bundle_refuses_empty},
+        {"threads", test_bundle_threads_give_the_same_verdict},
         {"decode", test_bundle_decode_refusals},
         {"canonical", test_bundle_decode_refuses_non_canonical_text},
         {"duplicates", test_bundle_decode_refuses_duplicate_keys},
