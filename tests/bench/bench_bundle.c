@@ -39,7 +39,8 @@
 static int usage(void)
 {
     fprintf(stderr, "usage: bench_bundle [--events N] [--per-block N] "
-                    "[--others N] [--rounds N] [--threads N] [--tdei PATH]\n");
+                    "[--others N] [--rounds N] [--threads N] [--tdei PATH] "
+                    "[--out DIR]\n");
     return 2;
 }
 
@@ -104,6 +105,7 @@ int main(int argc, char **argv)
     unsigned threads = 1;
     unsigned threads_opt = 0;
     const char *tdei = NULL;
+    const char *out_dir = NULL; /* --out: keep the files there */
     const char *tmp = getenv("TMPDIR");
     char dir[512];
     char bundle_path[600];
@@ -137,6 +139,8 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[i], "--threads") == 0) {
             rc = bench_parse_uint(argv[i + 1], 1, BUNDLE_VERIFY_THREADS,
                                   &threads_opt);
+        } else if (strcmp(argv[i], "--out") == 0) {
+            out_dir = argv[i + 1];
         } else if (strcmp(argv[i], "--tdei") == 0) {
             tdei = argv[i + 1];
         } else {
@@ -160,18 +164,24 @@ int main(int argc, char **argv)
     o.events_per_block = per_block;
     o.others_per_block = others;
     o.change_from = (events / per_block) / 2 + 3;
-    (void)snprintf(dir, sizeof(dir), "%s/tdei-bench-bundle-XXXXXX",
-                   tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
-    if (mkdtemp(dir) == NULL) {
-        perror("bench_bundle: mkdtemp");
-        return 1;
+    if (out_dir != NULL) {
+        (void)snprintf(dir, sizeof(dir), "%s", out_dir);
+    } else {
+        (void)snprintf(dir, sizeof(dir), "%s/tdei-bench-bundle-XXXXXX",
+                       tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
+        if (mkdtemp(dir) == NULL) {
+            perror("bench_bundle: mkdtemp");
+            return 1;
+        }
     }
     (void)snprintf(bundle_path, sizeof(bundle_path), "%s/bundle.json", dir);
     (void)snprintf(genesis_path, sizeof(genesis_path), "%s/genesis.json", dir);
     t0 = bench_now_us();
     if (bfx_build(&fx, &o) != 0) {
         fprintf(stderr, "bench_bundle: cannot build the chain\n");
-        bench_rmtree(dir);
+        if (out_dir == NULL) {
+            bench_rmtree(dir);
+        }
         return 1;
     }
     build_us = bench_now_us() - t0;
@@ -241,6 +251,8 @@ int main(int argc, char **argv)
     }
     tdei_free(text);
     bfx_free(&fx);
-    bench_rmtree(dir);
+    if (out_dir == NULL) {
+        bench_rmtree(dir);
+    }
     return rc;
 }

@@ -96,6 +96,12 @@ json_has '"action":"exchange_confirm","price":120,"result":"applied"' "verify --
 json_has '"member":"gamma-plat","member_source":"event"' "verify --json: the member and where it comes from"
 expect_out '"verdict": "verified"' "verify takes --json after the group too" \
     "$TDEI_BIN" verify "$T/ds.json" --genesis "$A/genesis.json" --json
+# Each proof of a bundle is a `tdei proof` inclusion document.
+grep '"tx_proof"' "$T/ds.json" | sed -n 3p | grep -oE '"result_proof": \{[^}]*\}' |
+    sed 's/^"result_proof": //' >"$T/proof.json"
+expect_out '^valid: inclusion of leaf 0 in tree of size 1 under root [0-9a-f]{64}$' \
+    "tdei proof verify checks a result proof of the bundle on its own" \
+    "$TDEI_BIN" proof verify "$T/proof.json"
 
 # ---- refusals of verify ----------------------------------------------------------------
 mkdir -p "$T/other"

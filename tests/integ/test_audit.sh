@@ -196,6 +196,33 @@ json_has '"verdict":"verified"' "verify --json: verified"
 json_has '"validator_changes":[{"from_height":'"$((H + 2))"',"validators":5}]' \
     "verify --json: the change"
 
+# ---- the proofs, checked by an RFC 6962 verifier that is not tdei's ------------------
+CHECK=$TDEI_SRCDIR/tests/integ/rfc6962_check.py
+if command -v python3 >/dev/null 2>&1; then
+    expect_out '^10 proofs checked, 0 failed$' \
+        "tests/integ/rfc6962_check.py (Python, no tdei code) checks every proof" \
+        python3 "$CHECK" "$B"
+    # Blocks of 15 txs give audit paths of 4 levels: a synthetic chain.
+    mkdir -p "$T/synth"
+    run "$TDEI_BUILDDIR/tests/bench/bench_bundle" --events 300 --rounds 1 --out "$T/synth"
+    check "bench_bundle writes a synthetic 300-event bundle" test "$status" -eq 0
+    expect_out '^600 proofs checked, 0 failed$' "... whose 4-level paths it checks too" \
+        python3 "$CHECK" "$T/synth/bundle.json"
+    expect_out '^VERIFIED: ' "... as does tdei verify" \
+        "$TDEI_BIN" verify "$T/synth/bundle.json" --genesis "$T/synth/genesis.json"
+    line=$(grep -n '"tx_proof"' "$T/synth/bundle.json" | sed -n 7p | cut -d: -f1)
+    # The first digit of its first path hash, changed (0 <-> another).
+    sed -e "${line}s/\"path\": \[\"0/\"path\": [\"Q/" \
+        -e "${line}s/\"path\": \[\"[1-9a-f]/\"path\": [\"0/" \
+        -e "${line}s/\"path\": \[\"Q/\"path\": [\"1/" \
+        "$T/synth/bundle.json" >"$T/synth/bad.json"
+    run python3 "$CHECK" "$T/synth/bad.json"
+    [ "$status" -eq 1 ] && grep -q '^events\[6\] tx proof: path$' "$OUT" &&
+        ok "... and it catches a changed path hash" || fail "rfc6962_check on a changed path (exit $status)"
+else
+    echo "# skip: no python3, the independent RFC 6962 check did not run"
+fi
+
 # ---- tampering -----------------------------------------------------------------------
 run timeout 300 "$TAMPER" flips "$B" "$GEN" --per-section 320 --seed 8
 positions=$(grep -oE '"positions": [0-9]+' "$OUT" | grep -oE '[0-9]+$')
