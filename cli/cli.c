@@ -687,6 +687,10 @@ int cli_arg_hash(const char *what, const char *name, const char *text,
 
 /* ---- txs ----------------------------------------------------------------- */
 
+/* Nonces tried by one submit when the chosen one is taken in the mempool
+ * (TDEI_NONCE_TAKEN). */
+#define CLI_NONCE_TRIES 16u
+
 /* The next nonce of @signer: its committed nonce + 1. */
 static int tx_next_nonce(const struct cli_ctx *ctx, const uint8_t *signer,
                          uint64_t *nonce)
@@ -885,26 +889,46 @@ int cli_tx_submit(const struct cli_ctx *ctx, const struct cli_tx *tx,
     if (rc == CLI_EXIT_OK && nonce == 0) {
         rc = tx_next_nonce(ctx, kp.pubkey, &nonce);
     }
-    if (rc == CLI_EXIT_OK) {
+    submit.wait = !tx->no_wait;
+    submit.timeout_ms = (uint32_t)tx->timeout_ms;
+    req.req_case = TDEI__API__REQUEST__REQ_SUBMIT;
+    req.submit = &submit;
+    /* With a nonce chosen here, one that another client of this operator
+     * key holds in the mempool (the node's own deliveries and stream
+     * appends sign with it too) is passed over for the next. */
+    for (unsigned tries = 0; rc == CLI_EXIT_OK; tries++) {
         body->chain_id = chain_id;
         body->nonce = nonce;
         rc = cli_tx_sign(&kp, body, &tx_bytes, &tx_len);
+        if (rc != CLI_EXIT_OK) {
+            break;
+        }
+        submit.tx.data = tx_bytes;
+        submit.tx.len = tx_len;
+        rc = call_answer(ctx, &req, &resp);
+        tdei_free(tx_bytes);
+        tx_bytes = NULL;
+        if (rc != CLI_EXIT_OK) {
+            break;
+        }
+        if (resp->code == TDEI_NONCE_TAKEN && tx->nonce == 0 &&
+            tries + 1 < CLI_NONCE_TRIES) {
+            api_client_response_free(resp);
+            resp = NULL;
+            nonce++;
+            continue;
+        }
+        if (resp->code != 0) {
+            rc = cli_fail((int)resp->code, resp->error);
+            api_client_response_free(resp);
+            resp = NULL;
+        }
+        break;
     }
     body->chain_id = NULL;
     body->signer.data = NULL;
     body->signer.len = 0;
     tdei_keypair_wipe(&kp);
-    if (rc != CLI_EXIT_OK) {
-        return rc;
-    }
-    submit.tx.data = tx_bytes;
-    submit.tx.len = tx_len;
-    submit.wait = !tx->no_wait;
-    submit.timeout_ms = (uint32_t)tx->timeout_ms;
-    req.req_case = TDEI__API__REQUEST__REQ_SUBMIT;
-    req.submit = &submit;
-    rc = cli_call(ctx, &req, &resp);
-    tdei_free(tx_bytes);
     if (rc != CLI_EXIT_OK) {
         return rc;
     }

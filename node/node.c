@@ -10,6 +10,7 @@
 #include "core/hash.h"
 #include "core/hex.h"
 #include "core/keyfile.h"
+#include "node_plane.h"
 #include "core/keys.h"
 #include "core/log.h"
 #include "exec/exec.h"
@@ -439,6 +440,9 @@ static void node_job_after(uv_work_t *work, int status)
         TDEI_LOG(TDEI_LOG_WARNING, "node", "mempool update failed",
                  "error=\"%s\"", errmsg);
     }
+    node__plane_committed(node,
+                          (const uint8_t(*)[CODEC_HASH_SIZE])job->tx_ids,
+                          job->info.tx_count);
     node_job_free(job);
     if (node->stopping) {
         node__stop(node);
@@ -655,6 +659,7 @@ static void node_tick(uv_timer_t *timer)
 
     node__waiters_expire(node);
     node__p2p_tick(node);
+    node__plane_tick(node);
     /* A decided block that arrived later, a fetched block, a wanted
      * validation, or the next block to build. */
     node__jobs_next(node);
@@ -682,6 +687,7 @@ void node__stop(struct node *node)
 {
     node->stopping = 1;
     node__waiters_cancel(node);
+    node__plane_stop(node);
     if (node->api != NULL) {
         api_stop(node->api, NULL, NULL);
         node->api = NULL;
@@ -929,6 +935,9 @@ static int node_start(struct node *node, const char *passphrase,
         rc = node_open_mempool(node, errmsg);
     }
     if (rc == 0) {
+        rc = node__plane_start(node, passphrase, errmsg);
+    }
+    if (rc == 0) {
         rc = node__api_start(node, errmsg);
     }
     if (rc == 0) {
@@ -960,6 +969,7 @@ static void node_cleanup(struct node *node)
     if (node->mempool != NULL) {
         mempool_destroy(node->mempool);
     }
+    node__plane_free(node);
     node__cons_free(node);
     node__p2p_free(node);
     node_proposal_drop(node);

@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "node.h"
 #include "node_internal.h"
+#include "node_plane.h"
 #include "search/search.h"
 
 #include "contracts/contract.h"
@@ -691,6 +692,7 @@ static void handle_get_status(struct node *node, struct api_call *call,
     Tdei__Api__Response resp = TDEI__API__RESPONSE__INIT;
     Tdei__Api__Status status = TDEI__API__STATUS__INIT;
     Tdei__Api__PeerCounters counters = TDEI__API__PEER_COUNTERS__INIT;
+    Tdei__Api__DataPlaneCounters plane = TDEI__API__DATA_PLANE_COUNTERS__INIT;
     struct mempool_stats stats;
     struct exec_tip tip;
     char errmsg[TDEI_ERRMSG_SIZE] = "";
@@ -720,6 +722,8 @@ static void handle_get_status(struct node *node, struct api_call *call,
         api_call_respond_error(call, TDEI_NOMEM, "out of memory; retry");
         return;
     }
+    node__plane_counters_fill(node, &plane);
+    status.data_plane = &plane;
     status.version = PACKAGE_VERSION;
     status.now_ms = node__wall_ms();
     resp.resp_case = TDEI__API__RESPONSE__RESP_STATUS;
@@ -814,9 +818,22 @@ static void node_request(void *impl, struct api_call *call,
                                "back");
         return;
     }
-    if (req->req_case == TDEI__API__REQUEST__REQ_SUBMIT) {
+    switch (req->req_case) {
+    case TDEI__API__REQUEST__REQ_SUBMIT:
         handle_submit(node, call, req->submit);
         return;
+    case TDEI__API__REQUEST__REQ_INGEST:
+    case TDEI__API__REQUEST__REQ_READ_STREAM:
+    case TDEI__API__REQUEST__REQ_GET_STREAM_STATE:
+    case TDEI__API__REQUEST__REQ_IMPORT_PAYLOAD:
+    case TDEI__API__REQUEST__REQ_FETCH_PAYLOAD:
+    case TDEI__API__REQUEST__REQ_GET_PAYLOAD_STATE:
+    case TDEI__API__REQUEST__REQ_SET_DELIVERY:
+    case TDEI__API__REQUEST__REQ_DELIVER_NOW:
+        node__plane_request(node, call, req);
+        return;
+    default:
+        break;
     }
     if (store_read_begin(node->store, &r, errmsg) != 0) {
         api_call_respond_error(call, TDEI_BUSY, "cannot read the ledger: %s",
@@ -859,6 +876,9 @@ static void node_cancel(void *impl, struct api_call *call)
 {
     struct node *node = impl;
 
+    if (node__plane_cancel(node, call)) {
+        return;
+    }
     for (size_t b = 0; b < NODE_WAIT_BUCKETS; b++) {
         struct node_waiter **link = &node->waiters[b];
         while (*link != NULL) {

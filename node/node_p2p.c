@@ -32,6 +32,7 @@
 #include "core/hex.h"
 #include "core/log.h"
 #include "node_internal.h"
+#include "node_plane.h"
 #include "api.pb-c.h"
 #include "p2p.pb-c.h"
 #include "p2p/p2p.h"
@@ -747,7 +748,7 @@ static int node_on_message(void *data, uint64_t id, enum p2p_channel channel,
     case P2P_CH_STATUS:
         return node_on_status(node, id, bytes, len, errmsg);
     case P2P_CH_CHUNK:
-        break;
+        return node__plane_receive(node, id, bytes, len, errmsg);
     }
     return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_MALFORMED,
                        "channel %d is not served by this node", (int)channel);
@@ -767,6 +768,7 @@ static void node_on_connected(void *data, uint64_t id,
     slot->height = 0;
     node_p2p_status(node, id);
     node_p2p_own_msgs(node, id);
+    node__plane_peer_up(node, id, key);
 }
 
 static void node_on_disconnected(void *data, uint64_t id,
@@ -775,10 +777,10 @@ static void node_on_disconnected(void *data, uint64_t id,
     struct node *node = data;
     struct node_peer *peer = node_peer_find(node, id);
 
-    (void)key;
     if (peer != NULL) {
         memset(peer, 0, sizeof(*peer));
     }
+    node__plane_peer_down(node, id, key);
     if (node->sync_peer == id) {
         node->sync_peer = 0;
         node_sync_maybe(node);

@@ -144,6 +144,16 @@ sleep 4
 h2=$(height 0)
 check "node 2 killed too: commits stop (no quorum: $h -> $h2)" test "$h2" -le $((h + 1))
 
+# Nothing commits now, so a tx stays in node 0's mempool: a second one of
+# the same operator key passes over the nonce it holds (TDEI_NONCE_TAKEN).
+to3=$(sed -n 's/^member = //p' "$LN/node3/config.ini")
+n1=$("$TDEI_BIN" --home "$LN/node0" --json tx transfer --to "$to3" --amount 1 \
+    --no-wait 2>/dev/null | sed -n 's/.*"nonce": *\([0-9]*\).*/\1/p')
+n2=$("$TDEI_BIN" --home "$LN/node0" --json tx transfer --to "$to3" --amount 2 \
+    --no-wait 2>/dev/null | sed -n 's/.*"nonce": *\([0-9]*\).*/\1/p')
+check "a pending tx's nonce is passed over by the next submit ($n1, $n2)" \
+    test -n "$n1" -a "$n2" = "$((n1 + 1))"
+
 start_node 2
 check "node 2 back: commits resume" wait_height 0 $((h2 + 3)) 40
 check "node 2 caught up" wait_height 2 "$(height 0)" 30
