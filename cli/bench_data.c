@@ -14,6 +14,7 @@
 #include "selfrun.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -33,6 +34,15 @@
 #define BD_PUSH_MAX 1000u     /* records per IngestRecords at most */
 #define BD_RECORD_MAX 128u    /* bytes of one record */
 #define BD_PRICE 1u           /* credits: the file, and per record */
+
+/* Set by SIGINT or SIGTERM: every wait ends, the nodes are stopped. */
+static volatile sig_atomic_t bd_interrupted;
+
+static void bd_on_signal(int sig)
+{
+    (void)sig;
+    bd_interrupted = 1;
+}
 
 struct bd
 {
@@ -202,6 +212,9 @@ static int bd_wait_delivered(struct bd *b, const uint8_t *xid)
         if (status == CODEC_EXCHANGE_DELIVERED) {
             return CLI_EXIT_OK;
         }
+        if (bd_interrupted) {
+            return bd_fail("interrupted");
+        }
         if (mono_us() >= deadline) {
             return bd_fail("the owner's node did not deliver the payload "
                            "within %u s (the exchange is %s)",
@@ -226,6 +239,9 @@ static int bd_wait_complete(struct bd *b, const uint8_t *xid)
         }
         if (st.state == 2) {
             return CLI_EXIT_OK;
+        }
+        if (bd_interrupted) {
+            return bd_fail("interrupted");
         }
         if (mono_us() >= deadline) {
             return bd_fail("the transfer has %llu of %llu chunks after %u s",
@@ -344,7 +360,7 @@ static int bd_push_due(struct bd *b, uint64_t from, uint64_t to)
             }
             return CLI_EXIT_OK;
         }
-        if (rc != TDEI_BUSY || mono_us() >= deadline) {
+        if (rc != TDEI_BUSY || mono_us() >= deadline || bd_interrupted) {
             return bd_fail("the owner's node refused records %llu-%llu: %s "
                            "(%s)",
                            (unsigned long long)from,
@@ -367,6 +383,10 @@ static int bd_push(struct bd *b)
 
     while (rc == CLI_EXIT_OK && next < b->records) {
         uint64_t elapsed = mono_us() - t0;
+
+        if (bd_interrupted) {
+            return bd_fail("interrupted");
+        }
         uint64_t due = elapsed * rate / 1000000u + 1u;
 
         due = due > b->records ? b->records : due;
@@ -426,6 +446,9 @@ static int bd_collect(struct bd *b)
             from = page->next_seq;
         }
         api_client_response_free(resp);
+        if (bd_interrupted) {
+            return bd_fail("interrupted");
+        }
         if (mono_us() - quiet_since > (uint64_t)BD_DRAIN_MS * 1000u) {
             return bd_fail("%llu of %llu records reached the subscriber; none "
                            "came in the last %u s",
@@ -533,6 +556,7 @@ static int bd_measure(struct bd *b)
 int bench_data_run(const struct bench_data_args *a)
 {
     struct bd *b = tdei_calloc(1, sizeof(*b));
+    struct sigaction sa;
     char dir[HOME_PATH_MAX];
     uint64_t t0 = mono_us();
     int made = 0;
@@ -542,6 +566,11 @@ int bench_data_run(const struct bench_data_args *a)
         return cli_fail(TDEI_NOMEM, NULL);
     }
     b->a = a;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = bd_on_signal;
+    (void)sigaction(SIGINT, &sa, NULL);
+    (void)sigaction(SIGTERM, &sa, NULL);
+    selfrun_cancel_on(&bd_interrupted);
     rc = cli_bench_dir(a->dir, dir, &made);
     if (rc == CLI_EXIT_OK) {
         rc = cli_localnet_create("bench", dir, a->nodes, 0, 0, &b->ln);

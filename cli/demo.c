@@ -989,8 +989,8 @@ static int demo_prepare(struct demo *d)
         rc = nodecall_dataset(&d->consumer_nc, d->dataset, &ds, errmsg);
         codec_message_free((ProtobufCMessage *)ds);
         ds = NULL;
-        if (rc == TDEI_NOTFOUND) {
-            break;
+        if (rc != 0) {
+            break; /* free (TDEI_NOTFOUND), or the node did not answer */
         }
     }
     if (rc != TDEI_NOTFOUND) {
@@ -1112,6 +1112,7 @@ int cli_localnet_demo(struct cli_ctx *ctx, int argc, char **argv)
     sa.sa_handler = demo_on_signal;
     (void)sigaction(SIGINT, &sa, NULL);
     (void)sigaction(SIGTERM, &sa, NULL);
+    selfrun_cancel_on(&demo_interrupted);
     rc = demo_prepare(d);
     if (rc == CLI_EXIT_OK) {
         printf("tdei localnet demo: %zu nodes in %s\n"

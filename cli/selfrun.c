@@ -18,6 +18,13 @@
 #define SELFRUN_POLL_MS 10u   /* how often a wait looks again */
 #define SELFRUN_KILL_MS 2000u /* SIGTERM, then SIGKILL after this */
 
+static const volatile sig_atomic_t *selfrun_cancel;
+
+void selfrun_cancel_on(const volatile sig_atomic_t *flag)
+{
+    selfrun_cancel = flag;
+}
+
 static uint64_t mono_ms(void)
 {
     struct timespec ts;
@@ -182,6 +189,13 @@ int selfrun_wait(struct selfrun *run, int *exit_code, char *errmsg)
 {
     *exit_code = 255;
     while (!selfrun_done(run, exit_code)) {
+        if (selfrun_cancel != NULL && *selfrun_cancel) {
+            (void)snprintf(errmsg, TDEI_ERRMSG_SIZE,
+                           "interrupted; the command was stopped (pid %d)",
+                           (int)run->pid);
+            selfrun_kill(run);
+            return TDEI_CANCELED;
+        }
         if (mono_ms() >= run->deadline_ms) {
             (void)snprintf(errmsg, TDEI_ERRMSG_SIZE,
                            "the command was still running at its time "

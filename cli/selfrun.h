@@ -11,6 +11,7 @@
 #include "home.h"
 
 #include <jansson.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -27,6 +28,11 @@ struct selfrun
     char err_path[HOME_PATH_MAX]; /* its stderr */
 };
 
+/* From now on, a wait of this module returns early once *@flag is not 0
+ * (set by a signal handler, say): the child is then stopped as at its
+ * deadline. NULL turns that off. */
+void selfrun_cancel_on(const volatile sig_atomic_t *flag);
+
 /* Start `tdei ARGV...` (@argc words, without the program name) with
  * stdout into @out_path and stderr into @err_path (both created or
  * truncated, mode 0600), stdin from /dev/null, to be killed after
@@ -38,11 +44,13 @@ int selfrun_start(struct selfrun *run, const char *const *argv, size_t argc,
                   const char *out_path, const char *err_path,
                   uint64_t timeout_ms, char *errmsg);
 
-/* Wait until the child of @run exits, or its deadline passes: then it
- * gets SIGTERM, SIGKILL 2 s later, and is reaped.
+/* Wait until the child of @run exits, or its deadline passes (or the
+ * cancel flag is set): then it gets SIGTERM, SIGKILL 2 s later, and is
+ * reaped.
  * Returns: 0 with *@exit_code its exit status (128 + N when killed by
  * signal N); TDEI_TIMEOUT (it ran past its deadline and was killed:
- * errmsg says so). Either way run->pid is 0 afterwards. */
+ * errmsg says so); TDEI_CANCELED (the cancel flag was set). Either way
+ * run->pid is 0 afterwards. */
 int selfrun_wait(struct selfrun *run, int *exit_code, char *errmsg);
 
 /* Whether the child of @run has exited (it is then reaped, *@exit_code
