@@ -589,7 +589,7 @@ int bench_data_run(const struct bench_data_args *a)
                     "`tdei localnet down --dir %s`\n",
                     b->ln.dir, b->ln.dir);
         }
-    } else if (made) {
+    } else {
         fprintf(stderr,
                 "tdei bench: the localnet, its logs and the commands' "
                 "output stay in %s\n",

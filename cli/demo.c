@@ -477,7 +477,7 @@ static int step_delivery(struct demo *d)
                        "root that is not the one requested",
                        x->sealed_key.len);
     } else {
-        demo_ok("delivered at height %llu: a %zu-byte sealed key, the "
+        demo_ok("delivered at height %llu: a sealed key of %zu bytes, the "
                 "requested root",
                 (unsigned long long)x->delivered_height, x->sealed_key.len);
     }
