@@ -326,6 +326,20 @@ int cli_exchange_read(const struct cli_ctx *ctx, const char *id_hex,
                       const uint8_t *id, ProtobufCMessage **exchange,
                       uint64_t *escrow, uint64_t *height);
 
+/* As cli_call, for requests the node holds a while (FetchPayload,
+ * DeliverNow, ImportPayload): the answer may take @wait_ms plus a margin.
+ * Defined in cmd_exchange.c. */
+int cli_call_wait(const struct cli_ctx *ctx, Tdei__Api__Request *req,
+                  Tdei__Api__Response **resp, uint32_t wait_ms);
+
+/* Make the file path @path (option @name of `tdei @what`) absolute with
+ * the working directory into @out: the node works in another directory,
+ * so it takes absolute paths only. An empty or too long result is a
+ * usage error. Returns an exit code. Defined in cmd_exchange.c. */
+#define CLI_PATH_SIZE 8200u
+int cli_path_absolute(const char *what, const char *name, const char *path,
+                      char out[CLI_PATH_SIZE]);
+
 /* The hex of @data (@n bytes) as a new JSON string; "" when @n is 0. */
 json_t *cli_json_hex(const uint8_t *data, size_t n);
 

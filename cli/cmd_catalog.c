@@ -1,7 +1,9 @@
 /* tdei catalog: publish and manage catalog entries (the catalog,
- * classify and ownership contracts) and show them. */
+ * classify and ownership contracts) and show them; import a payload file
+ * for publishing and set how the node delivers an entry (data plane). */
 #include "cli.h"
 
+#include "api/client.h"
 #include "contracts/contract.h"
 #include "core/assert.h"
 #include "core/codec.h"
@@ -110,6 +112,59 @@ static int list_sort(const char *what, const char *name, struct cli_list *l)
     return CLI_EXIT_OK;
 }
 
+/* ---- payload files ------------------------------------------------------- */
+
+/* The node seals a file at about the speed of the disk; an hour bounds a
+ * healthy import of the largest payload. */
+#define IMPORT_WAIT_MS 3600000u
+
+/* Have the node import @file (made absolute here) as version @version of
+ * @id; print what it stored unless --json. Fills @root and @size.
+ * Returns an exit code. */
+static int payload_import(const struct cli_ctx *ctx, const char *what,
+                          const char *file, const char *id, uint32_t version,
+                          struct cli_hash *root, uint64_t *size)
+{
+    Tdei__Api__Request req = TDEI__API__REQUEST__INIT;
+    Tdei__Api__ImportPayload imp = TDEI__API__IMPORT_PAYLOAD__INIT;
+    Tdei__Api__Response *resp = NULL;
+    const Tdei__Api__PayloadInfo *info;
+    char path[CLI_PATH_SIZE];
+    char hex[HEX32];
+    int rc = cli_path_absolute(what, "--file", file, path);
+
+    if (rc != CLI_EXIT_OK) {
+        return rc;
+    }
+    imp.path = path;
+    imp.dataset = (char *)(uintptr_t)id;
+    imp.version = version;
+    req.req_case = TDEI__API__REQUEST__REQ_IMPORT_PAYLOAD;
+    req.import_payload = &imp;
+    rc = cli_call_wait(ctx, &req, &resp, IMPORT_WAIT_MS);
+    if (rc != CLI_EXIT_OK) {
+        return rc;
+    }
+    info = resp->payload;
+    if (info->content_root.len != sizeof(root->bytes)) {
+        api_client_response_free(resp);
+        return cli_fail(TDEI_MALFORMED, "the node answered the import "
+                                        "without a 32-byte content root");
+    }
+    memcpy(root->bytes, info->content_root.data, sizeof(root->bytes));
+    root->set = 1;
+    *size = info->size;
+    if (!ctx->json) {
+        (void)tdei_hex_encode(hex, sizeof(hex), root->bytes,
+                              sizeof(root->bytes));
+        printf("imported %s: %llu bytes, %llu chunks, root %s\n", path,
+               (unsigned long long)info->size,
+               (unsigned long long)info->chunk_count, hex);
+    }
+    api_client_response_free(resp);
+    return CLI_EXIT_OK;
+}
+
 /* ---- publish, version, reprice ------------------------------------------- */
 
 static int catalog_publish(struct cli_ctx *ctx, int argc, char **argv)
@@ -128,6 +183,7 @@ static int catalog_publish(struct cli_ctx *ctx, int argc, char **argv)
     struct cli_list tags = {0};
     struct cli_list parents = {0};
     struct cli_hash root = {0};
+    const char *file = NULL;
     const struct cli_opt opts[] = {
         {.name = "id",
          .type = CLI_OPT_TEXT,
@@ -188,13 +244,22 @@ static int catalog_publish(struct cli_ctx *ctx, int argc, char **argv)
          .dest = &size,
          .meta = "N",
          .help = "dataset: payload bytes before encryption"},
+        {.name = "file",
+         .type = CLI_OPT_TEXT,
+         .dest = &file,
+         .meta = "PATH",
+         .help = "dataset: the payload; the node imports it and publishes "
+                 "its root and size"},
     };
     const struct cli_spec spec = {
         .what = "catalog publish",
         .about = "Publish a new catalog entry at version 1; this home's "
                  "member becomes\nits owner and publisher. A dataset needs "
-                 "--content-root; a stream has\nno content root or size "
-                 "(open it with `tdei stream open`). Tags and\nparents are "
+                 "--file or --content-root; a\nstream has no content root or "
+                 "size (open it with `tdei stream open`).\nWith --file PATH "
+                 "the node cuts the file into encrypted chunks, keeps\nthe "
+                 "key, and delivers it to approved consumers on its own "
+                 "(see\n`tdei catalog delivery`). Tags and parents are "
                  "sorted here.",
         .opts = opts,
         .opts_count = sizeof(opts) / sizeof(opts[0]),
@@ -215,10 +280,21 @@ static int catalog_publish(struct cli_ctx *ctx, int argc, char **argv)
     if (rc == CLI_EXIT_OK) {
         rc = list_sort(spec.what, "parent", &parents);
     }
-    if (rc == CLI_EXIT_OK && kind == CODEC_KIND_DATASET && !root.set) {
-        rc = cli_usage_error(spec.what, "a dataset needs --content-root HEX "
-                                        "(its root over the encrypted "
-                                        "chunks)");
+    if (rc == CLI_EXIT_OK && file != NULL &&
+        (root.set || size != 0 || kind != CODEC_KIND_DATASET)) {
+        rc = cli_usage_error(spec.what,
+                             "--file goes with a dataset and without "
+                             "--content-root and --size (the node finds "
+                             "both)");
+    }
+    if (rc == CLI_EXIT_OK && kind == CODEC_KIND_DATASET && !root.set &&
+        file == NULL) {
+        rc = cli_usage_error(spec.what, "a dataset needs --file PATH or "
+                                        "--content-root HEX (its root over "
+                                        "the encrypted chunks)");
+    }
+    if (rc == CLI_EXIT_OK && file != NULL) {
+        rc = payload_import(ctx, spec.what, file, id, 1, &root, &size);
     }
     if (rc != CLI_EXIT_OK) {
         return rc;
@@ -247,19 +323,45 @@ static int catalog_publish(struct cli_ctx *ctx, int argc, char **argv)
     return cli_tx_submit(ctx, &tx, &body);
 }
 
+/* The version entry @id is at on the ledger. Returns an exit code. */
+static int entry_version(const struct cli_ctx *ctx, const char *id,
+                         uint64_t *version)
+{
+    ProtobufCMessage *msg = NULL;
+    uint8_t key[CONTRACT_KEY_SIZE_MAX];
+    char what[128];
+    int rc;
+
+    (void)snprintf(what, sizeof(what), "entry %s", id);
+    rc = cli_object_get(ctx, key, contract_key_dataset(key, id), what,
+                        &tdei__dataset__descriptor, &msg, NULL);
+    if (rc == CLI_EXIT_OK) {
+        *version = ((const Tdei__Dataset *)msg)->version;
+    }
+    codec_message_free(msg);
+    return rc;
+}
+
 static int catalog_version(struct cli_ctx *ctx, int argc, char **argv)
 {
     struct cli_tx tx = CLI_TX_INIT(NULL);
     struct cli_hash root = {0};
     const char *schema = "";
+    const char *file = NULL;
     uint64_t size = 0;
+    uint64_t current = 0;
     const struct cli_opt opts[] = {
+        {.name = "file",
+         .type = CLI_OPT_TEXT,
+         .dest = &file,
+         .meta = "PATH",
+         .help = "the new version's payload; the node imports it and "
+                 "publishes its root and size"},
         {.name = "content-root",
          .type = CLI_OPT_HASH,
          .dest = &root,
          .meta = "HEX",
-         .help = "the new version's root; differs from the current one",
-         .flags = CLI_REQUIRED},
+         .help = "the new version's root; differs from the current one"},
         {.name = "size",
          .type = CLI_OPT_U64,
          .dest = &size,
@@ -277,7 +379,9 @@ static int catalog_version(struct cli_ctx *ctx, int argc, char **argv)
         .operands_min = 1,
         .operands_max = 1,
         .about = "Publish the next version of dataset ID (owner only), "
-                 "linked to the\nprevious version's root.",
+                 "linked to the\nprevious version's root. Give the payload "
+                 "as --file PATH (the node\nimports it as the next "
+                 "version) or its root as --content-root HEX.",
         .opts = opts,
         .opts_count = sizeof(opts) / sizeof(opts[0]),
         .tx = &tx,
@@ -291,6 +395,25 @@ static int catalog_version(struct cli_ctx *ctx, int argc, char **argv)
         return rc;
     }
     rc = cli_arg_entry(spec.what, "ID", argv[first]);
+    if (rc == CLI_EXIT_OK && (file != NULL) == root.set) {
+        rc = cli_usage_error(spec.what, "give the new version as --file PATH "
+                                        "or --content-root HEX (one of "
+                                        "them)");
+    }
+    if (rc == CLI_EXIT_OK && file != NULL && size != 0) {
+        rc = cli_usage_error(spec.what, "--size goes with --content-root; "
+                                        "with --file the node finds it");
+    }
+    if (rc == CLI_EXIT_OK && file != NULL) {
+        rc = entry_version(ctx, argv[first], &current);
+    }
+    if (rc == CLI_EXIT_OK && file != NULL && current >= UINT32_MAX) {
+        rc = cli_fail(TDEI_OVERFLOW, "the entry is at its last version");
+    }
+    if (rc == CLI_EXIT_OK && file != NULL) {
+        rc = payload_import(ctx, spec.what, file, argv[first],
+                            (uint32_t)current + 1, &root, &size);
+    }
     if (rc != CLI_EXIT_OK) {
         return rc;
     }
@@ -742,6 +865,60 @@ static int catalog_show(struct cli_ctx *ctx, int argc, char **argv)
     return rc;
 }
 
+/* ---- delivery ------------------------------------------------------------ */
+
+static int catalog_delivery(struct cli_ctx *ctx, int argc, char **argv)
+{
+    static const char *const modes[] = {"auto", "manual", NULL};
+    const struct cli_spec spec = {
+        .what = "catalog delivery",
+        .operands = "ID auto|manual",
+        .operands_min = 2,
+        .operands_max = 2,
+        .about = "Set how this node delivers the approved exchanges of its "
+                 "member's\nentry ID: auto (the default: it delivers on its "
+                 "own once approved)\nor manual (the operator runs `tdei "
+                 "exchange deliver EXCHANGE-ID`).\nThe node keeps the "
+                 "setting across restarts.",
+    };
+    Tdei__Api__Request req = TDEI__API__REQUEST__INIT;
+    Tdei__Api__SetDelivery set = TDEI__API__SET_DELIVERY__INIT;
+    Tdei__Api__Response *resp = NULL;
+    const char *mode;
+    int first;
+    int rc;
+
+    if (!cli_parse(&spec, argc, argv, &first, &rc)) {
+        return rc;
+    }
+    rc = cli_arg_entry(spec.what, "ID", argv[first]);
+    if (rc != CLI_EXIT_OK) {
+        return rc;
+    }
+    mode = argv[first + 1];
+    if (strcmp(mode, modes[0]) != 0 && strcmp(mode, modes[1]) != 0) {
+        return cli_usage_error(spec.what, "'%s' is neither auto nor manual",
+                               mode);
+    }
+    set.dataset = argv[first];
+    set.manual = strcmp(mode, modes[1]) == 0;
+    req.req_case = TDEI__API__REQUEST__REQ_SET_DELIVERY;
+    req.set_delivery = &set;
+    rc = cli_call(ctx, &req, &resp);
+    if (rc != CLI_EXIT_OK) {
+        return rc;
+    }
+    mode = resp->delivery->manual ? modes[1] : modes[0];
+    if (ctx->json) {
+        rc = cli_print_json(json_pack(
+            "{s:s, s:s}", "entry", resp->delivery->dataset, "delivery", mode));
+    } else {
+        printf("entry     %s\ndelivery  %s\n", resp->delivery->dataset, mode);
+    }
+    api_client_response_free(resp);
+    return rc;
+}
+
 int cli_cmd_catalog(struct cli_ctx *ctx, int argc, char **argv)
 {
     static const struct cli_command commands[] = {
@@ -756,6 +933,7 @@ int cli_cmd_catalog(struct cli_ctx *ctx, int argc, char **argv)
         {"offer", catalog_offer, "offer an entry to another member"},
         {"accept", catalog_accept, "accept an ownership offer"},
         {"cancel-offer", catalog_cancel_offer, "withdraw an open offer"},
+        {"delivery", catalog_delivery, "deliver automatically or by hand"},
         {"search", cli_cmd_catalog_search,
          "find entries by words and filters"},
     };

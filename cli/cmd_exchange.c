@@ -1,8 +1,11 @@
 /* tdei exchange: request, approve, deliver, confirm, dispute, resolve and
- * revoke data exchanges (the exchange contract), and show them. Exchange
- * ids are the request tx ids, printed and taken as 64 hex digits. */
+ * revoke data exchanges (the exchange contract), and show them; fetch a
+ * delivered payload and follow its transfer (the node's data plane).
+ * Exchange ids are the request tx ids, printed and taken as 64 hex
+ * digits. */
 #include "cli.h"
 
+#include "api/client.h"
 #include "contracts/contract.h"
 #include "core/assert.h"
 #include "core/codec.h"
@@ -12,12 +15,77 @@
 #include <sodium.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define HEX32 TDEI_HEX_SIZE(32)
 #define CONTENT_KEY_SIZE 32u /* the raw content key sealed for delivery */
 #define KEY_FILE_MAX 512u    /* bytes read from --key-file at most */
+#define PATH_MAX_BYTES 4096u /* an absolute path the node accepts */
+/* The node holds a fetch until the payload is here or its wait ends
+ * (FetchPayload.timeout_ms); the answer may take that long plus this. */
+#define ANSWER_MARGIN_MS 15000u
+#define FETCH_WAIT_S_DEFAULT 300u
+#define FETCH_WAIT_S_MAX 3600u
+/* A DeliverNow is answered once its tx commits: the node gives up on an
+ * own tx after 60 s (node_plane.h NODE_OWN_TIMEOUT_MS). */
+#define DELIVER_WAIT_MS 60000u
+
+int cli_call_wait(const struct cli_ctx *ctx, Tdei__Api__Request *req,
+                  Tdei__Api__Response **resp, uint32_t wait_ms)
+{
+    struct api_client client;
+    char errmsg[TDEI_ERRMSG_SIZE] = "";
+    int rc;
+
+    *resp = NULL;
+    rc = cli_connect(ctx, &client, wait_ms + ANSWER_MARGIN_MS);
+    if (rc != CLI_EXIT_OK) {
+        return rc;
+    }
+    rc = api_client_call(&client, req, resp, errmsg);
+    api_client_close(&client);
+    if (rc != 0) {
+        return cli_fail(rc, errmsg);
+    }
+    if ((*resp)->code != 0) {
+        rc = cli_fail((int)(*resp)->code, (*resp)->error);
+        api_client_response_free(*resp);
+        *resp = NULL;
+        return rc;
+    }
+    return CLI_EXIT_OK;
+}
+
+int cli_path_absolute(const char *what, const char *name, const char *path,
+                      char out[CLI_PATH_SIZE])
+{
+    char cwd[PATH_MAX];
+    int n;
+
+    if (path[0] == '\0') {
+        return cli_usage_error(what, "%s is empty; give a file path", name);
+    }
+    if (path[0] == '/') {
+        n = snprintf(out, CLI_PATH_SIZE, "%s", path);
+    } else if (getcwd(cwd, sizeof(cwd)) == NULL) {
+        return cli_error("cannot read the working directory to make %s "
+                         "'%s' absolute: %s; give an absolute path",
+                         name, path, strerror(errno));
+    } else {
+        n = snprintf(out, CLI_PATH_SIZE, "%s/%s", cwd, path);
+    }
+    if (n < 0 || (size_t)n > PATH_MAX_BYTES) {
+        return cli_usage_error(what,
+                               "%s '%.60s...' makes an absolute path of more "
+                               "than %u bytes",
+                               name, path, PATH_MAX_BYTES);
+    }
+    return CLI_EXIT_OK;
+}
 
 static int exchange_request(struct cli_ctx *ctx, int argc, char **argv)
 {
@@ -382,6 +450,29 @@ static int key_seal(const struct cli_ctx *ctx, const char *xid_hex,
     return rc;
 }
 
+/* `exchange deliver ID` without a key: the owner's node delivers. */
+static int deliver_now(const struct cli_ctx *ctx, const uint8_t *id)
+{
+    Tdei__Api__Request req = TDEI__API__REQUEST__INIT;
+    Tdei__Api__DeliverNow now = TDEI__API__DELIVER_NOW__INIT;
+    Tdei__Api__Response *resp = NULL;
+    int rc;
+
+    now.exchange.data = (uint8_t *)(uintptr_t)id;
+    now.exchange.len = CODEC_HASH_SIZE;
+    req.req_case = TDEI__API__REQUEST__REQ_DELIVER_NOW;
+    req.deliver_now = &now;
+    rc = cli_call_wait(ctx, &req, &resp, DELIVER_WAIT_MS);
+    if (rc != CLI_EXIT_OK) {
+        return rc;
+    }
+    rc = cli_tx_result_print(
+        ctx, resp->deliver_now->tx_id.data, resp->deliver_now->height,
+        resp->deliver_now->index, &resp->deliver_now->result, NULL);
+    api_client_response_free(resp);
+    return rc;
+}
+
 static int exchange_deliver(struct cli_ctx *ctx, int argc, char **argv)
 {
     _Static_assert(CODEC_SEALED_KEY_SIZE ==
@@ -419,7 +510,12 @@ static int exchange_deliver(struct cli_ctx *ctx, int argc, char **argv)
                  "put the\ncontent key, sealed to the consumer's encryption "
                  "key with\ncrypto_box_seal, and the content root on the "
                  "ledger. A raw 32-byte\nkey is sealed here with the "
-                 "consumer's key read from the ledger.",
+                 "consumer's key read from the ledger.\nWithout "
+                 "--sealed-key and --key-file the owner's node delivers "
+                 "now with\nthe key it kept at `catalog publish --file` "
+                 "(or, for a stream, the\nsubscription key), signed with "
+                 "the node's operator key; use this when\nthe entry is "
+                 "set to manual delivery (`tdei catalog delivery`).",
         .opts = opts,
         .opts_count = sizeof(opts) / sizeof(opts[0]),
         .tx = &tx,
@@ -440,10 +536,21 @@ static int exchange_deliver(struct cli_ctx *ctx, int argc, char **argv)
     if (rc != CLI_EXIT_OK) {
         return rc;
     }
-    if ((sealed_hex == NULL) == (key_file == NULL)) {
+    if (sealed_hex != NULL && key_file != NULL) {
         return cli_usage_error(spec.what,
                                "give the content key as --sealed-key HEX or "
-                               "--key-file FILE");
+                               "--key-file FILE, not both");
+    }
+    if (sealed_hex == NULL && key_file == NULL) {
+        if (root.set || tx.nonce != 0 || tx.no_wait ||
+            tx.passphrase_file != NULL) {
+            return cli_usage_error(
+                spec.what, "--content-root, --nonce, --no-wait and "
+                           "--passphrase-file go with --sealed-key or "
+                           "--key-file; without a key the node delivers "
+                           "with what it holds");
+        }
+        return deliver_now(ctx, id);
     }
     if (sealed_hex != NULL) {
         key_len = key_parse(key, sealed_hex);
@@ -478,6 +585,187 @@ static int exchange_deliver(struct cli_ctx *ctx, int argc, char **argv)
     body.op_case = TDEI__TX_BODY__OP_EXCHANGE_DELIVER;
     body.exchange_deliver = &deliver;
     return cli_tx_submit(ctx, &tx, &body);
+}
+
+/* ---- fetch and transfer -------------------------------------------------- */
+
+/* `-o FILE` is `--output FILE`: copy @argv into @out with that spelled
+ * out (cli_parse reads long options only). */
+static void output_short_option(int argc, char **argv, char **out)
+{
+    for (int i = 0; i < argc; i++) {
+        out[i] = strcmp(argv[i], "-o") == 0 ? "--output" : argv[i];
+    }
+    out[argc] = NULL;
+}
+
+static int exchange_fetch(struct cli_ctx *ctx, int argc, char **argv)
+{
+    const char *output = NULL;
+    uint64_t wait_s = FETCH_WAIT_S_DEFAULT;
+    const struct cli_opt opts[] = {
+        {.name = "output",
+         .type = CLI_OPT_TEXT,
+         .dest = &output,
+         .meta = "FILE",
+         .help = "write the payload to FILE (also -o FILE); its directory "
+                 "must exist",
+         .flags = CLI_REQUIRED},
+        {.name = "timeout",
+         .type = CLI_OPT_U64,
+         .dest = &wait_s,
+         .meta = "SEC",
+         .help = "wait at most SEC seconds for the chunks (default 300)",
+         .min = 1,
+         .max = FETCH_WAIT_S_MAX},
+    };
+    const struct cli_spec spec = {
+        .what = "exchange fetch",
+        .operands = "EXCHANGE-ID",
+        .operands_min = 1,
+        .operands_max = 1,
+        .about = "Fetch the payload of a delivered exchange of this home's "
+                 "member: the\nnode pulls the chunks from the owner's node "
+                 "(each checked against the\ncontent root on the ledger), "
+                 "opens the content key sealed to this\nmember, decrypts "
+                 "and writes FILE at once or not at all. When the wait\n"
+                 "ends first the transfer goes on: run the command again.",
+        .opts = opts,
+        .opts_count = sizeof(opts) / sizeof(opts[0]),
+    };
+    Tdei__Api__Request req = TDEI__API__REQUEST__INIT;
+    Tdei__Api__FetchPayload fetch = TDEI__API__FETCH_PAYLOAD__INIT;
+    Tdei__Api__Response *resp = NULL;
+    const Tdei__Api__FetchResult *res;
+    char **args = calloc((size_t)argc + 1, sizeof(*args));
+    char path[CLI_PATH_SIZE];
+    char hex[HEX32];
+    uint8_t id[CODEC_HASH_SIZE];
+    int first;
+    int rc;
+
+    if (args == NULL) {
+        return cli_error("out of memory");
+    }
+    output_short_option(argc, argv, args);
+    if (!cli_parse(&spec, argc, args, &first, &rc)) {
+        free(args);
+        return rc;
+    }
+    rc = cli_arg_hash(spec.what, "EXCHANGE-ID", args[first], id);
+    if (rc == CLI_EXIT_OK) {
+        rc = cli_path_absolute(spec.what, "--output", output, path);
+    }
+    free(args);
+    if (rc != CLI_EXIT_OK) {
+        return rc;
+    }
+    fetch.exchange.data = id;
+    fetch.exchange.len = sizeof(id);
+    fetch.out_path = path;
+    fetch.timeout_ms = (uint32_t)(wait_s * 1000u);
+    req.req_case = TDEI__API__REQUEST__REQ_FETCH_PAYLOAD;
+    req.fetch_payload = &fetch;
+    rc = cli_call_wait(ctx, &req, &resp, fetch.timeout_ms);
+    if (rc != CLI_EXIT_OK) {
+        return rc;
+    }
+    res = resp->fetch;
+    (void)tdei_hex_encode(hex, sizeof(hex), res->content_root.data,
+                          res->content_root.len == 32 ? 32 : 0);
+    if (ctx->json) {
+        rc = cli_print_json(json_pack(
+            "{s:s, s:I, s:I, s:I, s:I, s:s}", "content_root", hex, "size",
+            (json_int_t)res->size, "chunks", (json_int_t)res->chunk_count,
+            "chunks_fetched", (json_int_t)res->chunks_fetched,
+            "chunks_refetched", (json_int_t)res->chunks_refetched, "file",
+            res->out_path));
+    } else {
+        printf("content root    %s\nsize            %llu bytes\n"
+               "chunks          %llu\nfetched         %llu chunks (this "
+               "node's run)\nrefetched       %llu (failed their proof)\n"
+               "file            %s\n",
+               hex, (unsigned long long)res->size,
+               (unsigned long long)res->chunk_count,
+               (unsigned long long)res->chunks_fetched,
+               (unsigned long long)res->chunks_refetched, res->out_path);
+    }
+    api_client_response_free(resp);
+    return rc;
+}
+
+static const char *const payload_states[] = {"partial", "complete", NULL};
+
+static int exchange_transfer(struct cli_ctx *ctx, int argc, char **argv)
+{
+    const struct cli_spec spec = {
+        .what = "exchange transfer",
+        .operands = "EXCHANGE-ID",
+        .operands_min = 1,
+        .operands_max = 1,
+        .about = "Show the payload of an exchange as this node holds it: "
+                 "chunks present\nof the count, whether it is being pulled, "
+                 "chunks fetched and refetched\nsince the node started, and "
+                 "the last refusal or failure.",
+    };
+    Tdei__Api__Request req = TDEI__API__REQUEST__INIT;
+    Tdei__Api__GetPayloadState get = TDEI__API__GET_PAYLOAD_STATE__INIT;
+    Tdei__Api__Response *resp = NULL;
+    const Tdei__Api__PayloadState *st;
+    const char *state;
+    char hex[HEX32];
+    uint8_t id[CODEC_HASH_SIZE];
+    int first;
+    int rc;
+
+    if (!cli_parse(&spec, argc, argv, &first, &rc)) {
+        return rc;
+    }
+    rc = cli_arg_hash(spec.what, "EXCHANGE-ID", argv[first], id);
+    if (rc != CLI_EXIT_OK) {
+        return rc;
+    }
+    get.exchange.data = id;
+    get.exchange.len = sizeof(id);
+    req.req_case = TDEI__API__REQUEST__REQ_GET_PAYLOAD_STATE;
+    req.get_payload_state = &get;
+    rc = cli_call(ctx, &req, &resp);
+    if (rc != CLI_EXIT_OK) {
+        return rc;
+    }
+    st = resp->payload_state;
+    state = st->state == 0 ? "absent" : cli_name(payload_states, st->state);
+    (void)tdei_hex_encode(hex, sizeof(hex), st->content_root.data,
+                          st->content_root.len == 32 ? 32 : 0);
+    if (ctx->json) {
+        rc = cli_print_json(json_pack(
+            "{s:s, s:s, s:I, s:I, s:I, s:b, s:I, s:I, s:s, s:s}",
+            "content_root", hex, "state", state, "size", (json_int_t)st->size,
+            "chunks", (json_int_t)st->chunk_count, "chunks_present",
+            (json_int_t)st->chunks_present, "fetching", st->fetching,
+            "chunks_fetched", (json_int_t)st->chunks_fetched,
+            "chunks_refetched", (json_int_t)st->chunks_refetched, "last_error",
+            st->last_error, "last_error_code",
+            st->last_error_code != 0 ? tdei_errname((int)st->last_error_code)
+                                     : ""));
+    } else {
+        printf("content root    %s\nstate           %s\nsize            "
+               "%llu bytes\nchunks          %llu of %llu here\n"
+               "fetching        %s\nfetched         %llu\nrefetched       "
+               "%llu\nlast error      %s%s%s%s\n",
+               hex, state, (unsigned long long)st->size,
+               (unsigned long long)st->chunks_present,
+               (unsigned long long)st->chunk_count, st->fetching ? "yes" : "no",
+               (unsigned long long)st->chunks_fetched,
+               (unsigned long long)st->chunks_refetched,
+               st->last_error[0] != '\0' ? st->last_error : "-",
+               st->last_error_code != 0 ? " (" : "",
+               st->last_error_code != 0 ? tdei_errname((int)st->last_error_code)
+                                        : "",
+               st->last_error_code != 0 ? ")" : "");
+    }
+    api_client_response_free(resp);
+    return rc;
 }
 
 /* ---- show and list ------------------------------------------------------- */
@@ -767,6 +1055,8 @@ int cli_cmd_exchange(struct cli_ctx *ctx, int argc, char **argv)
         {"approve", exchange_approve, "approve a request (owner, regulator)"},
         {"reject", exchange_reject, "reject a request; refund the consumer"},
         {"deliver", exchange_deliver, "deliver the sealed key (owner)"},
+        {"fetch", exchange_fetch, "fetch and decrypt a delivered payload"},
+        {"transfer", exchange_transfer, "show a payload's transfer here"},
         {"confirm", exchange_confirm, "confirm a delivery; pay the owner"},
         {"dispute", exchange_dispute, "dispute a delivery (consumer)"},
         {"resolve", exchange_resolve, "resolve a dispute (public_service)"},

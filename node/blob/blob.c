@@ -33,6 +33,8 @@
 #define BLOB_MANIFEST_MAX (BLOB_MANIFEST_FIXED + BLOB_DATASET_ID_MAX)
 #define BLOB_IMPORT_BATCH 64u /* chunks per write transaction (4 MiB) */
 #define BLOB_PATH_MAX 4096u
+/* chunks, leaves, manifests, meta, keys, delivery, transfers */
+#define BLOB_DBS 7u
 
 _Static_assert(BLOB_SEALED_SIZE_MAX ==
                    BLOB_CHUNK_SIZE +
@@ -54,6 +56,9 @@ struct blob_store
     MDB_dbi leaves;        /* root || index -> leaf hash */
     MDB_dbi manifests;     /* root -> manifest record */
     MDB_dbi meta;          /* blob.version */
+    MDB_dbi keys;          /* root -> content key */
+    MDB_dbi delivery;      /* dataset id -> delivery setting */
+    MDB_dbi transfers;     /* root -> exchange id */
     uint64_t map_size;     /* bytes mapped now */
     uint64_t map_size_max; /* bytes, from blob_store_open */
     /* The leaves of the last complete blob served by blob_get_chunk. */
@@ -569,6 +574,15 @@ static int blob_dbs_open(struct blob_store *s, char *errmsg)
         rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta);
     }
     if (rc == 0) {
+        rc = mdb_dbi_open(txn, "keys", MDB_CREATE, &s->keys);
+    }
+    if (rc == 0) {
+        rc = mdb_dbi_open(txn, "delivery", MDB_CREATE, &s->delivery);
+    }
+    if (rc == 0) {
+        rc = mdb_dbi_open(txn, "transfers", MDB_CREATE, &s->transfers);
+    }
+    if (rc == 0) {
         rc = mdb_get(txn, s->meta, &key, &val);
         if (rc == MDB_NOTFOUND) {
             blob_u64_put(version, BLOB_FORMAT_VERSION);
@@ -611,7 +625,7 @@ static int blob_env_open(struct blob_store *s, char *errmsg)
         return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, store_code(rc),
                            "create LMDB environment: %s", mdb_strerror(rc));
     }
-    rc = mdb_env_set_maxdbs(s->env, 4);
+    rc = mdb_env_set_maxdbs(s->env, BLOB_DBS);
     if (rc == 0) {
         rc = mdb_env_open(s->env, s->dir, MDB_NOTLS, 0600);
     }
@@ -769,6 +783,12 @@ static int blob_remove_fn(struct blob_store *s, MDB_txn *txn, void *arg,
             return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, store_code(rc),
                                "remove manifest: %s", mdb_strerror(rc));
         }
+        rc = mdb_del(txn, s->keys, &key, NULL);
+        if (rc != 0 && rc != MDB_NOTFOUND) {
+            *mdb_rc = rc;
+            return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, store_code(rc),
+                               "remove content key: %s", mdb_strerror(rc));
+        }
         rc = 0;
     }
     return rc;
@@ -873,6 +893,12 @@ static int blob_import_batch_fn(struct blob_store *s, MDB_txn *txn, void *arg,
         rlen = blob_manifest_encode(record, &m);
         rc = blob_put(txn, s->manifests, im->root, BLOB_ROOT_SIZE, record,
                       rlen, mdb_rc, "manifest", errmsg);
+    }
+    /* The key is kept exactly when the blob is complete: both in the
+     * transaction of the last batch. */
+    if (rc == 0 && m.state == BLOB_STATE_COMPLETE) {
+        rc = blob_put(txn, s->keys, im->root, BLOB_ROOT_SIZE, im->key,
+                      BLOB_KEY_SIZE, mdb_rc, "content key", errmsg);
     }
     return rc;
 }
@@ -1123,34 +1149,29 @@ int blob_expect(struct blob_store *store, const uint8_t root[BLOB_ROOT_SIZE],
 struct blob_put_arg
 {
     const uint8_t *root;
-    uint64_t index;
-    const uint8_t *sealed;
-    size_t len;
-    const struct merkle_inclusion *proof;
+    struct blob_chunk_in *chunks;
+    size_t n;
 };
 
-static int blob_put_fn(struct blob_store *s, MDB_txn *txn, void *arg,
-                       int *mdb_rc, char *errmsg)
+/* Check and store one chunk of @a in @txn against the manifest @m (its
+ * present count grows). A refusal is the chunk's own outcome (rc 0 with
+ * c->rc set); only a store failure is returned. */
+static int blob_put_one(struct blob_store *s, MDB_txn *txn, const uint8_t *root,
+                        struct blob_manifest *m, struct blob_chunk_in *c,
+                        int *mdb_rc, char *errmsg)
 {
-    struct blob_put_arg *a = arg;
-    struct blob_manifest m;
     uint8_t key[BLOB_CHUNK_KEY_SIZE];
     uint8_t leaf[MERKLE_HASH_SIZE];
-    uint8_t record[BLOB_MANIFEST_MAX];
     MDB_val k = {.mv_size = sizeof(key), .mv_data = key};
     MDB_val v;
-    size_t rlen;
-    int rc = blob_manifest_get(s, txn, a->root, &m, errmsg);
+    int rc;
 
-    if (rc != 0) {
-        return rc;
+    c->rc = blob_chunk_check(root, m->chunk_count, c->index, c->sealed, c->len,
+                             c->proof, c->errmsg);
+    if (c->rc != 0) {
+        return 0;
     }
-    rc = blob_chunk_check(a->root, m.chunk_count, a->index, a->sealed, a->len,
-                          a->proof, errmsg);
-    if (rc != 0) {
-        return rc;
-    }
-    blob_chunk_key(key, a->root, a->index);
+    blob_chunk_key(key, root, c->index);
     rc = mdb_get(txn, s->leaves, &k, &v);
     if (rc == 0) {
         return 0; /* a duplicate: already stored */
@@ -1158,27 +1179,77 @@ static int blob_put_fn(struct blob_store *s, MDB_txn *txn, void *arg,
     if (rc != MDB_NOTFOUND) {
         *mdb_rc = rc;
         return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, store_code(rc),
-                           "read leaf %" PRIu64 ": %s", a->index,
+                           "read leaf %" PRIu64 ": %s", c->index,
                            mdb_strerror(rc));
     }
-    TDEI_ASSERT(m.present < m.chunk_count);
-    merkle_leaf_hash(leaf, a->sealed, a->len);
-    rc = blob_put(txn, s->chunks, key, sizeof(key), a->sealed, a->len, mdb_rc,
+    TDEI_ASSERT(m->present < m->chunk_count);
+    merkle_leaf_hash(leaf, c->sealed, c->len);
+    rc = blob_put(txn, s->chunks, key, sizeof(key), c->sealed, c->len, mdb_rc,
                   "chunk", errmsg);
     if (rc == 0) {
         rc = blob_put(txn, s->leaves, key, sizeof(key), leaf, sizeof(leaf),
                       mdb_rc, "leaf", errmsg);
     }
     if (rc == 0) {
-        m.present++;
-        if (m.present == m.chunk_count) {
-            m.state = BLOB_STATE_COMPLETE;
-        }
-        rlen = blob_manifest_encode(record, &m);
-        rc = blob_put(txn, s->manifests, a->root, BLOB_ROOT_SIZE, record,
-                      rlen, mdb_rc, "manifest", errmsg);
+        c->is_new = 1;
+        m->present++;
     }
     return rc;
+}
+
+static int blob_put_fn(struct blob_store *s, MDB_txn *txn, void *arg,
+                       int *mdb_rc, char *errmsg)
+{
+    struct blob_put_arg *a = arg;
+    struct blob_manifest m;
+    uint8_t record[BLOB_MANIFEST_MAX];
+    uint64_t before;
+    size_t rlen;
+    int rc = blob_manifest_get(s, txn, a->root, &m, errmsg);
+
+    if (rc != 0) {
+        return rc;
+    }
+    before = m.present;
+    /* Every attempt starts from nothing (a full map runs this again). */
+    for (size_t i = 0; i < a->n; i++) {
+        a->chunks[i].rc = 0;
+        a->chunks[i].is_new = 0;
+        a->chunks[i].errmsg[0] = '\0';
+    }
+    for (size_t i = 0; i < a->n && rc == 0; i++) {
+        rc = blob_put_one(s, txn, a->root, &m, &a->chunks[i], mdb_rc, errmsg);
+    }
+    if (rc != 0 || m.present == before) {
+        return rc;
+    }
+    if (m.present == m.chunk_count) {
+        m.state = BLOB_STATE_COMPLETE;
+    }
+    rlen = blob_manifest_encode(record, &m);
+    return blob_put(txn, s->manifests, a->root, BLOB_ROOT_SIZE, record, rlen,
+                    mdb_rc, "manifest", errmsg);
+}
+
+int blob_put_chunks(struct blob_store *store,
+                    const uint8_t root[BLOB_ROOT_SIZE],
+                    struct blob_chunk_in *chunks, size_t n, char *errmsg)
+{
+    struct blob_put_arg arg = {.root = root, .chunks = chunks, .n = n};
+    char text[17];
+    int rc;
+
+    TDEI_ASSERT(n <= BLOB_PUT_MAX);
+    rc = blob_write(store, blob_put_fn, &arg, errmsg);
+    if (rc != 0) {
+        for (size_t i = 0; i < n; i++) {
+            chunks[i].is_new = 0; /* the transaction did not commit */
+        }
+        return tdei_errwrap(errmsg, TDEI_ERRMSG_SIZE, rc,
+                            "put %zu chunks of %s...", n,
+                            blob_root_text(root, text));
+    }
+    return 0;
 }
 
 int blob_put_chunk(struct blob_store *store,
@@ -1186,22 +1257,22 @@ int blob_put_chunk(struct blob_store *store,
                    const uint8_t *sealed, size_t len,
                    const struct merkle_inclusion *proof, char *errmsg)
 {
-    struct blob_put_arg arg = {
-        .root = root,
+    struct blob_chunk_in c = {
         .index = index,
         .sealed = sealed,
         .len = len,
         .proof = proof,
     };
     char text[17];
-    int rc = blob_write(store, blob_put_fn, &arg, errmsg);
+    int rc = blob_put_chunks(store, root, &c, 1, errmsg);
 
-    if (rc != 0) {
-        return tdei_errwrap(errmsg, TDEI_ERRMSG_SIZE, rc,
-                            "put chunk %" PRIu64 " of %s...", index,
-                            blob_root_text(root, text));
+    if (rc == 0 && c.rc != 0) {
+        memcpy(errmsg, c.errmsg, TDEI_ERRMSG_SIZE);
+        rc = tdei_errwrap(errmsg, TDEI_ERRMSG_SIZE, c.rc,
+                          "put chunk %" PRIu64 " of %s...", index,
+                          blob_root_text(root, text));
     }
-    return 0;
+    return rc;
 }
 
 int blob_missing(struct blob_store *store, const uint8_t root[BLOB_ROOT_SIZE],
@@ -1598,5 +1669,208 @@ int blob_info(struct blob_store *store, const uint8_t root[BLOB_ROOT_SIZE],
     out->size = m.size;
     out->chunk_count = m.chunk_count;
     out->chunks_present = m.present;
+    return 0;
+}
+
+/* ---- the node's records: keys, delivery settings, transfers -------------- */
+
+/* Read the value of @key (@klen bytes) in @dbi into @out, which must be
+ * exactly @size bytes long. Returns 0, TDEI_NOTFOUND, TDEI_CORRUPT (another
+ * length) or a store code. */
+static int blob_record_get(struct blob_store *s, MDB_dbi dbi,
+                           const uint8_t *key, size_t klen, uint8_t *out,
+                           size_t size, const char *what, char *errmsg)
+{
+    MDB_txn *txn = NULL;
+    MDB_val k = {.mv_size = klen, .mv_data = (void *)key};
+    MDB_val v;
+    int rc = blob_read_begin(s, &txn, errmsg);
+
+    if (rc != 0) {
+        return rc;
+    }
+    rc = mdb_get(txn, dbi, &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        rc =
+            tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_NOTFOUND, "no %s", what);
+    } else if (rc != 0) {
+        rc = tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, store_code(rc),
+                         "read %s: %s", what, mdb_strerror(rc));
+    } else if (v.mv_size != size) {
+        rc = tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_CORRUPT,
+                         "%s record has %zu bytes, not %zu", what, v.mv_size,
+                         size);
+    } else {
+        memcpy(out, v.mv_data, size);
+    }
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+struct blob_record_arg
+{
+    MDB_dbi dbi;
+    const uint8_t *key;
+    size_t klen;
+    const uint8_t *val; /* NULL: delete */
+    size_t vlen;
+    const char *what;
+};
+
+static int blob_record_fn(struct blob_store *s, MDB_txn *txn, void *arg,
+                          int *mdb_rc, char *errmsg)
+{
+    struct blob_record_arg *a = arg;
+    MDB_val k = {.mv_size = a->klen, .mv_data = (void *)a->key};
+    int rc;
+
+    (void)s;
+    if (a->val != NULL) {
+        return blob_put(txn, a->dbi, a->key, a->klen, a->val, a->vlen, mdb_rc,
+                        a->what, errmsg);
+    }
+    rc = mdb_del(txn, a->dbi, &k, NULL);
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        *mdb_rc = rc;
+        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, store_code(rc),
+                           "delete %s: %s", a->what, mdb_strerror(rc));
+    }
+    return 0;
+}
+
+int blob_key_get(struct blob_store *store, const uint8_t root[BLOB_ROOT_SIZE],
+                 uint8_t key[BLOB_KEY_SIZE], char *errmsg)
+{
+    char text[17];
+    int rc = blob_record_get(store, store->keys, root, BLOB_ROOT_SIZE, key,
+                             BLOB_KEY_SIZE, "content key", errmsg);
+
+    if (rc != 0) {
+        sodium_memzero(key, BLOB_KEY_SIZE);
+        return tdei_errwrap(errmsg, TDEI_ERRMSG_SIZE, rc, "blob %s...",
+                            blob_root_text(root, text));
+    }
+    return 0;
+}
+
+int blob_delivery_set(struct blob_store *store, const char *dataset_id,
+                      int manual, char *errmsg)
+{
+    uint8_t val = manual ? 1 : 0;
+    struct blob_record_arg arg = {
+        .dbi = store->delivery,
+        .key = (const uint8_t *)dataset_id,
+        .val = &val,
+        .vlen = 1,
+        .what = "delivery setting",
+    };
+    int rc = blob_id_check(dataset_id, &arg.klen, errmsg);
+
+    if (rc != 0) {
+        return rc;
+    }
+    return blob_write(store, blob_record_fn, &arg, errmsg);
+}
+
+int blob_delivery_get(struct blob_store *store, const char *dataset_id,
+                      int *manual, char *errmsg)
+{
+    uint8_t val = 0;
+    size_t len;
+    int rc = blob_id_check(dataset_id, &len, errmsg);
+
+    *manual = 0;
+    if (rc == 0) {
+        rc =
+            blob_record_get(store, store->delivery, (const uint8_t *)dataset_id,
+                            len, &val, 1, "delivery setting", errmsg);
+    }
+    if (rc == TDEI_NOTFOUND) {
+        return 0; /* never set: automatic */
+    }
+    if (rc == 0 && val > 1) {
+        rc = tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_CORRUPT,
+                         "delivery setting of %s is %u, not 0 or 1", dataset_id,
+                         val);
+    }
+    *manual = rc == 0 && val == 1;
+    return rc;
+}
+
+int blob_transfer_put(struct blob_store *store,
+                      const uint8_t root[BLOB_ROOT_SIZE],
+                      const uint8_t xid[BLOB_XID_SIZE], char *errmsg)
+{
+    struct blob_record_arg arg = {
+        .dbi = store->transfers,
+        .key = root,
+        .klen = BLOB_ROOT_SIZE,
+        .val = xid,
+        .vlen = BLOB_XID_SIZE,
+        .what = "transfer",
+    };
+
+    return blob_write(store, blob_record_fn, &arg, errmsg);
+}
+
+int blob_transfer_del(struct blob_store *store,
+                      const uint8_t root[BLOB_ROOT_SIZE], char *errmsg)
+{
+    struct blob_record_arg arg = {
+        .dbi = store->transfers,
+        .key = root,
+        .klen = BLOB_ROOT_SIZE,
+        .what = "transfer",
+    };
+
+    return blob_write(store, blob_record_fn, &arg, errmsg);
+}
+
+int blob_transfer_list(struct blob_store *store,
+                       uint8_t (*roots)[BLOB_ROOT_SIZE],
+                       uint8_t (*xids)[BLOB_XID_SIZE], size_t cap, size_t *n,
+                       char *errmsg)
+{
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    MDB_val key;
+    MDB_val val;
+    int rc;
+
+    *n = 0;
+    rc = blob_read_begin(store, &txn, errmsg);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = mdb_cursor_open(txn, store->transfers, &cur);
+    if (rc == 0) {
+        rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
+    }
+    /* Bounded by @cap. */
+    while (rc == 0 && *n < cap) {
+        if (key.mv_size != BLOB_ROOT_SIZE || val.mv_size != BLOB_XID_SIZE) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        memcpy(roots[*n], key.mv_data, BLOB_ROOT_SIZE);
+        memcpy(xids[*n], val.mv_data, BLOB_XID_SIZE);
+        (*n)++;
+        rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
+    }
+    if (cur != NULL) {
+        mdb_cursor_close(cur);
+    }
+    mdb_txn_abort(txn);
+    if (rc == MDB_CORRUPTED) {
+        *n = 0;
+        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_CORRUPT,
+                           "a transfer record is not a 32-byte root and a "
+                           "32-byte exchange id");
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        *n = 0;
+        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, store_code(rc),
+                           "list transfers: %s", mdb_strerror(rc));
+    }
     return 0;
 }

@@ -37,6 +37,19 @@
  *   leaves    root (32) || u64 BE index -> leaf hash (32) of that chunk
  *   manifests root (32)                 -> manifest record (below)
  *   meta      "blob.version"            -> u64 BE BLOB_FORMAT_VERSION
+ *   keys      root (32)                 -> content key (32): an imported
+ *                                          blob's, kept exactly while it is
+ *                                          complete (written with the last
+ *                                          chunks, removed with the blob)
+ *   delivery  dataset id                -> u8: 1 manual, 0 automatic
+ *                                          delivery by the owner's node
+ *   transfers root (32)                 -> exchange id (32): the blobs a
+ *                                          consumer's node is pulling, to
+ *                                          resume after a restart
+ * The last three came after the first four without changing their
+ * records, so the format version stays 1 (an older store simply gains
+ * the empty databases). The content keys are secrets: the blobs directory
+ * is mode 0700 like the home's keys/.
  * A leaf record exists exactly when its chunk record exists (both are
  * written and deleted in one transaction). Leaves sit in their own
  * database so that an inclusion proof reads 32 bytes per chunk rather than
@@ -83,6 +96,9 @@
 #define BLOB_ROOT_SIZE MERKLE_HASH_SIZE
 #define BLOB_DATASET_ID_MAX 255u /* bytes; the nonce encodes it after a u8 */
 #define BLOB_TAG_CHUNK "tdei/chunk" /* tagged-hash tag of chunk nonces */
+
+#define BLOB_XID_SIZE 32u /* an exchange id (transfers) */
+#define BLOB_PUT_MAX 256u /* chunks per blob_put_chunks call at most */
 
 /* The largest payload blob_import_file accepts: 64 GiB = 2^20 chunks, so
  * the leaf hashes an import holds in memory stay within 32 MiB. */
@@ -193,11 +209,12 @@ void blob_store_close(struct blob_store *store);
  * Two passes over the file, 64 KiB at a time: the first seals every chunk
  * and keeps only its leaf hash (32 bytes per chunk) to find the root, the
  * second seals again (same key and nonces, so the same bytes) and stores
- * the chunks in write transactions of up to 64 chunks. A chunk whose leaf
- * differs in the second pass means the file changed meanwhile: the import
- * fails. On any failure after the first store write everything stored
- * under the root is removed again; if even that fails (or the process
- * dies), a manifest in state partial says so.
+ * the chunks in write transactions of up to 64 chunks; the last one also
+ * stores the content key in `keys`, so a complete imported blob always
+ * has its key (blob_key_get). A chunk whose leaf differs in the second
+ * pass means the file changed meanwhile: the import fails. On any failure after
+ * the first store write everything stored under the root is removed again; if
+ * even that fails (or the process dies), a manifest in state partial says so.
  * Returns: 0; TDEI_NOTFOUND (no such file); TDEI_INVAL (not a regular
  * file; bad dataset id); TDEI_TOOBIG (larger than BLOB_SIZE_MAX);
  * TDEI_PERM; TDEI_IOERR (read failed, or the file changed during import);
@@ -233,6 +250,34 @@ int blob_put_chunk(struct blob_store *store,
                    const uint8_t root[BLOB_ROOT_SIZE], uint64_t index,
                    const uint8_t *sealed, size_t len,
                    const struct merkle_inclusion *proof, char *errmsg);
+
+/* One received chunk for blob_put_chunks. */
+struct blob_chunk_in
+{
+    uint64_t index;                       /* in: its index */
+    const uint8_t *sealed;                /* in: the sealed chunk */
+    size_t len;                           /* in: its length */
+    const struct merkle_inclusion *proof; /* in: its inclusion proof */
+    int rc;                               /* out: 0 stored (now or before),
+                                             or the blob_chunk_check code */
+    int is_new;                           /* out: 1 when this call stored
+                                             it */
+    char errmsg[TDEI_ERRMSG_SIZE];        /* out: why, when rc is not 0 */
+};
+
+/* Store up to BLOB_PUT_MAX received chunks of the expected blob @root in
+ * one write transaction (one sync for all: a consumer's node stores what
+ * arrived together). Each chunk is checked as blob_put_chunk checks it
+ * and gets its own outcome: a refused chunk stores nothing and does not
+ * stop the others; one already stored is accepted and changes nothing.
+ * Returns: 0 (see each chunk's rc and is_new); TDEI_NOTFOUND (no manifest
+ * for @root); TDEI_NOSPACE; TDEI_IOERR; TDEI_CORRUPT. On failure nothing
+ * is stored (every is_new is 0).
+ * In:  @chunks: @n entries (@n <= BLOB_PUT_MAX, asserted), their buffers
+ *      borrowed for the call; the outputs are written. */
+int blob_put_chunks(struct blob_store *store,
+                    const uint8_t root[BLOB_ROOT_SIZE],
+                    struct blob_chunk_in *chunks, size_t n, char *errmsg);
 
 /* List the indexes of the chunks of @root not yet stored, ascending: the
  * first @cap of them go into @indexes and *@n is their number (so a caller
@@ -276,5 +321,49 @@ int blob_export_file(struct blob_store *store,
  * TDEI_IOERR. On failure @out is zeroed. */
 int blob_info(struct blob_store *store, const uint8_t root[BLOB_ROOT_SIZE],
               struct blob_info *out);
+
+/* ---- the node's records -------------------------------------------------- */
+
+/* Read the content key of the imported blob @root.
+ * Returns: 0; TDEI_NOTFOUND (this store never imported @root, or the
+ * import did not complete); TDEI_CORRUPT; TDEI_IOERR. On failure @key is
+ * zeroed.
+ * Out: @key: a secret; wipe it (sodium_memzero) when done. */
+int blob_key_get(struct blob_store *store, const uint8_t root[BLOB_ROOT_SIZE],
+                 uint8_t key[BLOB_KEY_SIZE], char *errmsg);
+
+/* Set the delivery of entry @dataset_id to manual (@manual 1) or
+ * automatic (0), durably.
+ * Returns: 0; TDEI_INVAL (an id of 0 or more than BLOB_DATASET_ID_MAX
+ * bytes); TDEI_NOSPACE; TDEI_IOERR. */
+int blob_delivery_set(struct blob_store *store, const char *dataset_id,
+                      int manual, char *errmsg);
+
+/* Read the delivery setting of @dataset_id into @manual: 1 manual, 0
+ * automatic (also when never set).
+ * Returns: 0; TDEI_INVAL (bad id); TDEI_CORRUPT; TDEI_IOERR. On failure
+ * *@manual is 0. */
+int blob_delivery_get(struct blob_store *store, const char *dataset_id,
+                      int *manual, char *errmsg);
+
+/* Record (replacing any earlier one) that this node pulls @root for
+ * exchange @xid, or forget it; forgetting an absent record is 0.
+ * Returns: 0; TDEI_NOSPACE; TDEI_IOERR. */
+int blob_transfer_put(struct blob_store *store,
+                      const uint8_t root[BLOB_ROOT_SIZE],
+                      const uint8_t xid[BLOB_XID_SIZE], char *errmsg);
+int blob_transfer_del(struct blob_store *store,
+                      const uint8_t root[BLOB_ROOT_SIZE], char *errmsg);
+
+/* List the recorded transfers in root order: the first @cap of them into
+ * @roots and @xids, their number in *@n (so *@n == @cap says there may be
+ * more).
+ * Returns: 0; TDEI_CORRUPT (a record of the wrong size); TDEI_IOERR. On
+ * failure *@n is 0.
+ * Out: @roots, @xids: @cap entries each (may be NULL when @cap is 0). */
+int blob_transfer_list(struct blob_store *store,
+                       uint8_t (*roots)[BLOB_ROOT_SIZE],
+                       uint8_t (*xids)[BLOB_XID_SIZE], size_t cap, size_t *n,
+                       char *errmsg);
 
 #endif

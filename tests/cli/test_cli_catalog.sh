@@ -56,7 +56,7 @@ expect_usage "--parent 'base-set' is given twice" "publish refuses a repeated pa
     "${AS_B[@]}" "${PUB[@]}" --parent base-set --parent base-set
 expect_usage "--content-root 'cafe' is not 64 hex digits" "publish checks the root" \
     "${AS_B[@]}" "${PUB[@]}" --content-root cafe
-expect_usage 'a dataset needs --content-root HEX' "a dataset has a root" \
+expect_usage 'a dataset needs --file PATH or --content-root HEX' "a dataset has a root" \
     "${AS_B[@]}" catalog publish --id press-line --kind dataset --title t \
     --domain rd --level 1 --class general --price-model one_time
 expect_usage 'a stream is priced per_record or by subscription, not one_time \(TDEI_MALFORMED\)' \
@@ -76,7 +76,7 @@ expect_usage 'names itself as a parent' "an entry is not its own parent" \
     "${AS_B[@]}" "${PUB[@]}" --parent press-line
 expect_usage 'missing operand: give ID' "version needs an id" \
     "${AS_B[@]}" catalog version --content-root "$ROOT"
-expect_usage '--content-root HEX is required' "version needs a root" \
+expect_usage 'give the new version as --file PATH or --content-root HEX' "version needs a root" \
     "${AS_B[@]}" catalog version press-line
 expect_usage "ID 'x' is not an entry id" "version checks the id" \
     "${AS_B[@]}" catalog version x --content-root "$ROOT"

@@ -47,9 +47,10 @@ expect_usage "unexpected argument 'more'" "approve takes one id" \
     "${AS_B[@]}" exchange approve "$X" more
 expect_usage "unknown option '--reason'" "confirm takes no reason" \
     "${AS_C[@]}" exchange confirm "$X" --reason late
-expect_usage 'give the content key as --sealed-key HEX or --key-file FILE' \
-    "deliver needs a key" "${AS_B[@]}" exchange deliver "$X"
-expect_usage 'give the content key as --sealed-key HEX or --key-file FILE' \
+expect_usage '--content-root, --nonce, --no-wait and --passphrase-file go with --sealed-key or --key-file' \
+    "deliver without a key (the node's) takes no root" "${AS_B[@]}" exchange deliver "$X" \
+    --content-root "$ROOT"
+expect_usage 'give the content key as --sealed-key HEX or --key-file FILE, not both' \
     "deliver takes one key" "${AS_B[@]}" exchange deliver "$X" --sealed-key "$KEY" \
     --key-file /nonexistent
 expect_usage '--sealed-key is neither 64 hex digits \(a content key\) nor 160' \

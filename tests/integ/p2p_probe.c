@@ -5,13 +5,23 @@
  *
  *   p2p_probe --addr 127.0.0.1:PORT --chain ID --key FILE send CH HEX
  *
- * MODE: handshake, garbage, oversize, truncated, replay, tamper, send.
+ *   p2p_probe --addr 127.0.0.1:PORT --chain ID --key FILE chunk XID I...
+ *
+ * MODE: handshake, garbage, oversize, truncated, replay, tamper, send,
+ * chunk.
  * handshake: exit 0 when the node completed the handshake (and stayed
  * connected or sent a sealed frame within 3 s), 3 when it closed during
  * it. Attacks: exit 0 when the node closed the connection within 3 s, 4
  * when it stayed open. send: after the handshake, one sealed message on
  * channel CH (1-255) whose bytes are HEX (may be empty); exit as for an
- * attack, so 0 says the node refused the message. Exit 1 on a local error, 2 on bad usage. One line
+ * attack, so 0 says the node refused the message. chunk: after the
+ * handshake, a ChunkRequest (channel 5) for exchange XID (64 hex digits)
+ * and the chunk indexes I... (1-16 of them; more are sent as given, to
+ * test the node's limit), then the node's answers on channel 5 are read
+ * (other channels are skipped) until every index is answered: exit 0
+ * when every chunk came (ChunkData), 5 on a ChunkRefused, 6 when the node
+ * closed the connection, 4 when it did not answer within 3 s; one line
+ * per answer on stdout. Exit 1 on a local error, 2 on bad usage. One line
  * on stdout says what happened. */
 #include "p2p_raw.h"
 
@@ -34,6 +44,9 @@
 #define EXIT_USAGE 2
 #define EXIT_REFUSED 3
 #define EXIT_OPEN 4
+#define EXIT_CHUNK_REFUSED 5
+#define EXIT_CLOSED 6
+#define CHUNK_INDEXES_MAX 32 /* indexes a chunk probe sends at most */
 
 struct probe {
     char ip[64];
@@ -47,7 +60,7 @@ static int usage(void)
 {
     fprintf(stderr, "usage: p2p_probe --addr IP:PORT --chain ID --key FILE "
                     "handshake|garbage|oversize|truncated|replay|tamper|"
-                    "send CH HEX\n");
+                    "send CH HEX|chunk XID INDEX...\n");
     return EXIT_USAGE;
 }
 
@@ -188,6 +201,154 @@ static int mode_send(struct probe *pr, const char *channel, const char *hex)
     return expect_closed(pr, "the message");
 }
 
+/* Read the next channel-5 message: its bytes (tdei_malloc) after the
+ * channel byte. Returns RAW_OK, RAW_CLOSED, RAW_TIMEOUT or RAW_ERROR. */
+static int read_data_message(struct probe *pr, uint8_t **msg, size_t *len)
+{
+    char errmsg[TDEI_ERRMSG_SIZE];
+
+    /* Bounded: each frame is read within the socket's timeout, and the
+     * node sends a Status and gossip now and then at most. */
+    for (int frames = 0; frames < 1000; frames++) {
+        uint8_t *body = NULL;
+        size_t size = 0;
+        size_t plain = 0;
+        int rc = raw_read_frame(&pr->raw, &body, &size);
+        if (rc != RAW_OK) {
+            return rc;
+        }
+        if (secure_open(&pr->raw.sec, body, size, &plain, errmsg) != 0) {
+            tdei_free(body);
+            return RAW_ERROR;
+        }
+        if (plain >= 1 && body[0] == 5) {
+            *len = plain - 1;
+            *msg = tdei_malloc(*len + 1);
+            if (*msg == NULL) {
+                tdei_free(body);
+                return RAW_ERROR;
+            }
+            memcpy(*msg, body + 1, *len);
+            tdei_free(body);
+            return RAW_OK;
+        }
+        tdei_free(body);
+    }
+    return RAW_TIMEOUT;
+}
+
+/* Print one channel-5 answer; returns the exit code it stands for, or -1
+ * for a chunk (more may follow). */
+static int chunk_answer(const uint8_t *bytes, size_t len)
+{
+    Tdei__P2p__DataMessage *m =
+        tdei__p2p__data_message__unpack(NULL, len, bytes);
+    int rc = EXIT_LOCAL;
+
+    if (m == NULL) {
+        printf("error: the node sent a data message that does not "
+               "decode\n");
+        return EXIT_LOCAL;
+    }
+    if (m->msg_case == TDEI__P2P__DATA_MESSAGE__MSG_CHUNK) {
+        printf("chunk: index %llu, %zu sealed bytes, %zu proof hashes\n",
+               (unsigned long long)m->chunk->index, m->chunk->sealed.len,
+               m->chunk->n_path);
+        rc = -1;
+    } else if (m->msg_case == TDEI__P2P__DATA_MESSAGE__MSG_CHUNK_REFUSED) {
+        printf("refused: index %llu, %s: %s\n",
+               (unsigned long long)m->chunk_refused->index,
+               tdei_errname((int)m->chunk_refused->code),
+               m->chunk_refused->reason);
+        rc = EXIT_CHUNK_REFUSED;
+    } else {
+        printf("error: the node answered with data message %d\n",
+               (int)m->msg_case);
+    }
+    tdei__p2p__data_message__free_unpacked(m, NULL);
+    return rc;
+}
+
+/* Handshake, then a ChunkRequest for exchange @xid_hex and @indexes. */
+static int mode_chunk(struct probe *pr, const char *xid_hex,
+                      const char *const *indexes, int n)
+{
+    Tdei__P2p__DataMessage msg = TDEI__P2P__DATA_MESSAGE__INIT;
+    Tdei__P2p__ChunkRequest req = TDEI__P2P__CHUNK_REQUEST__INIT;
+    uint64_t idx[CHUNK_INDEXES_MAX];
+    uint8_t xid[32];
+    uint8_t *bytes = NULL;
+    uint8_t *frame = NULL;
+    size_t len = 0;
+    size_t size = 0;
+    int answered = 0;
+    int rc;
+
+    if (n < 1 || n > CHUNK_INDEXES_MAX ||
+        sodium_hex2bin(xid, sizeof(xid), xid_hex, strlen(xid_hex), NULL, &len,
+                       NULL) != 0 ||
+        len != sizeof(xid)) {
+        return usage();
+    }
+    for (int i = 0; i < n; i++) {
+        char *end;
+        idx[i] = strtoull(indexes[i], &end, 10);
+        if (*end != '\0' || indexes[i][0] < '0' || indexes[i][0] > '9') {
+            return usage();
+        }
+    }
+    rc = raw_handshake(&pr->raw, pr->chain, &pr->key);
+    if (rc != RAW_OK) {
+        printf("error: the handshake failed (%d)\n", rc);
+        return rc == RAW_CLOSED ? EXIT_REFUSED : EXIT_LOCAL;
+    }
+    req.exchange.data = xid;
+    req.exchange.len = sizeof(xid);
+    req.indexes = idx;
+    req.n_indexes = (size_t)n;
+    msg.msg_case = TDEI__P2P__DATA_MESSAGE__MSG_CHUNK_REQUEST;
+    msg.chunk_request = &req;
+    len = tdei__p2p__data_message__get_packed_size(&msg);
+    bytes = tdei_malloc(len + 1);
+    if (bytes == NULL) {
+        return EXIT_LOCAL;
+    }
+    (void)tdei__p2p__data_message__pack(&msg, bytes);
+    rc = raw_seal(&pr->raw, 5, bytes, len, &frame, &size);
+    tdei_free(bytes);
+    if (rc == RAW_OK) {
+        rc = raw_send(&pr->raw, frame, size);
+    }
+    tdei_free(frame);
+    if (rc != RAW_OK) {
+        return EXIT_LOCAL;
+    }
+    while (answered < n) {
+        uint8_t *answer = NULL;
+        rc = read_data_message(pr, &answer, &len);
+        if (rc == RAW_CLOSED) {
+            printf("closed: the node closed the connection after the "
+                   "chunk request\n");
+            return EXIT_CLOSED;
+        }
+        if (rc == RAW_TIMEOUT) {
+            printf("open: no answer within %u ms\n", WAIT_MS);
+            return EXIT_OPEN;
+        }
+        if (rc != RAW_OK) {
+            printf("error: a frame from the node does not open\n");
+            return EXIT_LOCAL;
+        }
+        rc = chunk_answer(answer, len);
+        tdei_free(answer);
+        if (rc >= 0) {
+            return rc;
+        }
+        answered++;
+    }
+    return EXIT_DONE;
+}
+
 static int run(struct probe *pr, const char *mode, const char *const *args,
                int nargs)
 {
@@ -219,6 +380,9 @@ static int run(struct probe *pr, const char *mode, const char *const *args,
     }
     if (strcmp(mode, "send") == 0 && nargs == 2) {
         return mode_send(pr, args[0], args[1]);
+    }
+    if (strcmp(mode, "chunk") == 0 && nargs >= 2) {
+        return mode_chunk(pr, args[0], args + 1, nargs - 1);
     }
     return usage();
 }
@@ -259,7 +423,7 @@ int main(int argc, char **argv)
     const char *addr = NULL;
     const char *keyfile = NULL;
     const char *mode = NULL;
-    const char *args[2];
+    const char *args[CHUNK_INDEXES_MAX + 1];
     int nargs = 0;
     int i;
     int rc;
@@ -275,7 +439,7 @@ int main(int argc, char **argv)
             keyfile = argv[++i];
         } else if (mode == NULL && argv[i][0] != '-') {
             mode = argv[i];
-        } else if (mode != NULL && nargs < 2) {
+        } else if (mode != NULL && nargs < CHUNK_INDEXES_MAX + 1) {
             args[nargs++] = argv[i];
         } else {
             return usage();

@@ -4,7 +4,10 @@
 # validators, stops without quorum, catches up by block sync after a
 # restart and from an empty data dir, refuses a non-member key at the
 # handshake, survives garbage, oversized, truncated, replayed and tampered
-# frames, and disconnects and refuses a member that governance removes.
+# frames and messages that break the protocol (a data message that does not
+# decode among them), answers a chunk request it cannot serve with a
+# refusal rather than a ban, and disconnects and refuses a member that
+# governance removes.
 # At the end every validator has the same block id and app hash at every
 # height.
 #
@@ -208,14 +211,22 @@ for m in "2 - an empty consensus message" \
     "2 1203616263 a vote that does not decode" \
     "3 0a020801 a sync request for 0 blocks" \
     "3 0a0408011011 a sync request for 17 blocks" \
-    "5 - a message on the chunk channel, which the node does not serve"; do
+    "5 0a05 a data message that does not decode"; do
     read -r ch hex what <<<"$m"
     [ "$hex" = - ] && hex=""
     sleep 1.7
     expect_exit 0 "$what closes the connection and bans the key" \
         "${as3[@]}" send "$ch" "$hex"
 done
+# A well-formed chunk request the node cannot serve is an answer, not a
+# fault: a ChunkRefused, and the key may connect again at once.
 sleep 1.7
+run "${as3[@]}" chunk "$(printf 'ab%.0s' $(seq 1 32))" 0
+[ "$status" -eq 5 ] && grep -q '^refused: index 0, TDEI_NOTFOUND: ' "$OUT" &&
+    ok "a chunk request for an unknown exchange gets a refusal" ||
+    fail "chunk request for an unknown exchange (exit $status)"
+expect_exit 0 "and no ban: the key's next handshake goes through" \
+    "${as3[@]}" handshake
 expect_exit 4 "a Status message is taken (the connection stays)" \
     "${as3[@]}" send 4 0801
 expect_exit 4 "a tx that the mempool refuses is dropped, not held against the peer" \

@@ -1,8 +1,9 @@
 /* Tests of the payload layer (node/blob): chunk counts, nonces, sealing,
  * chunk checks against the content root, import and export, a consumer
  * store filled from an owner's store in random order across a reopen,
- * refusals, and the map limit. Roots are recomputed here from the stored
- * sealed chunks with merkle.h, independently of blob.c. */
+ * refusals, the map limit, and the node's records (content keys, batched
+ * chunk puts, delivery settings, transfers). Roots are recomputed here
+ * from the stored sealed chunks with merkle.h, independently of blob.c. */
 #include "testutil.h"
 
 #include "blob/blob.h"
@@ -636,6 +637,211 @@ START_TEST(test_blob_import_over_map_limit_leaves_nothing_complete)
 }
 END_TEST
 
+/* ---- the node's records ---------------------------------------------------
+ */
+
+START_TEST(test_blob_import_keeps_its_key_and_consumer_has_none)
+{
+    uint8_t *data = write_random_file(path_in, 2 * BLOB_CHUNK_SIZE + 9);
+    struct blob_store *a = open_ok(path_a, MAP_MAX);
+    struct blob_store *b = open_ok(path_b, MAP_MAX);
+    uint8_t sealed[BLOB_SEALED_SIZE_MAX];
+    uint8_t key[BLOB_KEY_SIZE];
+    struct merkle_inclusion proof;
+    struct imported im;
+    size_t len = 0;
+
+    import_ok(a, path_in, &im);
+    ck_assert_int_eq(blob_key_get(a, im.root, key, errmsg), 0);
+    ck_assert_int_eq(memcmp(key, im.key, BLOB_KEY_SIZE), 0);
+    /* It survives a reopen. */
+    blob_store_close(a);
+    a = open_ok(path_a, MAP_MAX);
+    memset(key, 0, sizeof(key));
+    ck_assert_int_eq(blob_key_get(a, im.root, key, errmsg), 0);
+    ck_assert_int_eq(memcmp(key, im.key, BLOB_KEY_SIZE), 0);
+    /* A consumer that stores every chunk still has no key for it. */
+    ck_assert_int_eq(
+        blob_expect(b, im.root, "ds-1", 3, im.size, im.count, errmsg), 0);
+    for (uint64_t i = 0; i < im.count; i++) {
+        ck_assert_int_eq(
+            blob_get_chunk(a, im.root, i, sealed, &len, &proof, errmsg), 0);
+        ck_assert_int_eq(
+            blob_put_chunk(b, im.root, i, sealed, len, &proof, errmsg), 0);
+    }
+    memset(key, 7, sizeof(key));
+    ck_assert_int_eq(blob_key_get(b, im.root, key, errmsg), TDEI_NOTFOUND);
+    ck_assert_ptr_nonnull(strstr(errmsg, "content key"));
+    for (size_t i = 0; i < BLOB_KEY_SIZE; i++) {
+        ck_assert_uint_eq(key[i], 0); /* zeroed on failure */
+    }
+    blob_store_close(a);
+    blob_store_close(b);
+    free(data);
+}
+END_TEST
+
+/* Fill @c with chunk @index of @root as @a serves it, into @buf. */
+static void chunk_from(struct blob_store *a, const uint8_t *root,
+                       uint64_t index, uint8_t *buf,
+                       struct merkle_inclusion *proof, struct blob_chunk_in *c)
+{
+    memset(c, 0, sizeof(*c));
+    ck_assert_int_eq(
+        blob_get_chunk(a, root, index, buf, &c->len, proof, errmsg), 0);
+    c->index = index;
+    c->sealed = buf;
+    c->proof = proof;
+}
+
+START_TEST(test_blob_put_chunks_gives_each_chunk_its_outcome)
+{
+    uint8_t *data = write_random_file(path_in, 5 * BLOB_CHUNK_SIZE + 100);
+    struct blob_store *a = open_ok(path_a, MAP_MAX);
+    struct blob_store *b = open_ok(path_b, MAP_MAX);
+    static uint8_t bufs[6][BLOB_SEALED_SIZE_MAX];
+    struct merkle_inclusion proofs[6];
+    struct blob_chunk_in c[6];
+    struct blob_info info;
+    struct imported im;
+    uint64_t missing[8];
+
+    import_ok(a, path_in, &im);
+    ck_assert_uint_eq(im.count, 6);
+    /* No manifest yet: nothing is stored, the call fails as a whole. */
+    chunk_from(a, im.root, 0, bufs[0], &proofs[0], &c[0]);
+    ck_assert_int_eq(blob_put_chunks(b, im.root, c, 1, errmsg), TDEI_NOTFOUND);
+    ck_assert_int_eq(c[0].is_new, 0);
+    ck_assert_int_eq(
+        blob_expect(b, im.root, "ds-1", 3, im.size, im.count, errmsg), 0);
+    /* One batch: chunk 0, chunk 1 with a flipped bit, chunk 2 with chunk
+     * 3's proof, chunk 0 again, chunk 5, and index 6 (out of range). */
+    chunk_from(a, im.root, 0, bufs[0], &proofs[0], &c[0]);
+    chunk_from(a, im.root, 1, bufs[1], &proofs[1], &c[1]);
+    bufs[1][100] ^= 1;
+    chunk_from(a, im.root, 2, bufs[2], &proofs[2], &c[2]);
+    chunk_from(a, im.root, 3, bufs[3], &proofs[3], &c[3]);
+    c[2].proof = &proofs[3];
+    c[3] = c[0];
+    chunk_from(a, im.root, 5, bufs[5], &proofs[5], &c[4]);
+    c[5] = c[4];
+    c[5].index = 6;
+    ck_assert_int_eq(blob_put_chunks(b, im.root, c, 6, errmsg), 0);
+    ck_assert_int_eq(c[0].rc, 0);
+    ck_assert_int_eq(c[0].is_new, 1);
+    ck_assert_int_eq(c[1].rc, TDEI_BADPROOF);
+    ck_assert_int_eq(c[1].is_new, 0);
+    ck_assert_ptr_nonnull(strstr(c[1].errmsg, "chunk 1"));
+    ck_assert_int_eq(c[2].rc, TDEI_BADPROOF);
+    ck_assert_int_eq(c[3].rc, 0); /* a duplicate in the same batch */
+    ck_assert_int_eq(c[3].is_new, 0);
+    ck_assert_int_eq(c[4].rc, 0);
+    ck_assert_int_eq(c[4].is_new, 1);
+    ck_assert_int_eq(c[5].rc, TDEI_INVAL);
+    ck_assert_int_eq(blob_info(b, im.root, &info), 0);
+    ck_assert_uint_eq(info.chunks_present, 2);
+    ck_assert_int_eq(info.state, BLOB_STATE_PARTIAL);
+    ck_assert_uint_eq(missing_count(b, im.root, missing, 8), 4);
+    ck_assert_uint_eq(missing[0], 1);
+    ck_assert_uint_eq(missing[1], 2);
+    ck_assert_uint_eq(missing[2], 3);
+    ck_assert_uint_eq(missing[3], 4);
+    /* The rest in one batch completes the blob; 0 comes again. */
+    for (uint64_t i = 1; i <= 4; i++) {
+        chunk_from(a, im.root, i, bufs[i], &proofs[i], &c[i - 1]);
+    }
+    chunk_from(a, im.root, 0, bufs[0], &proofs[0], &c[4]);
+    ck_assert_int_eq(blob_put_chunks(b, im.root, c, 5, errmsg), 0);
+    for (size_t i = 0; i < 5; i++) {
+        ck_assert_int_eq(c[i].rc, 0);
+        ck_assert_int_eq(c[i].is_new, i < 4);
+    }
+    ck_assert_int_eq(blob_info(b, im.root, &info), 0);
+    ck_assert_int_eq(info.state, BLOB_STATE_COMPLETE);
+    ck_assert_uint_eq(info.chunks_present, 6);
+    ck_assert_int_eq(blob_export_file(b, im.root, im.key, path_out, errmsg), 0);
+    assert_file_equals(path_out, data, 5 * BLOB_CHUNK_SIZE + 100);
+    blob_store_close(a);
+    blob_store_close(b);
+    free(data);
+}
+END_TEST
+
+START_TEST(test_blob_delivery_setting_persists_and_refuses_bad_ids)
+{
+    struct blob_store *s = open_ok(path_a, MAP_MAX);
+    char long_id[BLOB_DATASET_ID_MAX + 2];
+    int manual = -1;
+
+    ck_assert_int_eq(blob_delivery_get(s, "ds-1", &manual, errmsg), 0);
+    ck_assert_int_eq(manual, 0); /* never set: automatic */
+    ck_assert_int_eq(blob_delivery_set(s, "ds-1", 1, errmsg), 0);
+    ck_assert_int_eq(blob_delivery_set(s, "ds-2", 0, errmsg), 0);
+    blob_store_close(s);
+    s = open_ok(path_a, MAP_MAX);
+    ck_assert_int_eq(blob_delivery_get(s, "ds-1", &manual, errmsg), 0);
+    ck_assert_int_eq(manual, 1);
+    ck_assert_int_eq(blob_delivery_get(s, "ds-2", &manual, errmsg), 0);
+    ck_assert_int_eq(manual, 0);
+    ck_assert_int_eq(blob_delivery_set(s, "ds-1", 0, errmsg), 0);
+    ck_assert_int_eq(blob_delivery_get(s, "ds-1", &manual, errmsg), 0);
+    ck_assert_int_eq(manual, 0);
+    memset(long_id, 'a', sizeof(long_id) - 1);
+    long_id[sizeof(long_id) - 1] = '\0';
+    ck_assert_int_eq(blob_delivery_set(s, "", 1, errmsg), TDEI_INVAL);
+    ck_assert_int_eq(blob_delivery_set(s, long_id, 1, errmsg), TDEI_INVAL);
+    ck_assert_ptr_nonnull(strstr(errmsg, "256 bytes"));
+    manual = -1;
+    ck_assert_int_eq(blob_delivery_get(s, long_id, &manual, errmsg),
+                     TDEI_INVAL);
+    ck_assert_int_eq(manual, 0);
+    blob_store_close(s);
+}
+END_TEST
+
+START_TEST(test_blob_transfers_listed_in_root_order_across_reopen)
+{
+    struct blob_store *s = open_ok(path_a, MAP_MAX);
+    uint8_t roots[3][BLOB_ROOT_SIZE];
+    uint8_t xids[3][BLOB_XID_SIZE];
+    uint8_t got_roots[4][BLOB_ROOT_SIZE];
+    uint8_t got_xids[4][BLOB_XID_SIZE];
+    size_t n = 99;
+
+    ck_assert_int_eq(blob_transfer_list(s, got_roots, got_xids, 4, &n, errmsg),
+                     0);
+    ck_assert_uint_eq(n, 0);
+    for (int i = 0; i < 3; i++) {
+        memset(roots[i], 0x30 - 0x10 * i, BLOB_ROOT_SIZE); /* descending */
+        memset(xids[i], 0xa0 + i, BLOB_XID_SIZE);
+        ck_assert_int_eq(blob_transfer_put(s, roots[i], xids[i], errmsg), 0);
+    }
+    /* Replacing keeps one record per root. */
+    memset(xids[1], 0xee, BLOB_XID_SIZE);
+    ck_assert_int_eq(blob_transfer_put(s, roots[1], xids[1], errmsg), 0);
+    blob_store_close(s);
+    s = open_ok(path_a, MAP_MAX);
+    ck_assert_int_eq(blob_transfer_list(s, got_roots, got_xids, 4, &n, errmsg),
+                     0);
+    ck_assert_uint_eq(n, 3);
+    for (int i = 0; i < 3; i++) { /* roots ascend: 0x10.., 0x20.., 0x30.. */
+        ck_assert_int_eq(memcmp(got_roots[i], roots[2 - i], BLOB_ROOT_SIZE), 0);
+        ck_assert_int_eq(memcmp(got_xids[i], xids[2 - i], BLOB_XID_SIZE), 0);
+    }
+    ck_assert_int_eq(blob_transfer_list(s, got_roots, got_xids, 2, &n, errmsg),
+                     0);
+    ck_assert_uint_eq(n, 2); /* capped */
+    ck_assert_int_eq(blob_transfer_del(s, roots[1], errmsg), 0);
+    ck_assert_int_eq(blob_transfer_del(s, roots[1], errmsg), 0); /* absent */
+    ck_assert_int_eq(blob_transfer_list(s, got_roots, got_xids, 4, &n, errmsg),
+                     0);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_int_eq(memcmp(got_roots[0], roots[2], BLOB_ROOT_SIZE), 0);
+    ck_assert_int_eq(memcmp(got_roots[1], roots[0], BLOB_ROOT_SIZE), 0);
+    blob_store_close(s);
+}
+END_TEST
+
 /* ---- suite --------------------------------------------------------------- */
 
 static TCase *tcase(const char *name)
@@ -667,6 +873,12 @@ static Suite *blob_suite(void)
     tc = tcase("refusals");
     tcase_add_test(tc, test_blob_refusals);
     tcase_add_test(tc, test_blob_import_over_map_limit_leaves_nothing_complete);
+    suite_add_tcase(suite, tc);
+    tc = tcase("node_records");
+    tcase_add_test(tc, test_blob_import_keeps_its_key_and_consumer_has_none);
+    tcase_add_test(tc, test_blob_put_chunks_gives_each_chunk_its_outcome);
+    tcase_add_test(tc, test_blob_delivery_setting_persists_and_refuses_bad_ids);
+    tcase_add_test(tc, test_blob_transfers_listed_in_root_order_across_reopen);
     suite_add_tcase(suite, tc);
     return suite;
 }
