@@ -7,37 +7,12 @@
 # when /proc/PID/exe is a tdei-node.
 source "$TDEI_SRCDIR/tests/cli/lib.sh"
 source "$TDEI_SRCDIR/tests/cli/net.sh"
+source "$TDEI_SRCDIR/tests/cli/localnet_lib.sh"
 
 LN=$T/ln
 BENCH=$T/bench
 TDEI=(timeout 120 "$TDEI_BIN")
 
-# is_node PID: PID is a running tdei-node.
-is_node() {
-    case "$(readlink "/proc/$1/exe" 2>/dev/null)" in
-    */tdei-node | */tdei-node" (deleted)") return 0 ;;
-    *) return 1 ;;
-    esac
-}
-
-# stop_recorded: TERM, then KILL, every tdei-node recorded under $T.
-stop_recorded() {
-    local f pid alive pids=()
-    for f in "$T"/*/node*/node.pid; do
-        [ -f "$f" ] || continue
-        pid=$(cat "$f")
-        is_node "$pid" && pids+=("$pid")
-    done
-    [ ${#pids[@]} -eq 0 ] && return 0
-    kill -TERM "${pids[@]}" 2>/dev/null
-    for _ in $(seq 1 100); do
-        alive=0
-        for pid in "${pids[@]}"; do is_node "$pid" && alive=1; done
-        [ "$alive" -eq 0 ] && return 0
-        sleep 0.05
-    done
-    for pid in "${pids[@]}"; do is_node "$pid" && kill -KILL "$pid"; done
-}
 trap 'stop_recorded; rm -rf "$T"' EXIT
 
 # ---- refusals: exit 2, nothing created -----------------------------------
