@@ -70,6 +70,11 @@ expect_usage 'is not a directory' "demo refuses a --dir that is a file" \
 expect_usage 'not empty and holds no localnet' \
     "demo refuses a non-empty --dir without a localnet" \
     "${TDEI[@]}" localnet demo --dir "$T/other"
+expect_usage 'fit the nodes. API socket paths' "demo refuses a --dir too long" \
+    "${TDEI[@]}" localnet demo --dir "$long"
+expect_usage 'fit the nodes. API socket paths' \
+    "bench --data refuses a --dir too long" \
+    "${TDEI[@]}" bench --data --dir "$long"
 [ ! -e "$LN" ] && ok "no demo refusal created the directory" ||
     fail "a demo refusal created $LN"
 expect_usage 'measure the ledger.s txs; --data measures the data plane' \
