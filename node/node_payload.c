@@ -59,6 +59,7 @@
 #define PL_RETRY_SOON_MS 500u    /* ... when the owner's node was behind */
 #define PL_HELD_MAX 256u         /* fetch calls held at once */
 #define PL_DELIVERIES_MAX 4096u  /* deliveries waiting or in flight */
+#define PL_RETRY_MAX 64u         /* failed automatic deliveries kept */
 #define PL_PATH_MAX 4096u        /* bytes of a path in a request */
 #define PL_FETCH_WAIT_MS 300000u /* FetchPayload.timeout_ms 0 */
 #define PL_FETCH_WAIT_MAX_MS 3600000u
@@ -221,6 +222,10 @@ struct node_payload
     size_t fetch_count;
     struct pl_delivery *deliveries;
     size_t delivery_count;
+    /* Automatic deliveries whose tx did not commit (a timeout, a stalled
+     * chain): tried again after the next block while still approved. */
+    uint8_t retry[PL_RETRY_MAX][CODEC_HASH_SIZE];
+    size_t retry_count;
     uint64_t ticks;      /* timer ticks so far */
     int flip_on;         /* TDEI_TEST_FLIP_CHUNK is set */
     uint64_t flip_index; /* ... to this index */
@@ -1461,6 +1466,11 @@ static void pl_delivered_cb(struct node *node, void *arg, int code,
                  tdei_errname(code == 0 ? (int)result->code : code),
                  code == 0 ? result->log : errmsg);
     }
+    if (d->call == NULL && code != 0 && code != TDEI_CANCELED &&
+        node->payload->retry_count < PL_RETRY_MAX) {
+        memcpy(node->payload->retry[node->payload->retry_count++], d->xid,
+               CODEC_HASH_SIZE);
+    }
     if (d->call != NULL) {
         if (code == 0) {
             pl_respond_deliver(node, d->call, tx_id, height, result);
@@ -2426,6 +2436,16 @@ void node__payload_committed(struct node *node, struct store_read *r)
         TDEI_LOG(TDEI_LOG_WARNING, "payload", "cannot read the block",
                  "height=%" PRIu64 " code=%s error=\"%s\"", node->height,
                  tdei_errname(rc), errmsg);
+    }
+    /* Deliveries that failed to commit: again, if still approved. A
+     * failure now is kept for the block after. */
+    for (size_t n = node->payload->retry_count; n > 0; n--) {
+        uint8_t xid[CODEC_HASH_SIZE];
+        memcpy(xid, node->payload->retry[0], CODEC_HASH_SIZE);
+        memmove(node->payload->retry[0], node->payload->retry[1],
+                (node->payload->retry_count - 1) * CODEC_HASH_SIZE);
+        node->payload->retry_count--;
+        pl_maybe_deliver(node, r, xid);
     }
 }
 
