@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "core/alloc.h"
+#include "core/assert.h"
 #include "core/codec.h"
 #include "core/error.h"
 #include "core/hash.h"
@@ -126,7 +127,8 @@ static int bd_cmd(struct bd *b, const struct localnet_node *node, json_t **out,
     args[argc++] = node->home;
     args[argc++] = "--json";
     va_start(ap, out);
-    while ((w = va_arg(ap, const char *)) != NULL && argc < SELFRUN_ARGS_MAX) {
+    while ((w = va_arg(ap, const char *)) != NULL) {
+        TDEI_ASSERT(argc < SELFRUN_ARGS_MAX); /* the commands here are fixed */
         args[argc++] = w;
     }
     va_end(ap);

@@ -8,6 +8,7 @@
 #include "demo.h"
 
 #include "core/alloc.h"
+#include "core/assert.h"
 #include "core/codec.h"
 #include "core/error.h"
 #include "core/hash.h"
@@ -173,7 +174,8 @@ static int demo_cmd(struct demo *d, const struct localnet_node *node, int bg,
     args[argc++] = node->home;
     args[argc++] = "--json";
     va_start(ap, out);
-    while ((w = va_arg(ap, const char *)) != NULL && argc < SELFRUN_ARGS_MAX) {
+    while ((w = va_arg(ap, const char *)) != NULL) {
+        TDEI_ASSERT(argc < SELFRUN_ARGS_MAX); /* the commands here are fixed */
         args[argc++] = w;
         if (argc <= 5) { /* the first two words name the output files */
             (void)snprintf(name + strlen(name), sizeof(name) - strlen(name),
