@@ -22,7 +22,9 @@
 
 #define API_BACKLOG 128            /* listen(2) backlog */
 #define API_READ_SIZE (16u * 1024) /* bytes per read from a client */
-#define API_FIELDS_MAX 64u         /* wire fields per Request message */
+/* Wire fields per message of a Request: IngestRecords carries up to
+ * 10,000 records (api.proto), one field each. */
+#define API_FIELDS_MAX 10016u
 #define API_LIMIT_MAX 4096u        /* top of max_connections/max_pending */
 #define API_FRAME_MIN 1024u        /* bottom of api.max_frame */
 #define API_ERROR_TEXT_MAX 1024u   /* bytes of Response.error we build */

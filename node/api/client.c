@@ -23,8 +23,9 @@
 
 /* Fields per Response message on the wire; generous, since the node is
  * not hostile, but bounded so a broken peer cannot make us allocate per
- * byte. */
-#define CLIENT_FIELDS_MAX 4096u
+ * byte. StreamRecords carries up to 10,000 records (api.proto
+ * ReadStream.limit). */
+#define CLIENT_FIELDS_MAX 10016u
 
 _Static_assert(API_PATH_MAX < sizeof(((struct sockaddr_un *)0)->sun_path),
                "API_PATH_MAX fits sun_path");
