@@ -33,6 +33,8 @@ static int block_print(const struct cli_ctx *ctx,
     char d[TDEI_HEX_SIZE(32)];
     char e[TDEI_HEX_SIZE(32)];
     char f[TDEI_HEX_SIZE(32)];
+    char g[TDEI_HEX_SIZE(32)];
+    char k[TDEI_HEX_SIZE(32)];
     int rc;
 
     rc = codec_block_decode(&block, &h, info->block.data, info->block.len,
@@ -57,14 +59,18 @@ static int block_print(const struct cli_ctx *ctx,
                                                     ->validator)));
         }
         rc = cli_print_json(json_pack(
-            "{s:I, s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:o*}",
+            "{s:I, s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, "
+            "s:I, s:o*}",
             "height", (json_int_t)h->height, "block_id",
             block_hex(a, sizeof(a), &info->block_id), "chain_id",
             h->chain_id, "time_ms", (json_int_t)h->time_ms, "last_block_id",
             block_hex(b, sizeof(b), &h->last_block_id), "txs_root",
             block_hex(c, sizeof(c), &h->txs_root), "app_hash",
             block_hex(d, sizeof(d), &h->app_hash), "last_results_root",
-            block_hex(e, sizeof(e), &h->last_results_root), "proposer",
+            block_hex(e, sizeof(e), &h->last_results_root),
+            "validators_hash", block_hex(g, sizeof(g), &h->validators_hash),
+            "next_validators_hash",
+            block_hex(k, sizeof(k), &h->next_validators_hash), "proposer",
             block_hex(f, sizeof(f), &h->proposer), "txs",
             (json_int_t)block->n_txs, "commit_signatures",
             (json_int_t)(commit != NULL ? commit->n_signatures : 0),
@@ -79,6 +85,8 @@ static int block_print(const struct cli_ctx *ctx,
                "txs root           %s\n"
                "app hash           %s\n"
                "last results root  %s\n"
+               "validators hash    %s\n"
+               "next validators    %s\n"
                "proposer           %s\n"
                "commit signatures  %zu\n",
                (unsigned long long)h->height,
@@ -88,6 +96,8 @@ static int block_print(const struct cli_ctx *ctx,
                block_hex(c, sizeof(c), &h->txs_root),
                block_hex(d, sizeof(d), &h->app_hash),
                block_hex(e, sizeof(e), &h->last_results_root),
+               block_hex(g, sizeof(g), &h->validators_hash),
+               block_hex(k, sizeof(k), &h->next_validators_hash),
                block_hex(f, sizeof(f), &h->proposer),
                commit != NULL ? commit->n_signatures : 0);
         rc = CLI_EXIT_OK;

@@ -314,8 +314,8 @@ static int propose_target(struct cli_ctx *ctx, int argc, char **argv,
          .type = CLI_OPT_HASH,
          .dest = &node_key,
          .meta = "HEX",
-         .help = "its new node key (key-change; the member must not be a "
-                 "validator)"},
+         .help = "its new node key (key-change; a validator's new key "
+                 "votes from two blocks after the change passes)"},
         {.name = "encryption-key",
          .type = CLI_OPT_HASH,
          .dest = &encryption_key,

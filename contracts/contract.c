@@ -617,6 +617,17 @@ size_t contract_key_evidence(uint8_t out[CONTRACT_KEY_SIZE_MAX],
     return key_bytes(out, CONTRACT_KEY_EVIDENCE, id, CODEC_HASH_SIZE);
 }
 
+size_t contract_key_vset(uint8_t out[CONTRACT_KEY_SIZE_MAX], uint64_t height)
+{
+    uint8_t be[8];
+
+    TDEI_ASSERT(height >= 1);
+    for (int i = 0; i < 8; i++) {
+        be[i] = (uint8_t)(height >> (8 * (7 - i)));
+    }
+    return key_bytes(out, CONTRACT_KEY_VSET, be, sizeof(be));
+}
+
 int contract_record_put(struct contract_ctx *ctx, const uint8_t *key,
                         size_t klen, const ProtobufCMessage *msg)
 {
@@ -766,9 +777,11 @@ int contract_due_get(struct contract_ctx *ctx, uint64_t height, uint32_t page,
                codec_due_list_decode(out, val, vlen, errmsg));
 }
 
-int contract_validators_get(struct contract_ctx *ctx, Tdei__ValidatorSet **out)
+/* Read the ValidatorSet at @key (named @what in reasons). */
+static int validator_set_read(struct contract_ctx *ctx, const uint8_t *key,
+                              size_t klen, const char *what,
+                              Tdei__ValidatorSet **out)
 {
-    static const uint8_t key[] = CONTRACT_KEY_VALIDATORS;
     const struct codec_limits limits = {
         .tx_size_max = TDEI_TX_SIZE_MAX,
         .block_size_max = TDEI_BLOCK_SIZE_MAX,
@@ -781,18 +794,44 @@ int contract_validators_get(struct contract_ctx *ctx, Tdei__ValidatorSet **out)
     int rc;
 
     *out = NULL;
-    rc = record_read(ctx, key, sizeof(key) - 1,
+    rc = record_read(ctx, key, klen,
                      CODEC_VALIDATOR_SET_SIZE_MAX(CONTRACT_VALIDATORS_LIMIT),
-                     "validators", &val, &vlen);
-    if (rc == TDEI_NOTFOUND) {
-        return record_corrupt(ctx, "validators", "missing");
-    }
+                     what, &val, &vlen);
     if (rc != 0) {
         return rc;
     }
     rc = codec_validator_set_decode(out, val, vlen, &limits, errmsg);
     tdei_free(val);
-    return decode_rc(ctx, rc, "validators", errmsg);
+    return decode_rc(ctx, rc, what, errmsg);
+}
+
+int contract_validators_get(struct contract_ctx *ctx, Tdei__ValidatorSet **out)
+{
+    static const uint8_t key[] = CONTRACT_KEY_VALIDATORS;
+    int rc = validator_set_read(ctx, key, sizeof(key) - 1, "validators", out);
+
+    return rc == TDEI_NOTFOUND ? record_corrupt(ctx, "validators", "missing")
+                               : rc;
+}
+
+int contract_validators_next_get(struct contract_ctx *ctx,
+                                 Tdei__ValidatorSet **out)
+{
+    static const uint8_t key[] = CONTRACT_KEY_VALIDATORS_NEXT;
+    int rc =
+        validator_set_read(ctx, key, sizeof(key) - 1, "validators_next", out);
+
+    return rc == TDEI_NOTFOUND ? contract_validators_get(ctx, out) : rc;
+}
+
+int contract_validators_next_put(struct contract_ctx *ctx,
+                                 const Tdei__ValidatorSet *set)
+{
+    static const uint8_t key[] = CONTRACT_KEY_VALIDATORS_NEXT;
+
+    TDEI_ASSERT(set->n_validators >= 1);
+    TDEI_ASSERT(set->n_validators <= CONTRACT_VALIDATORS_LIMIT);
+    return contract_record_put(ctx, key, sizeof(key) - 1, &set->base);
 }
 
 int contract_node_key_get(struct contract_ctx *ctx,

@@ -44,7 +44,19 @@
  *   "opkey/" 32-byte key    OperatorKey (operator key -> member, nonce)
  *   "nodekey/" 32-byte key  NodeKey (node key -> member)
  *   "params"                Params
- *   "validators"            ValidatorSet (current validators)
+ *   "validators"            ValidatorSet: the validators of the next
+ *                           height (tip + 1: those that vote on the next
+ *                           block); genesis writes the genesis set
+ *   "validators_next"       ValidatorSet: the set of tip + 2 as decided
+ *                           by the blocks up to the tip, present only
+ *                           while it differs from "validators" (absent:
+ *                           the same set). The membership contract writes
+ *                           it; execution moves it (see below).
+ *   "vset/" u64 BE height   ValidatorSet: the set that votes from
+ *                           `height` on, until the next "vset/" record;
+ *                           genesis writes "vset/" 1. The history of the
+ *                           validator set, for block sync, audits and the
+ *                           last_commit check (node/exec/exec.h).
  *   "head/" object key      32 raw bytes: the object's history head
  *   "mproposal/" 32-byte id MemberProposal (id = the proposing tx id)
  *   "voters"                VoterCount (active non-auditor members)
@@ -59,6 +71,16 @@
  *                           page 0 has no page suffix)
  *   "evidence/" 32-byte id  EvidenceRecord (id = codec_evidence_id: one
  *                           per equivocation)
+ * Validator-set changes (DESIGN.md section 5: decided by block H, they
+ * take effect at H + 2). A passed membership proposal that changes the
+ * set (contract_member_vote) writes the new set of H + 2 to
+ * "validators_next". Execution, at the start of block B (before its
+ * deadlines and txs), moves a present "validators_next" into
+ * "validators" and into "vset/" B+1, and deletes it; the txs of B then
+ * decide the set of B + 2. So after block H, "validators" is the set of
+ * H + 1 and "validators_next" (or "validators") the set of H + 2: the
+ * validators_hash and next_validators_hash of header H + 1. All of it is
+ * state, so the app hash covers the history.
  * The object key of a member is its state key "member/" id; likewise
  * "dataset/" id for an entry (dataset or stream: the stream record shares
  * its entry's history) and "exchange/" id for an exchange.
@@ -83,6 +105,8 @@
 #define CONTRACT_KEY_NODEKEY "nodekey/"
 #define CONTRACT_KEY_PARAMS "params"
 #define CONTRACT_KEY_VALIDATORS "validators"
+#define CONTRACT_KEY_VALIDATORS_NEXT "validators_next"
+#define CONTRACT_KEY_VSET "vset/"
 #define CONTRACT_KEY_HEAD "head/"
 #define CONTRACT_KEY_PROPOSAL "mproposal/"
 #define CONTRACT_KEY_VOTERS "voters"
@@ -98,6 +122,11 @@
 /* The largest validator set a contract reads from "validators": the top of
  * params.validators_max's range (node/genesis.c), as execution reads it. */
 #define CONTRACT_VALIDATORS_LIMIT 1000u
+
+/* The most validators a change may make (with params.validators_max):
+ * the consensus engine's ceiling, CONS_VALIDATORS_MAX (node/exec ties
+ * them with a static assertion). A larger set could never vote. */
+#define CONTRACT_VALIDATORS_CONSENSUS_MAX 128u
 
 /* Room for any key the builders below produce: "head/" plus the longest
  * object key. */
@@ -422,6 +451,22 @@ int contract_due_get(struct contract_ctx *ctx, uint64_t height, uint32_t page,
  * failure *out is NULL. */
 int contract_validators_get(struct contract_ctx *ctx, Tdei__ValidatorSet **out);
 
+/* Read the validator set of height + 2 as decided so far: the
+ * "validators_next" record, or "validators" when it is absent (no change
+ * pending). Returns as contract_validators_get. */
+int contract_validators_next_get(struct contract_ctx *ctx,
+                                 Tdei__ValidatorSet **out);
+
+/* Write @set (1..CONTRACT_VALIDATORS_LIMIT validators in strictly
+ * ascending node key order; the count is asserted) as "validators_next".
+ * Returns as contract_put. */
+int contract_validators_next_put(struct contract_ctx *ctx,
+                                 const Tdei__ValidatorSet *set);
+
+/* Build the key of the validator-set history record of @height (>= 1,
+ * asserted). Returns its length. */
+size_t contract_key_vset(uint8_t out[CONTRACT_KEY_SIZE_MAX], uint64_t height);
+
 /* Read the NodeKey record of node key @node_key (32 bytes), and the
  * EvidenceRecord of equivocation @id. Each returns as the getters above
  * (TDEI_NOTFOUND when absent). */
@@ -505,12 +550,18 @@ int contract_settle_mint(struct contract_ctx *ctx, const Tdei__TxBody *body);
  * node key and operator key are unregistered (TDEI_MEMBER_EXISTS);
  * remove/suspend: the target exists (TDEI_UNKNOWN_MEMBER), is not removed,
  * and for suspend is active (TDEI_MEMBER_STATE); key_change: as remove,
- * a new node key is unregistered (TDEI_MEMBER_EXISTS) and the member is
- * not a validator (TDEI_MEMBER_STATE: the validator set does not follow
- * membership changes yet); params: the
+ * and a new node key is unregistered (TDEI_MEMBER_EXISTS); params: the
  * name is in the params table, contracts/params.h (TDEI_UNKNOWN_PARAM) and
  * the value in its range (TDEI_PARAM_RANGE); a
- * params proposal touches the object "params". The proposal expires
+ * params proposal touches the object "params". Then the validator set
+ * (contract_validators_next_get: the set of height + 2 as decided so far):
+ * an add with validator set adds the node key, a remove or suspend of a
+ * member whose Member.validator is set removes its node key, a key_change
+ * of such a member's node key replaces it; the set that results must hold
+ * at least one validator (TDEI_NO_VALIDATORS) and at most
+ * params.validators_max and CONTRACT_VALIDATORS_CONSENSUS_MAX
+ * (TDEI_VALIDATORS_FULL); a validator member whose key is missing from
+ * the set is a damaged state (TDEI_CORRUPT). The proposal expires
  * after params.proposal_ttl blocks. Touches the
  * signer, the proposal and the target. Emits "member.proposal" with id,
  * kind, member, by, outcome (the counts). */
@@ -525,8 +576,15 @@ int contract_member_propose(struct contract_ctx *ctx, const Tdei__TxBody *body);
  * (active, not auditor: the "voters" record) at this tx: approvals * 3 >
  * 2N passes the proposal and applies it in this tx (the target rules of
  * member_propose are checked again and refuse the vote when they no
- * longer hold); else rejections * 3 >= N fails it. Touches the signer,
- * the proposal and (on apply) the target. Emits "member.proposal". */
+ * longer hold, the validator-set rules among them); else rejections * 3
+ * >= N fails it. Applying a change of the validator set writes the new
+ * set to "validators_next" (it votes from height + 2; the layout above)
+ * and keeps Member.validator equal to "is in that set": a removed or
+ * suspended validator's record gets validator false. Touches the signer,
+ * the proposal and (on apply) the target. Emits "member.proposal", and on
+ * a set change "validators.changed" with member, change (add, remove or
+ * key_change), validators (the new count) and from_height (height + 2).
+ */
 int contract_member_vote(struct contract_ctx *ctx, const Tdei__TxBody *body);
 
 /* operator_key_rotate: add and/or remove an operator key of the signer's

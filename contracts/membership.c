@@ -14,7 +14,12 @@
  *
  * Expiry is checked lazily: a vote at a height above expires_height is
  * refused with TDEI_PROPOSAL_EXPIRED (there is no height index yet); the
- * record stays "open" on the ledger, but can never pass. */
+ * record stays "open" on the ledger, but can never pass.
+ *
+ * The validator set follows membership: a passed add of a validator, a
+ * remove or suspend of a validator member and a key_change of its node
+ * key change the set of height + 2 ("validators_next", contract.h), and
+ * Member.validator stays "its node key is in that set". */
 #include "contracts/contract.h"
 #include "contracts/params.h"
 
@@ -299,16 +304,7 @@ static int key_change_check(struct contract_ctx *ctx,
     if (rc != 0) {
         return rc;
     }
-    if (op->node_key.len != 0 && member->validator) {
-        /* Until the validator set follows membership changes, a
-         * validator's node key stays the one in the validator set. */
-        rc = contract_refuse(ctx, TDEI_MEMBER_STATE,
-                             "key_change %s: the member runs a validator, "
-                             "and validator node keys do not change by "
-                             "proposal yet; change only its encryption key",
-                             op->member);
-    }
-    if (rc == 0 && op->node_key.len != 0) {
+    if (op->node_key.len != 0) {
         rc = key_exists(ctx, key, contract_key_nodekey(key, op->node_key.data),
                         &exists);
     }
@@ -324,6 +320,206 @@ static int key_change_check(struct contract_ctx *ctx,
     }
     *out = member;
     return 0;
+}
+
+/* ---- the validator set --------------------------------------------------- */
+
+/* One change of the validator set of height + 2: @drop leaves (NULL:
+ * none), @add_key joins for member @add_member (NULL: none). */
+struct vset_change
+{
+    const char *change;     /* "add", "remove" or "key_change" */
+    const char *member;     /* the member concerned */
+    const uint8_t *drop;    /* 32-byte node key leaving, or NULL */
+    const uint8_t *add_key; /* 32-byte node key joining, or NULL */
+};
+
+/* The most validators a change may make: params.validators_max, and never
+ * more than the consensus engine can hold. */
+static int validators_cap(struct contract_ctx *ctx, uint64_t *cap)
+{
+    Tdei__Params *params;
+    int rc = contract_params_get(ctx, &params);
+
+    *cap = 0;
+    if (rc != 0) {
+        return rc;
+    }
+    *cap = params->validators_max < CONTRACT_VALIDATORS_CONSENSUS_MAX
+               ? params->validators_max
+               : CONTRACT_VALIDATORS_CONSENSUS_MAX;
+    codec_params_free(params);
+    return 0;
+}
+
+/* Emit "validators.changed" for @ch, which leaves @count validators. */
+static int vset_event(struct contract_ctx *ctx, const struct vset_change *ch,
+                      size_t count)
+{
+    uint64_t from = ctx->height > UINT64_MAX - 2u ? UINT64_MAX : ctx->height + 2u;
+    int rc = contract_event(ctx, "validators.changed");
+
+    if (rc == 0) {
+        rc = contract_event_attr(ctx, "member", ch->member);
+    }
+    if (rc == 0) {
+        rc = contract_event_attr(ctx, "change", ch->change);
+    }
+    if (rc == 0) {
+        rc = contract_event_attr_u64(ctx, "validators", count);
+    }
+    if (rc == 0) {
+        rc = contract_event_attr_u64(ctx, "from_height", from);
+    }
+    return rc;
+}
+
+/* Build into @list (room for the set plus one) the validators of @set
+ * after @ch, in ascending node key order; *n is their count. */
+static int vset_build(struct contract_ctx *ctx, const Tdei__ValidatorSet *set,
+                      const struct vset_change *ch, Tdei__Validator *joining,
+                      Tdei__Validator **list, size_t *n)
+{
+    int dropped = 0;
+    size_t at;
+
+    *n = 0;
+    for (size_t i = 0; i < set->n_validators; i++) {
+        const uint8_t *key = set->validators[i]->node_key.data;
+        if (ch->drop != NULL && memcmp(key, ch->drop, CODEC_KEY_SIZE) == 0) {
+            dropped = 1;
+            continue;
+        }
+        if (ch->add_key != NULL &&
+            memcmp(key, ch->add_key, CODEC_KEY_SIZE) == 0) {
+            (void)snprintf(ctx->reason, sizeof(ctx->reason),
+                           "state record validators is damaged: the new "
+                           "node key of %s is in it already",
+                           ch->member);
+            return TDEI_CORRUPT;
+        }
+        list[(*n)++] = set->validators[i];
+    }
+    if (ch->drop != NULL && !dropped) {
+        (void)snprintf(ctx->reason, sizeof(ctx->reason),
+                       "state record validators is damaged: validator "
+                       "member %s's node key is not in it",
+                       ch->member);
+        return TDEI_CORRUPT;
+    }
+    if (ch->add_key == NULL) {
+        return 0;
+    }
+    /* Insertion by node key: at most CONTRACT_VALIDATORS_LIMIT moves. */
+    at = *n;
+    while (at > 0 &&
+           memcmp(list[at - 1]->node_key.data, ch->add_key, CODEC_KEY_SIZE) >
+               0) {
+        list[at] = list[at - 1];
+        at--;
+    }
+    joining->node_key =
+        (ProtobufCBinaryData){CODEC_KEY_SIZE, (uint8_t *)ch->add_key};
+    joining->member = (char *)ch->member;
+    list[at] = joining;
+    (*n)++;
+    return 0;
+}
+
+/* Check @ch against the set of height + 2 as decided so far, and with
+ * @write apply it: write "validators_next" and emit the event. @op names
+ * the proposal's kind in reasons. */
+static int vset_apply(struct contract_ctx *ctx, const struct vset_change *ch,
+                      const char *op, int write)
+{
+    Tdei__ValidatorSet *set;
+    Tdei__ValidatorSet next = TDEI__VALIDATOR_SET__INIT;
+    Tdei__Validator joining = TDEI__VALIDATOR__INIT;
+    Tdei__Validator **list;
+    uint64_t cap;
+    size_t n = 0;
+    int rc = validators_cap(ctx, &cap);
+
+    if (rc != 0) {
+        return rc;
+    }
+    rc = contract_validators_next_get(ctx, &set);
+    if (rc != 0) {
+        return rc;
+    }
+    list = tdei_calloc(set->n_validators + 1, sizeof(*list));
+    if (list == NULL) {
+        codec_validator_set_free(set);
+        return TDEI_NOMEM;
+    }
+    rc = vset_build(ctx, set, ch, &joining, list, &n);
+    if (rc == 0 && n == 0) {
+        rc = contract_refuse(ctx, TDEI_NO_VALIDATORS,
+                             "%s %s: %s is the only validator, and the "
+                             "chain needs at least one; add another "
+                             "validator first",
+                             op, ch->member, ch->member);
+    }
+    if (rc == 0 && n > cap) {
+        rc = contract_refuse(ctx, TDEI_VALIDATORS_FULL,
+                             "%s %s: the validator set would hold %zu "
+                             "validators; at most %" PRIu64
+                             " (params.validators_max, at most %u); remove a "
+                             "validator first or add %s as a non-validator",
+                             op, ch->member, n, cap,
+                             CONTRACT_VALIDATORS_CONSENSUS_MAX, ch->member);
+    }
+    if (rc == 0 && write) {
+        next.n_validators = n;
+        next.validators = list;
+        rc = contract_validators_next_put(ctx, &next);
+        if (rc == 0) {
+            rc = vset_event(ctx, ch, n);
+        }
+    }
+    tdei_free(list);
+    codec_validator_set_free(set);
+    return rc;
+}
+
+/* The change @op makes to the validator set, given the target @member
+ * (NULL for an add). Returns 0 when it makes none. */
+static int vset_change_of(const Tdei__MemberPropose *op,
+                          const Tdei__Member *member, struct vset_change *ch)
+{
+    memset(ch, 0, sizeof(*ch));
+    ch->member = op->member;
+    switch (op->kind) {
+    case CODEC_PROPOSE_ADD:
+        ch->change = "add";
+        ch->add_key = op->node_key.data;
+        return op->validator;
+    case CODEC_PROPOSE_REMOVE:
+    case CODEC_PROPOSE_SUSPEND:
+        ch->change = "remove";
+        ch->drop = member->node_key.data;
+        return member->validator;
+    case CODEC_PROPOSE_KEY_CHANGE:
+        ch->change = "key_change";
+        ch->drop = member->node_key.data;
+        ch->add_key = op->node_key.data;
+        return member->validator && op->node_key.len != 0;
+    default:
+        return 0;
+    }
+}
+
+/* Check (@write 0) or apply (@write 1) what @op does to the validator
+ * set; @member is the target's record (NULL for an add). */
+static int vset_rules(struct contract_ctx *ctx, const Tdei__MemberPropose *op,
+                      const Tdei__Member *member, int write)
+{
+    struct vset_change ch;
+
+    if (!vset_change_of(op, member, &ch)) {
+        return 0;
+    }
+    return vset_apply(ctx, &ch, kind_name(op->kind), write);
 }
 
 /* The params governance may change, with their ranges. */
@@ -356,17 +552,28 @@ static int params_check(struct contract_ctx *ctx, const Tdei__MemberPropose *op)
 /* The rules a proposal must meet when made and again when applied. */
 static int op_check(struct contract_ctx *ctx, const Tdei__MemberPropose *op)
 {
+    Tdei__Member *member = NULL;
+    int rc;
+
     switch (op->kind) {
     case CODEC_PROPOSE_ADD:
-        return add_check(ctx, op);
+        rc = add_check(ctx, op);
+        break;
     case CODEC_PROPOSE_REMOVE:
     case CODEC_PROPOSE_SUSPEND:
-        return target_check(ctx, op, NULL);
+        rc = target_check(ctx, op, &member);
+        break;
     case CODEC_PROPOSE_KEY_CHANGE:
-        return key_change_check(ctx, op, NULL);
+        rc = key_change_check(ctx, op, &member);
+        break;
     default:
         return params_check(ctx, op);
     }
+    if (rc == 0) {
+        rc = vset_rules(ctx, op, member, 0);
+    }
+    codec_member_free(member);
+    return rc;
 }
 
 /* ---- applying a passed proposal ------------------------------------------ */
@@ -409,6 +616,9 @@ static int apply_add(struct contract_ctx *ctx, const Tdei__MemberPropose *op,
     if (rc == 0 && op->role != TDEI_ROLE_AUDITOR) {
         rc = voters_put(ctx, voters + 1);
     }
+    if (rc == 0) {
+        rc = vset_rules(ctx, op, NULL, 1);
+    }
     return rc;
 }
 
@@ -426,10 +636,15 @@ static int apply_status(struct contract_ctx *ctx, const Tdei__MemberPropose *op,
     }
     was_voter = member->status == CODEC_MEMBER_ACTIVE &&
                 member->role != TDEI_ROLE_AUDITOR;
+    /* A validator leaves the set of height + 2 with its status. */
+    rc = vset_rules(ctx, op, member, 1);
     member->status = op->kind == CODEC_PROPOSE_REMOVE ? CODEC_MEMBER_REMOVED
                                                       : CODEC_MEMBER_SUSPENDED;
-    rc = contract_record_put(ctx, key, contract_key_member(key, op->member),
-                             &member->base);
+    member->validator = 0;
+    if (rc == 0) {
+        rc = contract_record_put(
+            ctx, key, contract_key_member(key, op->member), &member->base);
+    }
     codec_member_free(member);
     if (rc == 0 && was_voter && voters == 0) {
         (void)snprintf(ctx->reason, sizeof(ctx->reason),
@@ -456,7 +671,13 @@ static int apply_key_change(struct contract_ctx *ctx,
     ProtobufCBinaryData keep_enc;
     int rc = key_change_check(ctx, op, &member);
 
+    if (rc == 0) {
+        /* A validator's new node key replaces its old one in the set of
+         * height + 2. */
+        rc = vset_rules(ctx, op, member, 1);
+    }
     if (rc != 0) {
+        codec_member_free(member);
         return rc;
     }
     keep_node = member->node_key;

@@ -550,6 +550,9 @@ static int node_commit_synced(struct node *node)
         if (sb->block == NULL || sb->height != node->height + 1) {
             continue;
         }
+        if (!node__synced_verify(node, sb)) {
+            return 0; /* dropped: block sync asks again */
+        }
         rc = node__block_commit_bytes(node, sb->block, sb->block_len,
                                       sb->height, sb->id, sb->commit,
                                       sb->commit_len);
@@ -722,31 +725,28 @@ static int node_load_key(struct node *node, const char *passphrase,
     return rc;
 }
 
-/* Check that genesis names this member with this node key, and that a
- * chain of several validators can be reached: this node must then have
- * peers to dial or a p2p address to be dialled on. */
+/* Check that a chain of several validators can be reached: this node
+ * must then have peers to dial or a p2p address to be dialled on. A
+ * member that genesis does not name (one governance added later) joins a
+ * running chain: it needs p2p.peers. Its node key is checked against the
+ * ledger once the store is open (node_check_identity). */
 static int node_check_genesis(struct node *node, char *errmsg)
 {
     const struct genesis_member *me =
         genesis_member_find(&node->genesis, node->identity.member);
     size_t validators = genesis_validator_count(&node->genesis);
 
-    if (me == NULL) {
+    if (me == NULL && node->cfg.p2p_peers[0] == '\0') {
         return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_CONFIG,
                            "member %s (config.ini node.member) is not in "
-                           "genesis.json; add it with `tdei genesis "
-                           "add-member`",
+                           "genesis.json, so its node joins a running chain "
+                           "and needs p2p.peers; set p2p.peers, or add the "
+                           "member to a new chain's genesis with `tdei "
+                           "genesis add-member`",
                            node->identity.member);
     }
-    if (memcmp(me->node_key, node->identity.node_key, TDEI_PUBKEY_SIZE) !=
-        0) {
-        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_BADKEY,
-                           "keys/node.key is not the node key genesis.json "
-                           "gives member %s",
-                           me->id);
-    }
-    if ((validators > 1 || !me->validator) && node->cfg.p2p_listen[0] == '\0' &&
-        node->cfg.p2p_peers[0] == '\0') {
+    if (me != NULL && (validators > 1 || !me->validator) &&
+        node->cfg.p2p_listen[0] == '\0' && node->cfg.p2p_peers[0] == '\0') {
         return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_CONFIG,
                            "genesis.json has %zu validators%s, but config.ini "
                            "sets neither p2p.listen nor p2p.peers; this node "
@@ -754,6 +754,61 @@ static int node_check_genesis(struct node *node, char *errmsg)
                            validators,
                            me->validator ? "" : " and this member is not one");
     }
+    return 0;
+}
+
+/* Check this node's key against the member's record: the ledger's (the
+ * committed state: governance may have added the member or changed its
+ * node key), else genesis.json's. A member the synced ledger does not
+ * know yet starts as an outsider: its peers admit it once the add that
+ * names this key is committed. */
+static int node_check_identity(struct node *node, char *errmsg)
+{
+    const struct genesis_member *me =
+        genesis_member_find(&node->genesis, node->identity.member);
+    char hex[TDEI_HEX_SIZE(TDEI_PUBKEY_SIZE)];
+    Tdei__Member *m = NULL;
+    struct store_read *r;
+    int rc = store_read_begin(node->store, &r, errmsg);
+
+    if (rc != 0) {
+        return rc;
+    }
+    rc = exec_query_member(r, node->identity.member, &m, errmsg);
+    store_read_end(r);
+    if (rc == 0) {
+        int same = m->node_key.len == TDEI_PUBKEY_SIZE &&
+                   memcmp(m->node_key.data, node->identity.node_key,
+                          TDEI_PUBKEY_SIZE) == 0;
+        codec_member_free(m);
+        if (same) {
+            return 0;
+        }
+        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_BADKEY,
+                           "keys/node.key (%s...) is not the node key the "
+                           "ledger gives member %s at height %llu; use that "
+                           "key, or have governance change it (member "
+                           "propose key-change)",
+                           tdei_hex_encode(hex, sizeof(hex),
+                                           node->identity.node_key, 8),
+                           node->identity.member,
+                           (unsigned long long)node->height);
+    }
+    if (rc != TDEI_UNKNOWN_MEMBER) {
+        return rc;
+    }
+    if (me != NULL) {
+        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_CORRUPT,
+                           "genesis.json names member %s, but the ledger "
+                           "has no record of it; restore the data directory",
+                           me->id);
+    }
+    TDEI_LOG(TDEI_LOG_NOTICE, "node", "not a member yet",
+             "member=%s node_key=%s height=%llu hint=\"peers admit this node "
+             "once governance adds the member with this node key\"",
+             node->identity.member,
+             tdei_hex_encode(hex, sizeof(hex), node->identity.node_key, 8),
+             (unsigned long long)node->height);
     return 0;
 }
 
@@ -928,6 +983,9 @@ static int node_start(struct node *node, const char *passphrase,
                            "cannot allocate the executor");
     }
     rc = node_open_chain(node, errmsg);
+    if (rc == 0) {
+        rc = node_check_identity(node, errmsg);
+    }
     if (rc == 0) {
         rc = node_read_params(node, errmsg);
     }

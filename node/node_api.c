@@ -666,7 +666,9 @@ static void handle_list_objects(struct node *node, struct api_call *call,
     tdei_free(kvs);
 }
 
-/* 1 when this node's key is in the current validator set. */
+/* 1 when this node's key is in the validator set of the next height (it
+ * votes on the next block; a change decided by block H counts from
+ * H + 2). */
 static int node_is_validator(struct node *node, struct store_read *r)
 {
     Tdei__ValidatorSet *set = NULL;

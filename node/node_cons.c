@@ -645,8 +645,10 @@ int node__cons_receive(struct node *node, const uint8_t *bytes, size_t len,
 
 /* ---- heights ------------------------------------------------------------- */
 
-/* Read the validator set that votes at the next height: the state's (no
- * validator changes exist yet; they take effect at H+2). */
+/* Read the validator set that votes at the next height: the state record
+ * "validators" after the tip (exec.h: changes decided by block H vote
+ * from H+2, and execution brings them into force at the start of block
+ * H+1). The engine gets it for each height it starts. */
 int node__cons_vset(struct node *node, struct cons_vset *vset,
                           char *errmsg)
 {

@@ -133,8 +133,10 @@ struct node_backlog_tx {
 /* An unanswered sync request is asked again of another peer after: */
 #define NODE_SYNC_TIMEOUT_MS 5000
 
-/* A block fetched by block sync whose commit verified: committed in
- * height order once the node gets to it. */
+/* A block fetched by block sync: committed in height order once the node
+ * gets to it, after its commit verified against the validator set of its
+ * height. That set is known up to tip + 2 (changes decided by block H vote
+ * from H + 2); a block further ahead waits unverified until it is. */
 struct node_synced {
     uint8_t *block;               /* the serialized block; NULL: free */
     size_t block_len;
@@ -142,6 +144,8 @@ struct node_synced {
     size_t commit_len;
     uint64_t height;
     int pinned;                   /* a commit job borrows the bytes */
+    int verified;                 /* 1: the commit verified */
+    uint64_t peer;                /* the peer that sent it */
     uint8_t id[CODEC_HASH_SIZE];
 };
 
@@ -386,9 +390,18 @@ void node__p2p_status_free(Tdei__Api__Status *st);
 /* Send the txs gathered for gossip (node.c's tick). */
 void node__p2p_tick(struct node *node);
 
-/* The validator set that votes at the engine's next height (the state's:
- * validator changes do not exist yet) (node_cons.c). */
+/* The validator set that votes at the next height, tip + 1 (the state
+ * record "validators"; changes decided by block H vote from H + 2)
+ * (node_cons.c). */
 int node__cons_vset(struct node *node, struct cons_vset *vset, char *errmsg);
+
+/* Verify the commit of the fetched block @sb, of height tip + 1, against
+ * the validator set of that height when it waits unverified (its set was
+ * not known when it came). Returns 1 when it may be committed; 0 when it
+ * was dropped (the commit does not verify: its peer is disconnected and
+ * banned; or this node could not read the set), and block sync asks
+ * again (node_p2p.c). */
+int node__synced_verify(struct node *node, struct node_synced *sb);
 
 /* Stop: API, waiters, mempool, then the node's handles once no block is
  * being committed (node.c). */

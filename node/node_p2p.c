@@ -19,11 +19,13 @@
  *                handshake and after each block (P2P_CH_STATUS).
  *   block sync   a node behind a peer asks it for up to NODE_SYNC_BATCH
  *                blocks from its next height; each answer's Commit is
- *                verified against the validator set of its height before
- *                the block is kept, and kept blocks are committed in
- *                order (node__jobs_next), then consensus goes on from the
- *                new tip. A request unanswered for NODE_SYNC_TIMEOUT_MS
- *                goes to another peer.
+ *                verified against the validator set of its height
+ *                (exec_query_validators_at) before the block is kept, or,
+ *                for a block beyond tip + 2 whose set is not decided yet,
+ *                before it is committed (node__synced_verify); kept
+ *                blocks are committed in order (node__jobs_next), then
+ *                consensus goes on from the new tip. A request unanswered
+ *                for NODE_SYNC_TIMEOUT_MS goes to another peer.
  * A peer whose message does not decode, or whose signature or commit does
  * not verify, is disconnected and banned (the message callback's code). */
 #include "core/alloc.h"
@@ -503,16 +505,89 @@ static int node_sync_serve(struct node *node, uint64_t id,
     return 0;
 }
 
+/* Verify @commit against the validator set of its height as this node's
+ * store knows it. Returns 0, TDEI_NOTFOUND (the set is not decided yet:
+ * the height is beyond tip + 2), a refusal of votes_commit_verify
+ * (TDEI_NO_QUORUM, TDEI_NOT_VOTER, TDEI_BADSIG, TDEI_MALFORMED), or this
+ * node's trouble reading the set (TDEI_IOERR, TDEI_CORRUPT, TDEI_NOMEM),
+ * with errmsg. */
+static int node_commit_check(struct node *node, const Tdei__Commit *commit,
+                             char *errmsg)
+{
+    Tdei__ValidatorSet *set = NULL;
+    struct store_read *r;
+    struct cons_vset vset;
+    int rc = store_read_begin(node->store, &r, errmsg);
+
+    if (rc != 0) {
+        return rc;
+    }
+    rc = exec_query_validators_at(r, commit->height, &set, errmsg);
+    store_read_end(r);
+    if (rc == 0) {
+        rc = votes_vset_from_proto(&vset, set, errmsg);
+    }
+    codec_validator_set_free(set);
+    if (rc == 0) {
+        rc = votes_commit_verify(commit, node->genesis.chain_id, &vset,
+                                 errmsg);
+    }
+    return rc;
+}
+
+/* 1 when @rc from node_commit_check says the commit itself is wrong (not
+ * this node's trouble, not an unknown set). */
+static int node_commit_refused(int rc)
+{
+    return rc == TDEI_NO_QUORUM || rc == TDEI_NOT_VOTER ||
+           rc == TDEI_BADSIG || rc == TDEI_MALFORMED;
+}
+
+int node__synced_verify(struct node *node, struct node_synced *sb)
+{
+    Tdei__Commit *commit = NULL;
+    char errmsg[TDEI_ERRMSG_SIZE] = "";
+    int rc;
+
+    if (sb->verified) {
+        return 1;
+    }
+    TDEI_ASSERT(sb->height == node->height + 1);
+    rc = codec_commit_decode(&commit, sb->commit, sb->commit_len,
+                             &node->limits, errmsg);
+    if (rc == 0) {
+        rc = node_commit_check(node, commit, errmsg);
+    }
+    codec_commit_free(commit);
+    if (rc == 0) {
+        sb->verified = 1;
+        return 1;
+    }
+    TDEI_LOG(TDEI_LOG_WARNING, "sync", "fetched block dropped",
+             "height=%llu peer=%llu code=%s error=\"%s\"",
+             (unsigned long long)sb->height, (unsigned long long)sb->peer,
+             tdei_errname(rc), errmsg);
+    if (node_commit_refused(rc) && node->p2p != NULL && sb->peer != 0) {
+        p2p_disconnect(node->p2p, sb->peer, 1,
+                       "sent a block whose commit does not verify");
+    }
+    if (sb->peer == node->sync_peer) {
+        node->sync_peer = 0; /* ask again, of another peer */
+    }
+    node_synced_drop(sb);
+    return 0;
+}
+
 /* Check a fetched block and its commit, and keep it. Returns 0, or a code
  * with errmsg when the peer sent something that cannot be right. */
-static int node_sync_take(struct node *node, const Tdei__P2p__SyncBlock *sb,
-                          char *errmsg)
+static int node_sync_take(struct node *node, uint64_t peer,
+                          const Tdei__P2p__SyncBlock *sb, char *errmsg)
 {
     Tdei__Block *block = NULL;
     Tdei__Header *header = NULL;
     Tdei__Commit *commit = NULL;
-    struct cons_vset vset;
     struct node_synced *slot = NULL;
+    int verified = 1;
     uint8_t id[CODEC_HASH_SIZE];
     int rc;
 
@@ -546,12 +621,15 @@ static int node_sync_take(struct node *node, const Tdei__P2p__SyncBlock *sb,
     if (slot == NULL) {
         goto out;
     }
-    /* The validator set does not change yet (validator changes do not
-     * exist), so the state's set is the set of every height. */
-    rc = node__cons_vset(node, &vset, errmsg);
-    if (rc == 0) {
-        rc = votes_commit_verify(commit, node->genesis.chain_id, &vset,
-                                 errmsg);
+    /* The set of a height up to tip + 2 is known; a block further ahead
+     * is verified once the blocks before it are committed. */
+    rc = node_commit_check(node, commit, errmsg);
+    if (rc == TDEI_NOTFOUND) {
+        verified = 0;
+        rc = 0;
+    } else if (rc != 0 && !node_commit_refused(rc)) {
+        rc = 0; /* this node's trouble; asked again later */
+        goto out;
     }
     if (rc != 0) {
         goto out;
@@ -568,6 +646,8 @@ static int node_sync_take(struct node *node, const Tdei__P2p__SyncBlock *sb,
     memcpy(slot->commit, sb->commit.data, sb->commit.len);
     slot->commit_len = sb->commit.len;
     slot->height = header->height;
+    slot->verified = verified;
+    slot->peer = peer;
     memcpy(slot->id, id, CODEC_HASH_SIZE);
 out:
     codec_block_free(block);
@@ -593,7 +673,7 @@ static int node_on_sync(struct node *node, uint64_t id, const uint8_t *bytes,
         rc = node_sync_serve(node, id, msg->request, errmsg);
         break;
     case TDEI__P2P__SYNC_MESSAGE__MSG_BLOCK:
-        rc = node_sync_take(node, msg->block, errmsg);
+        rc = node_sync_take(node, id, msg->block, errmsg);
         if (rc == 0 && id == node->sync_peer) {
             node->sync_asked_ms = uv_now(&node->loop); /* it answers */
         }

@@ -261,7 +261,12 @@
                            "(not delivered or settled, expired, or "          \
                            "revoked); request it again")                      \
     X(TDEI_NOT_DELIVERED, 1099, "the exchange is not delivered yet; wait "    \
-                                "for the owner's node to deliver it")
+                                "for the owner's node to deliver it")          \
+    X(TDEI_NO_VALIDATORS, 1100, "the change would leave no validator; add "   \
+                                "another validator first")                    \
+    X(TDEI_VALIDATORS_FULL, 1101, "the change would pass "                    \
+                                  "params.validators_max validators; remove " \
+                                  "a validator first")
 
 enum tdei_error {
     TDEI_OK = 0,

@@ -35,6 +35,10 @@ _Static_assert(HIST_KEY_SIZE_MAX <= STORE_KEY_SIZE_MAX, "hist keys fit");
 _Static_assert(CODEC_OBJECT_KEY_MAX <= 255u, "object length fits a byte");
 _Static_assert(CODEC_HASH_SIZE == MERKLE_HASH_SIZE, "hash sizes agree");
 _Static_assert(CONTRACT_HEAD_SIZE == TDEI_HASH_SIZE, "heads are SHA-256");
+_Static_assert(CONTRACT_VALIDATORS_CONSENSUS_MAX == CONS_VALIDATORS_MAX,
+               "a change never makes a set the engine cannot hold");
+_Static_assert(CONTRACT_VALIDATORS_LIMIT == VALIDATORS_LIMIT,
+               "contracts and execution read sets of one size");
 
 struct exec
 {
@@ -274,6 +278,11 @@ static int genesis_validators_put(struct state *st, const struct genesis *g)
     set.n_validators = n;
     set.validators = ptrs;
     rc = n == 0 ? TDEI_INVAL : put_msg(st, key, sizeof(key) - 1, &set.base);
+    if (rc == 0) {
+        /* The history starts: this set votes from height 1 on. */
+        uint8_t hkey[CONTRACT_KEY_SIZE_MAX];
+        rc = put_msg(st, hkey, contract_key_vset(hkey, 1), &set.base);
+    }
     tdei_free(vals);
     tdei_free(ptrs);
     return rc;
@@ -541,48 +550,72 @@ int exec_genesis_check(struct store_read *r, const struct genesis *g,
 
 /* ---- validators and the next header -------------------------------------- */
 
-static int validators_read(struct store_read *r, Tdei__ValidatorSet **out,
-                           char *errmsg)
+/* Decode the ValidatorSet @val of state key @what. */
+static int vset_decode(const uint8_t *val, size_t vlen, const char *what,
+                       Tdei__ValidatorSet **out, char *errmsg)
 {
-    static const uint8_t key[] = CONTRACT_KEY_VALIDATORS;
     const struct codec_limits limits = {
         .tx_size_max = TDEI_TX_SIZE_MAX,
         .block_size_max = TDEI_BLOCK_SIZE_MAX,
         .block_txs_max = TDEI_BLOCK_TXS_MAX,
         .validators_max = VALIDATORS_LIMIT,
     };
+
+    return record_rc(codec_validator_set_decode(out, val, vlen, &limits,
+                                                errmsg),
+                     what, errmsg);
+}
+
+/* Read the ValidatorSet at state key @key of the store (TDEI_NOTFOUND when
+ * absent, errmsg not set). */
+static int vset_read(struct store_read *r, const char *key,
+                     Tdei__ValidatorSet **out, char *errmsg)
+{
     const uint8_t *val;
     size_t vlen;
     int rc;
 
     *out = NULL;
-    rc = store_state_get(r, key, sizeof(key) - 1, &val, &vlen, "validators",
-                         errmsg);
+    rc = store_state_get(r, (const uint8_t *)key, strlen(key), &val, &vlen,
+                         key, errmsg);
+    if (rc != 0) {
+        return rc;
+    }
+    return vset_decode(val, vlen, key, out, errmsg);
+}
+
+/* The set of the next height ("validators"). */
+static int validators_read(struct store_read *r, Tdei__ValidatorSet **out,
+                           char *errmsg)
+{
+    int rc = vset_read(r, CONTRACT_KEY_VALIDATORS, out, errmsg);
+
     if (rc == TDEI_NOTFOUND) {
         return tdei_errorf(errmsg, ERRSZ, rc,
                            "state has no validator set; the store has no "
                            "genesis");
     }
-    if (rc != 0) {
-        return rc;
-    }
-    rc = codec_validator_set_decode(out, val, vlen, &limits, errmsg);
-    return record_rc(rc, "validators", errmsg);
+    return rc;
 }
 
-static int validators_root(struct store_read *r, uint8_t root[CODEC_HASH_SIZE],
-                           Tdei__ValidatorSet **keep, char *errmsg)
+/* The set of the height after the next: "validators_next", or the next
+ * height's set when no change is pending. */
+static int validators_next_read(struct store_read *r, Tdei__ValidatorSet **out,
+                                char *errmsg)
 {
-    Tdei__ValidatorSet *set;
-    uint8_t(*leaves)[MERKLE_HASH_SIZE];
-    int rc = validators_read(r, &set, errmsg);
+    int rc = vset_read(r, CONTRACT_KEY_VALIDATORS_NEXT, out, errmsg);
 
-    if (rc != 0) {
-        return rc;
-    }
-    leaves = tdei_calloc(set->n_validators, sizeof(*leaves));
+    return rc == TDEI_NOTFOUND ? validators_read(r, out, errmsg) : rc;
+}
+
+/* The RFC 6962 root over the node keys of @set (validators_hash). */
+static int vset_root(const Tdei__ValidatorSet *set,
+                     uint8_t root[CODEC_HASH_SIZE], char *errmsg)
+{
+    uint8_t(*leaves)[MERKLE_HASH_SIZE] =
+        tdei_calloc(set->n_validators, sizeof(*leaves));
+
     if (leaves == NULL) {
-        codec_validator_set_free(set);
         return tdei_errorf(errmsg, ERRSZ, TDEI_NOMEM,
                            "validators hash: out of memory");
     }
@@ -593,12 +626,54 @@ static int validators_root(struct store_read *r, uint8_t root[CODEC_HASH_SIZE],
     merkle_root(root, (const uint8_t(*)[MERKLE_HASH_SIZE])leaves,
                 set->n_validators);
     tdei_free(leaves);
-    if (keep != NULL) {
-        *keep = set;
-    } else {
-        codec_validator_set_free(set);
-    }
     return 0;
+}
+
+/* The history record ("vset/" u64 BE) in force at @height: the last one
+ * at or below it. Its key's height into *@from. */
+static int vset_history_at(struct store_read *r, uint64_t height,
+                           uint64_t *from, Tdei__ValidatorSet **out,
+                           char *errmsg)
+{
+    static const uint8_t prefix[] = CONTRACT_KEY_VSET;
+    uint8_t start[CONTRACT_KEY_SIZE_MAX];
+    size_t slen = contract_key_vset(start, height);
+    struct store_iter it;
+    const uint8_t *key;
+    const uint8_t *val;
+    size_t klen;
+    size_t vlen;
+    int rc;
+
+    *out = NULL;
+    *from = 0;
+    rc = store_iter_init(&it, r, STORE_DB_STATE, prefix, sizeof(prefix) - 1,
+                         start, slen, 1);
+    if (rc != 0) {
+        return tdei_errorf(errmsg, ERRSZ, rc, "read the validator history: %s",
+                           store_read_errmsg(r));
+    }
+    rc = store_iter_next(&it, &key, &klen, &val, &vlen);
+    if (rc == 0 && klen != sizeof(prefix) - 1 + 8) {
+        rc = tdei_errorf(errmsg, ERRSZ, TDEI_CORRUPT,
+                         "state key of the validator history is %zu bytes, "
+                         "not %zu",
+                         klen, sizeof(prefix) - 1 + 8);
+    } else if (rc == 0) {
+        *from = store_u64_decode(key + sizeof(prefix) - 1);
+        rc = vset_decode(val, vlen, "vset", out, errmsg);
+    } else if (rc == TDEI_NOTFOUND) {
+        rc = tdei_errorf(errmsg, ERRSZ, TDEI_CORRUPT,
+                         "state holds no validator set for height %" PRIu64
+                         " (the history starts at genesis with vset/1); "
+                         "restore the store",
+                         height);
+    } else {
+        rc = tdei_errorf(errmsg, ERRSZ, rc, "read the validator history: %s",
+                         store_read_errmsg(r));
+    }
+    store_iter_close(&it);
+    return rc;
 }
 
 /* Root over @n txs into @root, using @leaves (room for @n). */
@@ -613,11 +688,15 @@ static void txs_root(uint8_t root[CODEC_HASH_SIZE],
 }
 
 /* The next header's fields from @tip and the store; txs_root is not
- * filled. @set receives the validator set when not NULL. */
+ * filled. validators_hash is the root of "validators" (the set of tip +
+ * 1), next_validators_hash that of the set of tip + 2. @set receives the
+ * set of tip + 1 when not NULL. */
 static int next_header_base(struct store_read *r, const struct exec_tip *tip,
                             struct exec_next_header *out,
                             Tdei__ValidatorSet **set, char *errmsg)
 {
+    Tdei__ValidatorSet *cur = NULL;
+    Tdei__ValidatorSet *next = NULL;
     int rc;
 
     memset(out, 0, sizeof(*out));
@@ -630,9 +709,22 @@ static int next_header_base(struct store_read *r, const struct exec_tip *tip,
     }
     memcpy(out->last_results_root, tip->last_results_root, CODEC_HASH_SIZE);
     memcpy(out->app_hash, tip->app_hash, CODEC_HASH_SIZE);
-    rc = validators_root(r, out->validators_hash, set, errmsg);
-    /* No validator changes yet: the next set is this one. */
-    memcpy(out->next_validators_hash, out->validators_hash, CODEC_HASH_SIZE);
+    rc = validators_read(r, &cur, errmsg);
+    if (rc == 0) {
+        rc = vset_root(cur, out->validators_hash, errmsg);
+    }
+    if (rc == 0) {
+        rc = validators_next_read(r, &next, errmsg);
+    }
+    if (rc == 0) {
+        rc = vset_root(next, out->next_validators_hash, errmsg);
+    }
+    codec_validator_set_free(next);
+    if (rc == 0 && set != NULL) {
+        *set = cur;
+        cur = NULL;
+    }
+    codec_validator_set_free(cur);
     return rc;
 }
 
@@ -790,10 +882,8 @@ static int header_check(struct exec *ex, struct store_read *r,
 }
 
 /* Verify the block's last_commit, the commit of height - 1, against the
- * validator set of that height. Validator-set changes do not exist yet
- * (next_validators_hash is validators_hash), so the state's set is the
- * set of every height; when changes arrive (effective at H+2), this must
- * read the set recorded for height - 1. */
+ * validator set of that height (the history, exec_query_validators_at):
+ * after a change, a commit signed by the old set no longer counts. */
 static int last_commit_check(struct store_read *r, const struct exec_tip *tip,
                              const Tdei__Block *block,
                              const Tdei__Header *header, char *errmsg)
@@ -810,7 +900,7 @@ static int last_commit_check(struct store_read *r, const struct exec_tip *tip,
                            "block %" PRIu64 " has no last_commit",
                            header->height);
     }
-    rc = validators_read(r, &set, errmsg);
+    rc = exec_query_validators_at(r, header->height - 1, &set, errmsg);
     if (rc == 0) {
         rc = votes_vset_from_proto(&vset, set, errmsg);
         codec_validator_set_free(set);
@@ -1100,6 +1190,74 @@ static int tx_apply(struct block_run *run, size_t index,
     return 0;
 }
 
+/* Bring the set decided two blocks ago into force (contract.h,
+ * "Validator-set changes"): at the start of block B, a pending
+ * "validators_next" becomes "validators" (the set of B + 1) and the
+ * history record "vset/" B+1, and is deleted. A pending set equal to the
+ * current one is only deleted. Part of the block's write set. */
+static int validators_rotate(struct block_run *run, char *errmsg)
+{
+    static const uint8_t next_key[] = CONTRACT_KEY_VALIDATORS_NEXT;
+    static const uint8_t cur_key[] = CONTRACT_KEY_VALIDATORS;
+    struct state *st = run->ex->state;
+    Tdei__ValidatorSet *set = NULL;
+    uint8_t hkey[CONTRACT_KEY_SIZE_MAX];
+    const uint8_t *val;
+    uint8_t *copy;
+    size_t vlen;
+    size_t clen;
+    int same = 0;
+    int rc = state_get(st, next_key, sizeof(next_key) - 1, &val, &vlen);
+
+    if (rc == TDEI_NOTFOUND) {
+        return 0;
+    }
+    if (rc != 0) {
+        return tdei_errorf(errmsg, ERRSZ, rc, "read validators_next");
+    }
+    /* A pending set that does not decode would halt every node alike; it
+     * is a damaged state, never a set in force. */
+    rc = vset_decode(val, vlen, "validators_next", &set, errmsg);
+    codec_validator_set_free(set);
+    if (rc != 0) {
+        return rc;
+    }
+    copy = tdei_malloc(vlen);
+    if (copy == NULL) {
+        return tdei_errorf(errmsg, ERRSZ, TDEI_NOMEM,
+                           "validators_next: out of memory");
+    }
+    memcpy(copy, val, vlen);
+    clen = vlen;
+    rc = state_get(st, cur_key, sizeof(cur_key) - 1, &val, &vlen);
+    if (rc == 0) {
+        same = vlen == clen && memcmp(val, copy, clen) == 0;
+    } else if (rc == TDEI_NOTFOUND) {
+        rc = tdei_errorf(errmsg, ERRSZ, TDEI_CORRUPT,
+                         "state has a pending validator set but no "
+                         "current one");
+    } else {
+        rc = tdei_errorf(errmsg, ERRSZ, rc, "read validators");
+    }
+    if (rc == 0 && !same) {
+        rc = state_put(st, cur_key, sizeof(cur_key) - 1, copy, clen);
+        if (rc == 0) {
+            rc = state_put(st, hkey, contract_key_vset(hkey, run->height + 1),
+                           copy, clen);
+        }
+    }
+    if (rc == 0) {
+        rc = state_del(st, next_key, sizeof(next_key) - 1);
+    }
+    tdei_free(copy);
+    if (rc != 0 && rc != TDEI_CORRUPT) {
+        return tdei_errorf(errmsg, ERRSZ, rc,
+                           "validator set of height %" PRIu64 ": %s",
+                           run->height + 1, state_errmsg(st));
+    }
+    return rc;
+}
+
 /* Process the deadlines due at the start of the block
  * (contract_block_begin), before its txs, inside its overlay. Its writes
  * are part of the block's write set but extend no history head and make
@@ -1291,7 +1449,10 @@ int exec_block(struct exec *ex, struct store_batch *batch,
     };
     codec_params_free(params);
     state_reset(ex->state, &base);
-    rc = block_begin(&run, errmsg);
+    rc = validators_rotate(&run, errmsg);
+    if (rc == 0) {
+        rc = block_begin(&run, errmsg);
+    }
     for (size_t i = 0; rc == 0 && i < block->n_txs; i++) {
         rc = tx_run(&run, i, &block->txs[i], errmsg);
     }
@@ -1529,4 +1690,79 @@ int exec_query_validators(struct store_read *r, Tdei__ValidatorSet **out,
                           char *errmsg)
 {
     return validators_read(r, out, errmsg);
+}
+
+int exec_query_validators_at(struct store_read *r, uint64_t height,
+                             Tdei__ValidatorSet **out, char *errmsg)
+{
+    struct exec_tip tip;
+    uint64_t from;
+    int rc;
+
+    *out = NULL;
+    if (height == 0) {
+        return tdei_errorf(errmsg, ERRSZ, TDEI_INVAL,
+                           "height 0 has no validator set; blocks start at "
+                           "height 1");
+    }
+    rc = exec_query_tip(r, &tip, errmsg);
+    if (rc != 0) {
+        return rc;
+    }
+    if (height > tip.height + 2) {
+        return tdei_errorf(errmsg, ERRSZ, TDEI_NOTFOUND,
+                           "the validator set of height %" PRIu64
+                           " is decided by block %" PRIu64
+                           ", which is not committed yet (the tip is %" PRIu64
+                           ")",
+                           height, height - 2, tip.height);
+    }
+    if (height == tip.height + 2) {
+        return validators_next_read(r, out, errmsg);
+    }
+    return vset_history_at(r, height, &from, out, errmsg);
+}
+
+int exec_query_validators_change(struct store_read *r, uint64_t after,
+                                 uint64_t *from, Tdei__ValidatorSet **out,
+                                 char *errmsg)
+{
+    static const uint8_t prefix[] = CONTRACT_KEY_VSET;
+    uint8_t start[CONTRACT_KEY_SIZE_MAX];
+    struct store_iter it;
+    const uint8_t *key;
+    const uint8_t *val;
+    size_t klen;
+    size_t vlen;
+    int rc;
+
+    *out = NULL;
+    *from = 0;
+    if (after == UINT64_MAX) {
+        return TDEI_NOTFOUND;
+    }
+    rc = store_iter_init(&it, r, STORE_DB_STATE, prefix, sizeof(prefix) - 1,
+                         start, contract_key_vset(start, after + 1), 0);
+    if (rc != 0) {
+        return tdei_errorf(errmsg, ERRSZ, rc, "read the validator history: %s",
+                           store_read_errmsg(r));
+    }
+    rc = store_iter_next(&it, &key, &klen, &val, &vlen);
+    if (rc == 0 && klen != sizeof(prefix) - 1 + 8) {
+        rc = tdei_errorf(errmsg, ERRSZ, TDEI_CORRUPT,
+                         "state key of the validator history is %zu bytes, "
+                         "not %zu",
+                         klen, sizeof(prefix) - 1 + 8);
+    } else if (rc == 0) {
+        *from = store_u64_decode(key + sizeof(prefix) - 1);
+        rc = vset_decode(val, vlen, "vset", out, errmsg);
+    } else if (rc != TDEI_NOTFOUND) {
+        rc = tdei_errorf(errmsg, ERRSZ, rc, "read the validator history: %s",
+                         store_read_errmsg(r));
+    }
+    store_iter_close(&it);
+    if (rc != 0) {
+        *from = 0;
+    }
+    return rc;
 }

@@ -19,10 +19,15 @@
  *   results root        RFC 6962 root over the serialized TxResults of a
  *                       block in tx order (leaf = the whole TxResult);
  *                       SHA256("") for a block without txs.
- *   validators_hash     RFC 6962 root over the 32-byte node keys of the
- *                       state record "validators", ascending (leaf = the
- *                       key). next_validators_hash is the same root until
- *                       validator changes exist (they take effect at H+2).
+ *   validators_hash     of header H: RFC 6962 root over the 32-byte node
+ *                       keys, ascending (leaf = the key), of the set that
+ *                       votes at H: the state record "validators" after
+ *                       block H-1 (at H = 1: after genesis).
+ *   next_validators_hash  of header H: the same root over the set of H+1:
+ *                       "validators_next" after block H-1, or
+ *                       "validators" when no change is pending. Changes
+ *                       decided by block H take effect at H+2
+ *                       (contract.h, "Validator-set changes").
  *   history head        new = SHA256(prev || tx id || code as u32 BE),
  *                       prev = 32 zero bytes for an object's first tx.
  *
@@ -50,6 +55,14 @@
  * contract inside a tx checkpoint. A refusal keeps its code, reason and
  * history-head updates and consumes the nonce, but its state writes and
  * events are discarded.
+ *
+ * Validator sets: before anything else, block B moves a pending
+ * "validators_next" into "validators" and into the history record "vset/"
+ * B+1 (the set that votes from B+1 on), and deletes it; these writes are
+ * part of the block's write set and app hash. The history is read by
+ * height with exec_query_validators_at; a block's last_commit is checked
+ * against the set of its height - 1, its proposer against the set of its
+ * own height.
  *
  * Deadlines: before its first tx, every block (empty or not) runs
  * contract_block_begin once, on a ctx from contract_ctx_begin_block,
@@ -180,7 +193,8 @@ void exec_destroy(struct exec *ex);
 /* Append the genesis of @g to @batch: the state (per member: Member,
  * Account, OperatorKey per operator key, NodeKey; Params with
  * mint_enabled false, as genesis.json has no such param; ValidatorSet of
- * the validators by node key) and the meta of height 0 (genesis hash,
+ * the validators by node key, as "validators" and as the first history
+ * record "vset/" 1) and the meta of height 0 (genesis hash,
  * chain id, height 0, genesis time, app_hash(0), last_results_root
  * SHA256("")). The node calls it once, on an empty store
  * (exec_genesis_check said TDEI_NOTFOUND), and commits the batch.
@@ -209,12 +223,12 @@ int exec_genesis_check(struct store_read *r, const struct genesis *g,
  * height = tip + 1, time_ms > tip time, last_block_id = tip id, txs_root
  * over block->txs, last_results_root, app_hash, validators_hash and
  * next_validators_hash as exec_next_header gives them, proposer one of the
- * validators, at most params.block_txs_max txs (TDEI_BAD_BLOCK). Then
- * block->last_commit, the commit of height - 1 (absent at height 1; the
- * codec checked its height and block id): cons_commit_verify with the
- * chain's BIP-340 vote signatures (votes.h) against the validator set of
- * height - 1, which is the state's set while validator changes do not
- * exist: precommits of more than 2/3 of it, each signature valid
+ * validators of this height, at most params.block_txs_max txs
+ * (TDEI_BAD_BLOCK). Then block->last_commit, the commit of height - 1
+ * (absent at height 1; the codec checked its height and block id):
+ * cons_commit_verify with the chain's BIP-340 vote signatures (votes.h)
+ * against the validator set of height - 1 (exec_query_validators_at):
+ * precommits of more than 2/3 of it, each signature valid
  * (TDEI_NO_QUORUM, TDEI_NOT_VOTER, TDEI_BADSIG, TDEI_MALFORMED; errmsg
  * starts "block H last_commit"). Then every tx as in the header comment.
  * Returns: 0 (@out filled); TDEI_CHAIN_ID, TDEI_BAD_BLOCK, TDEI_MALFORMED,
@@ -302,9 +316,32 @@ int exec_query_head(struct store_read *r, const uint8_t *object, size_t olen,
  * TDEI_IOERR or TDEI_NOMEM. */
 int exec_query_params(struct store_read *r, Tdei__Params **out, char *errmsg);
 
-/* Read the current validator set. Returns as exec_query_params; free with
- * codec_validator_set_free. */
+/* Read the validator set of the next height (tip + 1: the set that votes
+ * on the next block; "validators"). Returns as exec_query_params; free
+ * with codec_validator_set_free. */
 int exec_query_validators(struct store_read *r, Tdei__ValidatorSet **out,
                           char *errmsg);
+
+/* Read the validator set that votes at @height: from the history for
+ * heights up to tip + 1, the pending set (or the current one) for tip + 2.
+ * Returns: 0 (*out the caller's; free with codec_validator_set_free);
+ * TDEI_INVAL (@height 0); TDEI_NOTFOUND (@height above tip + 2: block
+ * @height - 2, which decides it, is not committed; or no genesis);
+ * TDEI_CORRUPT (no history record at or below @height, or one that does
+ * not decode), TDEI_IOERR or TDEI_NOMEM. *out NULL on error. */
+int exec_query_validators_at(struct store_read *r, uint64_t height,
+                             Tdei__ValidatorSet **out, char *errmsg);
+
+/* Walk the validator-set history: the first change after height @after,
+ * that is the history record with the lowest height above @after (@after
+ * 0 gives the genesis set, from height 1).
+ * Returns: 0 (*from the height it votes from, *out the set, the caller's;
+ * free with codec_validator_set_free); TDEI_NOTFOUND (no change after
+ * @after; *from 0); TDEI_CORRUPT, TDEI_IOERR or TDEI_NOMEM. Only changes
+ * in force by tip + 1 are listed: a pending one is read with
+ * exec_query_validators_at(tip + 2). */
+int exec_query_validators_change(struct store_read *r, uint64_t after,
+                                 uint64_t *from, Tdei__ValidatorSet **out,
+                                 char *errmsg);
 
 #endif

@@ -43,7 +43,7 @@
 #include <stdint.h>
 
 /* The format of the environment; stored in meta under "store.version". */
-#define STORE_FORMAT_VERSION 2u /* 2: Params holds the exchange rules */
+#define STORE_FORMAT_VERSION 3u /* 3: validator-set history in state */
 
 /* The longest key, in bytes: LMDB's compile-time key limit (checked against
  * mdb_env_get_maxkeysize at open). Keys are 1..STORE_KEY_SIZE_MAX bytes. */

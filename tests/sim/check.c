@@ -5,7 +5,13 @@
  *   validity         every block an honest node commits was proposed and
  *                    is valid at its height;
  *   certificate      its commit holds precommits of more than 2/3 of the
- *                    validators, and cons_commit_verify agrees;
+ *                    validators of its height (with --valset, the set the
+ *                    node's chain decided: changes in block H count from
+ *                    H+2), and cons_commit_verify agrees;
+ *   (--valset)       the progress goal also waits until the removal is
+ *                    in force, so a change that never reaches the chain
+ *                    fails as progress; "valset" names a host asking for
+ *                    the set of a height its chain cannot decide yet;
  *   no-conflicting-signatures  no honest validator ever asks to persist
  *                    two different messages for one (height, round, step),
  *                    across restarts too, and sends only what it persisted;
@@ -206,7 +212,7 @@ void check_sent_vote(struct sim *s, struct sim_node *nd,
     uint8_t bytes[CONS_SIGN_BYTES_MAX];
     size_t len = sim_vote_bytes(NULL, v, bytes);
 
-    if (memcmp(v->validator, s->vset.keys[nd->index], CONS_KEY_SIZE) != 0) {
+    if (memcmp(v->validator, s->all.keys[nd->index], CONS_KEY_SIZE) != 0) {
         sim_fail(s, "no-conflicting-signatures",
                  "node %u sent a vote "
                  "naming another validator",
@@ -225,7 +231,7 @@ void check_sent_proposal(struct sim *s, struct sim_node *nd,
     uint8_t bytes[CONS_SIGN_BYTES_MAX];
     size_t len = sim_proposal_bytes(NULL, p, bytes);
 
-    if (memcmp(p->proposer, s->vset.keys[nd->index], CONS_KEY_SIZE) != 0) {
+    if (memcmp(p->proposer, s->all.keys[nd->index], CONS_KEY_SIZE) != 0) {
         sim_fail(s, "no-conflicting-signatures",
                  "node %u sent a proposal "
                  "naming another proposer",
@@ -245,14 +251,27 @@ static void check_certificate(struct sim *s, struct sim_node *nd,
 {
     uint8_t counted[SIM_NODES_MAX] = {0};
     char errmsg[TDEI_ERRMSG_SIZE];
+    uint64_t mask = sim_vset_mask(s, nd, height);
+    struct cons_vset vset;
     unsigned k = 0;
     int clean = 1, rc;
 
     for (size_t i = 0; i < n; i++) {
         const struct cons_vote *v = &votes[i];
         unsigned who;
-        if (!sim_vote_ok(s, v, &who) || v->type != CONS_PRECOMMIT ||
-            v->height != height || v->round != round || v->id.nil ||
+        if (sim_vote_ok(s, v, &who) && !(mask & (1ull << who))) {
+            /* A signed precommit of a node outside the height's set: the
+             * engine counted someone the chain did not make a validator
+             * (or the host gave it the wrong set). */
+            sim_fail(s, "certificate",
+                     "node %u committed height %llu with a precommit of "
+                     "node %u, which is not a validator of that height",
+                     nd->index, (unsigned long long)height, who);
+            return;
+        }
+        if (!sim_vote_ok(s, v, &who) || !(mask & (1ull << who)) ||
+            v->type != CONS_PRECOMMIT || v->height != height ||
+            v->round != round || v->id.nil ||
             memcmp(v->id.bytes, id, CONS_ID_SIZE) != 0 || counted[who]) {
             clean = 0;
             continue;
@@ -260,15 +279,20 @@ static void check_certificate(struct sim *s, struct sim_node *nd,
         counted[who] = 1;
         k++;
     }
-    if (k < s->quorum) {
+    if (k < sim_quorum(mask)) {
         sim_fail(s, "certificate",
                  "node %u committed height %llu round %u "
-                 "on %u valid precommits; more than 2/3 of %u is %u",
-                 nd->index, (unsigned long long)height, round, k, s->n,
-                 s->quorum);
+                 "on %u valid precommits of its validators; more than 2/3 "
+                 "of %u is %u",
+                 nd->index, (unsigned long long)height, round, k,
+                 sim_mask_count(mask), sim_quorum(mask));
         return;
     }
-    rc = sim_engine_real.commit_verify(&nd->crypto, &s->vset, height, round, id,
+    if (s->cfg.valset && counted[s->joiner]) {
+        s->res->joiner_signed++;
+    }
+    sim_vset_of(s, mask, &vset);
+    rc = sim_engine_real.commit_verify(&nd->crypto, &vset, height, round, id,
                                        votes, n, errmsg);
     if ((rc == 0) != clean) {
         sim_fail(s, "certificate",
@@ -319,6 +343,11 @@ void check_commit(struct sim *s, struct sim_node *nd, uint64_t height,
         d->set = 1;
         d->node = nd->index;
         memcpy(d->id, id, CONS_ID_SIZE);
+        if (b != NULL && b->change > 0 && s->res->vset_added == 0) {
+            s->res->vset_added = height;
+        } else if (b != NULL && b->change < 0 && s->res->vset_removed == 0) {
+            s->res->vset_removed = height;
+        }
     }
 }
 
@@ -410,6 +439,14 @@ void check_heal(struct sim *s)
               (unsigned long long)gap);
 }
 
+/* --valset: the removal is not in force by the goal height yet (it counts
+ * from two heights after its block). */
+static int valset_pending(const struct sim *s)
+{
+    return s->cfg.valset && (s->res->vset_removed == 0 ||
+                             s->target_height < s->res->vset_removed + 2);
+}
+
 static int evidence_pending(const struct sim *s, uint64_t before_us)
 {
     for (size_t i = 0; i < s->evidence_n; i++) {
@@ -489,13 +526,13 @@ void check_deadlines(struct sim *s)
             reached = 0;
         }
     }
-    if (reached && !evidence_pending(s, s->heal_us)) {
+    if (reached && !evidence_pending(s, s->heal_us) && !valset_pending(s)) {
         s->done = 1;
         return;
     }
     if (reached) {
-        /* Still waiting for evidence: progress goes on being checked,
-         * one more height per height bound. */
+        /* Still waiting for evidence or for the removal: progress goes
+         * on being checked, one more height per height bound. */
         s->target_height++;
         s->progress_deadline = s->now + height_bound_us(s, s->f + 2) +
                                gossip_bound_us(s) + 2u * SIM_DELTA_US;

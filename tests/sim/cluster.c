@@ -282,9 +282,36 @@ static void block_id(uint8_t out[CONS_ID_SIZE], const char *tag, unsigned who,
     tdei_tagged_hash(out, tag, in, sizeof(in));
 }
 
+/* --valset: what a block @nd builds at @height carries: the add of the
+ * joiner from add_from on until @nd's chain holds one, then three heights
+ * after it the removal of the leaver until its chain holds that. */
+static int8_t block_change(struct sim *s, const struct sim_node *nd,
+                           uint64_t height)
+{
+    uint64_t added = 0;
+    int removed = 0;
+
+    if (!s->cfg.valset) {
+        return 0;
+    }
+    for (uint64_t h = 1; h < height && h <= nd->committed; h++) {
+        const struct sim_block *b = sim_block_get(s, nd->chain[h - 1].id);
+        if (b != NULL && b->change > 0 && added == 0) {
+            added = h;
+        } else if (b != NULL && b->change < 0) {
+            removed = 1;
+        }
+    }
+    if (added == 0) {
+        return height >= s->add_from ? 1 : 0;
+    }
+    return !removed && height >= added + 3 ? -1 : 0;
+}
+
 /* @nd builds its block for (@height, @round): the same id every time it is
  * asked (a restarted node builds the same block), valid, carrying the
- * evidence its pool holds that its chain does not. */
+ * evidence its pool holds that its chain does not, and with --valset the
+ * change of the validator set its chain calls for (block_change). */
 static void build_block(struct sim *s, struct sim_node *nd, uint64_t height,
                         uint32_t round, int invalid, uint8_t id[CONS_ID_SIZE])
 {
@@ -296,7 +323,11 @@ static void build_block(struct sim *s, struct sim_node *nd, uint64_t height,
     if (b != NULL) {
         return;
     }
-    b = sim_block_add(s, id);
+    {
+        int8_t change = block_change(s, nd, height);
+        b = sim_block_add(s, id);
+        b->change = change;
+    }
     b->height = height;
     b->proposer = nd->index;
     b->valid = invalid ? 0 : 1;
@@ -471,6 +502,19 @@ static int wal_answered(const struct sim_node *nd, enum sim_wal_kind kind,
 
 /* ---- carrying out actions ---------------------------------------------- */
 
+/* Start @nd's engine on the height after its chain, with the validator
+ * set its chain decided for it. */
+static void node_start_height(struct sim *s, struct sim_node *nd)
+{
+    struct cons_vset vset;
+    uint64_t height = nd->committed + 1;
+    /* --broken valset: a change of block H already at H+1. */
+    uint64_t from = s->cfg.broken == SIM_BROKEN_VALSET ? height + 1 : height;
+
+    sim_vset_of(s, sim_vset_mask(s, nd, from), &vset);
+    s->ops->start_height(nd->engine, height, &vset);
+}
+
 static void node_commit(struct sim *s, struct sim_node *nd,
                         const struct cons_action *a)
 {
@@ -488,7 +532,8 @@ static void node_commit(struct sim *s, struct sim_node *nd,
     }
     k = s->ops->commit_votes(nd->engine, a->height, a->round, a->id, votes,
                              s->n);
-    if (k < s->quorum && nd->decided_hint != NULL &&
+    if (k < sim_quorum(sim_vset_mask(s, nd, a->height)) &&
+        nd->decided_hint != NULL &&
         nd->decided_hint->n <= s->n) {
         k = nd->decided_hint->n;
         memcpy(votes, nd->decided_hint->votes, k * sizeof(votes[0]));
@@ -539,7 +584,7 @@ static void node_commit(struct sim *s, struct sim_node *nd,
     nd->own_n = 0;
     nd->hidden_n = 0;
     seen_clear(s, nd);
-    s->ops->start_height(nd->engine, a->height + 1, &s->vset);
+    node_start_height(s, nd);
 }
 
 /* An honest engine reports an equivocation: check it, pool it, spread it. */
@@ -826,7 +871,7 @@ static void byz_noise(struct sim *s, struct sim_node *nd)
     v.height = s->ops->height(nd->engine);
     v.round = s->ops->round(nd->engine) + (uint32_t)sim_rng_below(&s->rng, 3);
     random_id(s, v.id.bytes);
-    memcpy(v.validator, s->vset.keys[nd->index], CONS_KEY_SIZE);
+    memcpy(v.validator, s->all.keys[nd->index], CONS_KEY_SIZE);
     byz_sign_vote(s, nd->index, &v);
     for (unsigned to = 0; to < s->n; to++) {
         if ((mask >> (to % 64)) & 1) {
@@ -907,7 +952,7 @@ static void node_boot(struct sim *s, struct sim_node *nd, int replay)
 {
     const struct sim_engine_ops *ops = s->ops;
 
-    if (ops->create(&nd->engine, s->vset.keys[nd->index], &nd->crypto,
+    if (ops->create(&nd->engine, s->all.keys[nd->index], &nd->crypto,
                     &s->timeouts) != 0) {
         fprintf(stderr, "sim: cons_engine_create failed\n");
         abort();
@@ -924,18 +969,18 @@ static void node_boot(struct sim *s, struct sim_node *nd, int replay)
      * WAL already answers are not made again. */
     nd->replaying = replay;
     nd->replay_next = 0;
-    ops->start_height(nd->engine, nd->committed + 1, &s->vset);
+    node_start_height(s, nd);
     node_drain(s, nd);
     while (replay && nd->replay_next < nd->wal_n && !s->res->failed) {
         struct sim_wal w = nd->wal[nd->replay_next++];
         /* Its own messages from the WAL are its to gossip again: the
          * engine re-sends none that its guard record has passed. */
         if (w.kind == WAL_VOTE &&
-            memcmp(w.vote.validator, s->vset.keys[nd->index], CONS_KEY_SIZE) ==
+            memcmp(w.vote.validator, s->all.keys[nd->index], CONS_KEY_SIZE) ==
                 0) {
             own_add_vote(nd, &w.vote);
         } else if (w.kind == WAL_PROPOSAL &&
-                   memcmp(w.proposal.proposer, s->vset.keys[nd->index],
+                   memcmp(w.proposal.proposer, s->all.keys[nd->index],
                           CONS_KEY_SIZE) == 0) {
             own_add_proposal(nd, &w.proposal);
         }
@@ -1369,11 +1414,27 @@ static void setup_keys(struct sim *s)
         tdei_sha256(pairs[i], pairs[i] + 32, 32);
     }
     qsort(pairs, s->n, 64, key_cmp);
-    s->vset.n = s->n;
+    s->all.n = s->n;
     for (unsigned i = 0; i < s->n; i++) {
-        memcpy(s->vset.keys[i], pairs[i], CONS_KEY_SIZE);
+        memcpy(s->all.keys[i], pairs[i], CONS_KEY_SIZE);
         memcpy(s->secrets[i], pairs[i] + 32, 32);
     }
+    s->genesis_set = s->n == 64 ? ~0ull : (1ull << s->n) - 1u;
+}
+
+/* --valset: pick the joiner (outside the genesis set), the leaver and the
+ * height from which blocks carry the add. */
+static void setup_valset(struct sim *s)
+{
+    if (!s->cfg.valset) {
+        return;
+    }
+    s->joiner = (unsigned)sim_rng_below(&s->rng, s->n);
+    do {
+        s->leaver = (unsigned)sim_rng_below(&s->rng, s->n);
+    } while (s->leaver == s->joiner);
+    s->genesis_set &= ~(1ull << s->joiner);
+    s->add_from = sim_rng_between(&s->rng, 2, 6);
 }
 
 /* Which nodes are faulty: up to f Byzantine ones (each with a non-empty
@@ -1398,7 +1459,9 @@ static void setup_faulty(struct sim *s)
     }
     for (unsigned k = 0; k < nb + na;) {
         struct sim_node *nd = &s->nodes[sim_rng_below(&s->rng, s->n)];
-        if (nd->byz != 0 || nd->amnesiac) {
+        if (nd->byz != 0 || nd->amnesiac ||
+            (s->cfg.valset && ((unsigned)(nd - s->nodes) == s->joiner ||
+                               (unsigned)(nd - s->nodes) == s->leaver))) {
             continue;
         }
         if (k < nb) {
@@ -1496,7 +1559,14 @@ static int sim_setup(struct sim *s, const struct sim_config *cfg,
     sim_rng_seed(&s->rng, cfg->seed);
     s->n = cfg->nodes;
     s->f = (s->n - 1) / 3;
-    s->quorum = 2 * s->n / 3 + 1;
+    if (cfg->valset) {
+        /* The smallest set has n - 1 validators; its faulty ones are at
+         * most floor((n - 2) / 3), and none are the joiner or leaver. */
+        s->f = (s->n - 2) / 3;
+        if (s->f == 0) {
+            s->cfg.faults &= ~(unsigned)(SIM_F_BYZANTINE | SIM_F_AMNESIA);
+        }
+    }
     s->timeouts = (struct cons_timeouts){.propose_ms = 300,
                                          .propose_delta_ms = 100,
                                          .prevote_ms = 100,
@@ -1504,6 +1574,7 @@ static int sim_setup(struct sim *s, const struct sim_config *cfg,
                                          .precommit_ms = 100,
                                          .precommit_delta_ms = 50};
     setup_keys(s);
+    setup_valset(s);
     setup_faulty(s);
     setup_network(s);
     setup_nodes(s);

@@ -15,6 +15,9 @@
  *   sim --soak [--seeds A-B]
  *       the long mode: seeds 1-100000 by default, mixed, every 100th seed
  *       with 31 nodes.
+ *   --valset (with any of them): the chain adds a validator and removes
+ *       one while it commits (sim.h); the summary counts the certificates
+ *       that hold the joiner's precommit.
  *
  * Exit: 0 pass, 1 a violation (or nothing caught), 2 usage. */
 #include "sim.h"
@@ -131,7 +134,8 @@ void sim_faults_format(unsigned faults, char *out, size_t size)
 }
 
 static const char *const broken_names[] = {"none",  "lock",     "quorum",
-                                           "guard", "validity", "evidence"};
+                                           "guard", "validity", "evidence",
+                                           "valset"};
 
 const char *sim_broken_name(enum sim_broken b) { return broken_names[b]; }
 
@@ -179,11 +183,12 @@ static void print_replay(FILE *out, const struct sim_config *cfg)
     sim_faults_format(cfg->faults, faults, sizeof(faults));
     fprintf(out,
             "replay: tests/sim/sim --seed %" PRIu64
-            " --nodes %u --faults %s --steps %" PRIu64 "%s%s%s\n",
+            " --nodes %u --faults %s --steps %" PRIu64 "%s%s%s%s\n",
             cfg->seed, cfg->nodes, faults, cfg->steps,
             cfg->broken ? " --broken " : "",
             cfg->broken ? sim_broken_name(cfg->broken) : "",
-            cfg->skip_certificate ? " --skip-certificate" : "");
+            cfg->skip_certificate ? " --skip-certificate" : "",
+            cfg->valset ? " --valset" : "");
 }
 
 static double wall_ms(void)
@@ -238,9 +243,16 @@ static int run_one(const struct opts *o)
     }
     printf("ok seed %" PRIu64 " nodes %u faults %s: %" PRIu64
            " heights, %" PRIu64 " events, %" PRIu64 " restarts, %" PRIu64
-           " equivocations, %.3f s simulated\n",
+           " equivocations, %.3f s simulated",
            o->cfg.seed, o->cfg.nodes, faults, res.heights, res.events,
            res.restarts, res.evidence, (double)res.sim_time_us / 1e6);
+    if (o->cfg.valset) {
+        printf("; validator added by block %" PRIu64
+               ", removed by block %" PRIu64 ", the joiner in %" PRIu64
+               " commits",
+               res.vset_added, res.vset_removed, res.joiner_signed);
+    }
+    printf("\n");
     return 0;
 }
 
@@ -282,7 +294,7 @@ static void tally_print(const struct tally *t)
 static int run_range(const struct opts *o)
 {
     uint64_t failures = 0, caught = 0, heights = 0, events = 0, seeds = 0;
-    uint64_t known = 0;
+    uint64_t known = 0, changed = 0, joiner_signed = 0;
     double start = wall_ms();
     struct tally tally = {0};
 
@@ -298,6 +310,8 @@ static int run_range(const struct opts *o)
         seeds++;
         heights += res.heights;
         events += res.events;
+        changed += rc == 0 && res.vset_added != 0 && res.vset_removed != 0;
+        joiner_signed += res.joiner_signed;
         if (rc == 2) {
             fprintf(stderr, "sim: %s\n", res.reason);
             return 2;
@@ -323,10 +337,15 @@ static int run_range(const struct opts *o)
     }
     printf("{\"seeds\":%" PRIu64 ",\"failures\":%" PRIu64 ",\"known\":%" PRIu64
            ",\"caught\":%" PRIu64 ",\"heights\":%" PRIu64 ",\"events\":%" PRIu64
-           ",\"broken\":\"%s\",\"wall_ms\":%.0f,"
-           "\"by_invariant\":",
+           ",\"broken\":\"%s\",\"wall_ms\":%.0f,",
            seeds, failures, known, caught, heights, events,
            sim_broken_name(o->cfg.broken), wall_ms() - start);
+    if (o->cfg.valset) {
+        printf("\"valset_changed\":%" PRIu64 ",\"joiner_signed\":%" PRIu64
+               ",",
+               changed, joiner_signed);
+    }
+    printf("\"by_invariant\":");
     tally_print(&tally);
     printf("}\n");
     if (o->expect != NULL) {
@@ -347,9 +366,11 @@ static int usage(void)
             "KNOWN and do not fail a range\n"
             "faults: equivocate,silent,unknown,invalid,crash,amnesia,"
             "partition,loss,dup,skew,isolate (or none)\n"
-            "broken: lock, quorum, guard, validity, evidence\n"
+            "broken: lock, quorum, guard, validity, evidence, valset\n"
             "--skip-certificate: leave the certificate invariant out (to "
-            "see the others catch --broken quorum)\n");
+            "see the others catch --broken quorum)\n"
+            "--valset: a validator joins and one leaves while the chain "
+            "commits\n");
     return 2;
 }
 
@@ -422,6 +443,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
             o->mix = 1;
         } else if (strcmp(a, "--soak") == 0) {
             o->soak = 1;
+        } else if (strcmp(a, "--valset") == 0) {
+            o->cfg.valset = 1;
         } else if (strcmp(a, "--skip-certificate") == 0) {
             o->cfg.skip_certificate = 1;
         } else if (strcmp(a, "--verbose") == 0) {

@@ -13,6 +13,19 @@
  * faulty: any number of honest nodes may be down at once before GST, all
  * are up from GST on, and every invariant holds for them.
  *
+ * Validator-set changes (--valset): the chain changes its own validator
+ * set, as governance does on the ledger (DESIGN.md section 5). One node,
+ * the joiner, is not in the genesis set; every block a node builds from
+ * height add_from on carries "add the joiner" until its chain holds one,
+ * and three heights after that add, "remove the leaver" (another genesis
+ * validator) until its chain holds that. A change in block H counts from
+ * H+2: each node gives its engine, for each height, the set that its own
+ * chain decided, and the certificate check counts precommits against that
+ * set. The joiner and the leaver are honest; the smallest set has n-1
+ * validators, so at most floor((n-2)/3) nodes are faulty (none with
+ * n = 4: Byzantine and amnesia faults are then left out). The run's goal
+ * waits until the removal is in force.
+ *
  * Pointers are non-NULL unless stated. */
 #ifndef TDEI_SIM_H
 #define TDEI_SIM_H
@@ -52,7 +65,9 @@ enum sim_broken {
     SIM_BROKEN_QUORUM,   /* an engine built with quorum f+1 */
     SIM_BROKEN_GUARD,    /* the host never persists the signer record */
     SIM_BROKEN_VALIDITY, /* the host calls every block valid */
-    SIM_BROKEN_EVIDENCE  /* the host puts no evidence in its blocks */
+    SIM_BROKEN_EVIDENCE, /* the host puts no evidence in its blocks */
+    SIM_BROKEN_VALSET    /* the host gives the engine a set change one
+                            height early (H+1, not H+2) */
 };
 
 struct sim_config
@@ -65,6 +80,7 @@ struct sim_config
     int verbose;          /* 1: trace every event to stderr */
     int skip_certificate; /* 1: no certificate check (self-check only:
                              shows agreement alone catches a mutant) */
+    int valset;           /* 1: a validator joins and one leaves */
 };
 
 struct sim_result
@@ -77,6 +93,10 @@ struct sim_result
     uint64_t sim_time_us;  /* simulated time at the end */
     uint64_t evidence;     /* distinct equivocations seen by honest nodes */
     uint64_t restarts;     /* crash restarts */
+    /* --valset: the heights of the blocks that added the joiner and
+     * removed the leaver (0: none), and the certificates from the add's
+     * effect on that hold the joiner's precommit. */
+    uint64_t vset_added, vset_removed, joiner_signed;
 };
 
 /* Run one simulation. Returns 0 when every invariant held, 1 when one was

@@ -198,6 +198,7 @@ struct sim_block
 {
     uint8_t id[CONS_ID_SIZE];
     uint8_t used, valid, proposed;
+    int8_t change; /* --valset: +1 adds the joiner, -1 removes the leaver */
     uint64_t height;
     unsigned proposer;
     uint32_t ev_n;
@@ -242,10 +243,13 @@ struct sim
     struct sim_event *heap;
     size_t heap_n, heap_cap;
 
-    unsigned n, f, quorum;
+    unsigned n, f;
     struct sim_node nodes[SIM_NODES_MAX];
     uint8_t secrets[SIM_NODES_MAX][32];
-    struct cons_vset vset;
+    struct cons_vset all; /* every node's key, ascending: node i has key i */
+    uint64_t genesis_set; /* bit i: node i validates from height 1 */
+    unsigned joiner, leaver; /* --valset: who joins, who leaves */
+    uint64_t add_from;       /* --valset: blocks carry the add from here */
     struct cons_timeouts timeouts;
     uint32_t rate_max; /* slowest honest clock, permille */
 
@@ -297,8 +301,18 @@ int sim_verify(void *impl, const uint8_t key[CONS_KEY_SIZE],
                const uint8_t sig[CONS_SIG_SIZE]);
 void sim_mac(const struct sim *s, unsigned who, const uint8_t *bytes,
              size_t len, uint8_t sig[CONS_SIG_SIZE]);
-/* The validator index of @key, or -1. */
+/* The node index of @key (every node's key, validator or not), or -1. */
 int sim_validator(const struct sim *s, const uint8_t key[CONS_KEY_SIZE]);
+/* The validators of @height as node @nd's chain decides them (bit i:
+ * node i), from the changes its blocks up to @height - 2 carry; @nd must
+ * have committed @height - 2. */
+uint64_t sim_vset_mask(struct sim *s, const struct sim_node *nd,
+                       uint64_t height);
+/* The keys of the nodes in @mask, ascending, as the engine takes them. */
+void sim_vset_of(const struct sim *s, uint64_t mask, struct cons_vset *out);
+/* Validators in @mask, and more than 2/3 of them. */
+unsigned sim_mask_count(uint64_t mask);
+unsigned sim_quorum(uint64_t mask);
 /* 1 when @v is signed by a validator (its index in @who). */
 int sim_vote_ok(const struct sim *s, const struct cons_vote *v, unsigned *who);
 int sim_id_equal(const struct cons_id *a, const struct cons_id *b);

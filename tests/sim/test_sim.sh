@@ -3,7 +3,11 @@
 #  1. TDEI_SIM_SEEDS seeds (1000 by default) across the fault mixes and
 #     node counts 4-10, in two halves at once (the machines have 2 cores);
 #     any violated invariant fails and prints its replay command.
-#  2. The self-check: each deliberately broken variant must be caught by
+#  2. TDEI_SIM_VALSET_SEEDS seeds (200 by default) of the same mixes in
+#     which the chain adds a validator and removes one while it commits
+#     (sim --valset): every invariant holds, both changes reach every
+#     run's chain, and the joiner's precommits are in commits.
+#  3. The self-check: each deliberately broken variant must be caught by
 #     the invariant that guards against it, within its seed budget, so
 #     that a green step 1 means something.
 # Ends with "N passed, N failed".
@@ -46,7 +50,25 @@ echo "# seeds 1-$SEEDS took $(($(date +%s) - start)) s"
 [ "$ra" -eq 0 ] && [ "$rb" -eq 0 ] && r=yes || r=no
 check "seeds 1-$SEEDS across the fault mixes hold every invariant" "$r"
 
-# 2. The self-check. caught LABEL INVARIANT ARGS...: the run must violate
+# 2. Validator-set changes.
+VSEEDS=${TDEI_SIM_VALSET_SEEDS:-200}
+start=$(date +%s)
+"$SIM" --seeds "1-$VSEEDS" --mix --valset >"$T/v" 2>&1
+rv=$?
+grep -v '^{' "$T/v"
+summary=$(grep '^{' "$T/v")
+echo "# $summary"
+echo "# valset seeds 1-$VSEEDS took $(($(date +%s) - start)) s"
+[ "$rv" -eq 0 ] && r=yes || r=no
+check "seeds 1-$VSEEDS with a validator added and one removed hold every invariant" "$r"
+changed=$(echo "$summary" | grep -oE '"valset_changed":[0-9]+' | grep -oE '[0-9]+$')
+signed=$(echo "$summary" | grep -oE '"joiner_signed":[0-9]+' | grep -oE '[0-9]+$')
+[ "${changed:-0}" -eq "$VSEEDS" ] && r=yes || r=no
+check "both changes reach the chain in all $VSEEDS runs (${changed:-0})" "$r"
+[ "${signed:-0}" -gt 0 ] && r=yes || r=no
+check "the added validator's precommits are in commits (${signed:-0})" "$r"
+
+# 3. The self-check. caught LABEL INVARIANT ARGS...: the run must violate
 # INVARIANT on some seed (sim --expect-caught).
 caught() {
     local label=$1 invariant=$2
@@ -75,6 +97,8 @@ caught "a host that calls every block valid" validity \
     --seeds 1-50 --nodes 4 --faults invalid,partition,loss --broken validity
 caught "a host that puts no evidence in its blocks" evidence \
     --seeds 1-20 --nodes 4 --faults unknown,dup --broken evidence
+caught "a host that gives the engine a set change at H+1" certificate \
+    --seeds 1-20 --mix --valset --broken valset
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -135,7 +135,7 @@ int sim_validator(const struct sim *s, const uint8_t key[CONS_KEY_SIZE])
 
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        int c = memcmp(s->vset.keys[mid], key, CONS_KEY_SIZE);
+        int c = memcmp(s->all.keys[mid], key, CONS_KEY_SIZE);
         if (c == 0) {
             return (int)mid;
         }
@@ -189,6 +189,58 @@ int sim_id_equal(const struct cons_id *a, const struct cons_id *b)
     }
     return memcmp(a->bytes, b->bytes, CONS_ID_SIZE) == 0;
 }
+
+/* ---- validator sets ----------------------------------------------------- */
+
+uint64_t sim_vset_mask(struct sim *s, const struct sim_node *nd,
+                       uint64_t height)
+{
+    uint64_t mask = s->genesis_set;
+
+    if (!s->cfg.valset) {
+        return mask; /* nothing changes it: skip the walk */
+    }
+    for (uint64_t h = 1; h + 2 <= height; h++) {
+        const struct sim_block *b;
+        if (h > nd->committed) {
+            sim_fail(s, "valset",
+                     "node %u asked for the set of height %llu with %llu "
+                     "committed",
+                     nd->index, (unsigned long long)height,
+                     (unsigned long long)nd->committed);
+            return mask;
+        }
+        b = sim_block_get(s, nd->chain[h - 1].id);
+        if (b != NULL && b->change > 0) {
+            mask |= 1ull << s->joiner;
+        } else if (b != NULL && b->change < 0) {
+            mask &= ~(1ull << s->leaver);
+        }
+    }
+    return mask;
+}
+
+void sim_vset_of(const struct sim *s, uint64_t mask, struct cons_vset *out)
+{
+    out->n = 0;
+    for (unsigned i = 0; i < s->n; i++) {
+        if (mask & (1ull << i)) {
+            memcpy(out->keys[out->n++], s->all.keys[i], CONS_KEY_SIZE);
+        }
+    }
+}
+
+unsigned sim_mask_count(uint64_t mask)
+{
+    unsigned n = 0;
+
+    for (; mask != 0; mask &= mask - 1) {
+        n++;
+    }
+    return n;
+}
+
+unsigned sim_quorum(uint64_t mask) { return 2u * sim_mask_count(mask) / 3u + 1u; }
 
 /* ---- the block registry: every block id anyone built ------------------- */
 

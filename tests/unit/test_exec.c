@@ -6,7 +6,10 @@
  * carries (no quorum, a bad signature, a key outside the validator set),
  * determinism across fresh stores and its sensitivity to tx order, replay
  * from the stored blocks, the gapless history chain of an object, exchange
- * deadlines expiring and settling through empty blocks, and the queries.
+ * deadlines expiring and settling through empty blocks, the queries, and
+ * validator-set changes: the set of each height from its history, the
+ * headers' validator hashes across a change, and commits and proposers
+ * checked against the set of their heights.
  * Blocks carry real commits: precommits of both validators of the test
  * genesis, signed as the node would. */
 #include "testutil.h"
@@ -1498,6 +1501,388 @@ START_TEST(test_exec_evidence_through_a_block)
 }
 END_TEST
 
+/* ---- validator-set changes ----------------------------------------------- */
+
+/* The RFC 6962 root over the node keys of node[@keys[0..n)], sorted. */
+static void vset_root_of(uint8_t root[32], const size_t *keys, size_t n)
+{
+    uint8_t sorted[KEYS][32];
+    uint8_t leaves[KEYS][MERKLE_HASH_SIZE];
+
+    for (size_t i = 0; i < n; i++) {
+        size_t at = i;
+        while (at > 0 && memcmp(sorted[at - 1], node[keys[i]].pubkey, 32) > 0) {
+            memcpy(sorted[at], sorted[at - 1], 32);
+            at--;
+        }
+        memcpy(sorted[at], node[keys[i]].pubkey, 32);
+    }
+    for (size_t i = 0; i < n; i++) {
+        merkle_leaf_hash(leaves[i], sorted[i], 32);
+    }
+    merkle_root(root, (const uint8_t(*)[MERKLE_HASH_SIZE])leaves, n);
+}
+
+/* 1 when @set holds exactly node[@keys[0..n)]. */
+static int vset_is(const Tdei__ValidatorSet *set, const size_t *keys, size_t n)
+{
+    uint8_t want[32];
+    uint8_t have[32];
+    uint8_t leaves[KEYS][MERKLE_HASH_SIZE];
+
+    if (set->n_validators != n) {
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        merkle_leaf_hash(leaves[i], set->validators[i]->node_key.data, 32);
+    }
+    merkle_root(have, (const uint8_t(*)[MERKLE_HASH_SIZE])leaves, n);
+    vset_root_of(want, keys, n);
+    return memcmp(want, have, 32) == 0;
+}
+
+/* The set that votes at @height on @l is node[@keys[0..n)]. */
+static void vset_expect(struct ledger *l, uint64_t height, const size_t *keys,
+                        size_t n)
+{
+    struct store_read *r;
+    Tdei__ValidatorSet *set;
+
+    ck_assert_int_eq(store_read_begin(l->store, &r, errmsg), 0);
+    ck_assert_msg(exec_query_validators_at(r, height, &set, errmsg) == 0,
+                  "height %" PRIu64 ": %s", height, errmsg);
+    store_read_end(r);
+    ck_assert_msg(vset_is(set, keys, n), "the set of height %" PRIu64,
+                  height);
+    codec_validator_set_free(set);
+}
+
+/* The next header's two validator hashes are the roots of @now and
+ * @next. */
+static void next_hashes_expect(struct ledger *l, const size_t *now, size_t n,
+                               const size_t *next, size_t m)
+{
+    struct exec_next_header h;
+    struct store_read *r;
+    uint8_t root[32];
+
+    ck_assert_int_eq(store_read_begin(l->store, &r, errmsg), 0);
+    ck_assert_int_eq(exec_next_header(r, NULL, 0, &h, errmsg), 0);
+    store_read_end(r);
+    vset_root_of(root, now, n);
+    ck_assert_msg(memcmp(h.validators_hash, root, 32) == 0,
+                  "validators_hash of height %" PRIu64, h.height);
+    vset_root_of(root, next, m);
+    ck_assert_msg(memcmp(h.next_validators_hash, root, 32) == 0,
+                  "next_validators_hash of height %" PRIu64, h.height);
+}
+
+/* Build the next block of @l over @txs (borrowed), proposed by
+ * node[@proposer], carrying the previous block's commit with the
+ * precommits of node[@signers[0..count)] (any order; sorted here). */
+static ProtobufCBinaryData block_make_by(struct ledger *l,
+                                         ProtobufCBinaryData *txs, size_t n,
+                                         size_t proposer, const size_t *signers,
+                                         size_t count, header_tweak_fn tweak)
+{
+    struct exec_next_header next;
+    Tdei__Header header = TDEI__HEADER__INIT;
+    Tdei__Block block = TDEI__BLOCK__INIT;
+    Tdei__Commit commit = TDEI__COMMIT__INIT;
+    Tdei__CommitSig csig[KEYS];
+    Tdei__CommitSig *csigs[KEYS];
+    uint8_t sigs[KEYS][TDEI_SIG_SIZE];
+    size_t order[KEYS];
+    struct store_read *r;
+    ProtobufCBinaryData out;
+    uint8_t *hbytes;
+    size_t hlen;
+
+    ck_assert_uint_le(count, KEYS);
+    ck_assert_int_eq(store_read_begin(l->store, &r, errmsg), 0);
+    ck_assert_msg(exec_next_header(r, txs, n, &next, errmsg) == 0, "%s",
+                  errmsg);
+    store_read_end(r);
+    exec_header_fill(&header, &next);
+    header.time_ms = next.time_ms_min + 999;
+    header.proposer = (ProtobufCBinaryData){32, node[proposer].pubkey};
+    if (tweak != NULL) {
+        tweak(&header);
+    }
+    ck_assert_int_eq(codec_header_encode(&header, &hbytes, &hlen), 0);
+    block.header = (ProtobufCBinaryData){hlen, hbytes};
+    block.n_txs = n;
+    block.txs = txs;
+    if (next.height > 1) {
+        commit.height = next.height - 1;
+        commit.block_id = (ProtobufCBinaryData){32, next.last_block_id};
+        for (size_t i = 0; i < count; i++) {
+            size_t at = i;
+            while (at > 0 && memcmp(node[order[at - 1]].pubkey,
+                                    node[signers[i]].pubkey, 32) > 0) {
+                order[at] = order[at - 1];
+                at--;
+            }
+            order[at] = signers[i];
+        }
+        for (size_t i = 0; i < count; i++) {
+            tdei__commit_sig__init(&csig[i]);
+            commit_sig_make(sigs[i], order[i], &commit, 0);
+            csig[i].validator = (ProtobufCBinaryData){32, node[order[i]].pubkey};
+            csig[i].sig = (ProtobufCBinaryData){TDEI_SIG_SIZE, sigs[i]};
+            csigs[i] = &csig[i];
+        }
+        commit.n_signatures = count;
+        commit.signatures = csigs;
+        block.last_commit = &commit;
+    }
+    ck_assert_int_eq(codec_block_encode(&block, &out.data, &out.len), 0);
+    tdei_free(hbytes);
+    return out;
+}
+
+/* Build and apply a block as block_make_by says; the txs stay. */
+static int block_by(struct ledger *l, ProtobufCBinaryData *txs, size_t n,
+                    size_t proposer, const size_t *signers, size_t count,
+                    header_tweak_fn tweak)
+{
+    struct exec_block_info info;
+    ProtobufCBinaryData bytes =
+        block_make_by(l, txs, n, proposer, signers, count, tweak);
+    int rc = block_apply(l, &bytes, &info);
+
+    tdei_free(bytes.data);
+    return rc;
+}
+
+/* A header that claims no pending change of the validator set. */
+static void tweak_next_same(Tdei__Header *h)
+{
+    h->next_validators_hash = h->validators_hash;
+}
+
+static ProtobufCBinaryData tx_member_propose(size_t from, uint64_t nonce,
+                                             Tdei__MemberPropose *p,
+                                             uint8_t proposal[CODEC_HASH_SIZE])
+{
+    Tdei__TxBody body = TDEI__TX_BODY__INIT;
+
+    body.op_case = TDEI__TX_BODY__OP_MEMBER_PROPOSE;
+    body.member_propose = p;
+    return tx_sign_body(from, nonce, &body, proposal);
+}
+
+/* Governance adds a validator in block 1 (it votes from height 3) and
+ * removes one in block 4 (from height 6): the set of every height is read
+ * back from the history, both header hashes follow it, a block's proposer
+ * and last_commit are checked against the set of their heights, and a
+ * commit signed by the old set is refused once the change is in force. */
+START_TEST(test_exec_validator_set_changes_by_height)
+{
+    static const size_t g[] = {0, 2};       /* the genesis validators */
+    static const size_t added[] = {0, 2, 4}; /* from height 3 */
+    static const size_t left[] = {0, 4};     /* from height 6 */
+    static const size_t with4[] = {0, 2, 4};
+    struct ledger l;
+    struct store_read *r;
+    Tdei__ValidatorSet *set;
+    Tdei__MemberPropose add = TDEI__MEMBER_PROPOSE__INIT;
+    Tdei__MemberPropose rm = TDEI__MEMBER_PROPOSE__INIT;
+    Tdei__Member *m;
+    uint8_t enc[32];
+    uint8_t proposal[CODEC_HASH_SIZE];
+    ProtobufCBinaryData txs[3];
+    uint64_t from;
+
+    ledger_open(&l, "vset");
+    vset_expect(&l, 1, g, 2);
+    vset_expect(&l, 2, g, 2);
+    ck_assert_int_eq(store_read_begin(l.store, &r, errmsg), 0);
+    ck_assert_int_eq(exec_query_validators_at(r, 3, &set, errmsg),
+                     TDEI_NOTFOUND);
+    ck_assert_ptr_nonnull(strstr(errmsg, "decided by block 1"));
+    ck_assert_int_eq(exec_query_validators_at(r, 0, &set, errmsg), TDEI_INVAL);
+    ck_assert_int_eq(exec_query_validators_change(r, 0, &from, &set, errmsg),
+                     0);
+    ck_assert_uint_eq(from, 1);
+    ck_assert(vset_is(set, g, 2));
+    codec_validator_set_free(set);
+    ck_assert_int_eq(exec_query_validators_change(r, 1, &from, &set, errmsg),
+                     TDEI_NOTFOUND);
+    store_read_end(r);
+    next_hashes_expect(&l, g, 2, g, 2);
+
+    /* Block 1: acme proposes delta-val (node[4]) as a validator; beta and
+     * pub-svc approve: 3 of 3 voting members. */
+    memset(enc, 0x44, sizeof(enc));
+    add.kind = CODEC_PROPOSE_ADD;
+    add.member = (char *)"delta-val";
+    add.name = (char *)"Delta";
+    add.role = TDEI_ROLE_MANUFACTURER;
+    add.node_key = (ProtobufCBinaryData){32, node[4].pubkey};
+    add.operator_key = (ProtobufCBinaryData){32, op[4].pubkey};
+    add.encryption_key = (ProtobufCBinaryData){32, enc};
+    add.validator = 1;
+    txs[0] = tx_member_propose(0, 1, &add, proposal);
+    txs[1] = tx_vote(1, 1, proposal);
+    txs[2] = tx_vote(2, 1, proposal);
+    ck_assert_msg(block_by(&l, txs, 3, 0, NULL, 0, NULL) == 0, "%s", errmsg);
+    txs_free(txs, 3);
+    ck_assert_int_eq(store_read_begin(l.store, &r, errmsg), 0);
+    ck_assert_int_eq(exec_query_member(r, "delta-val", &m, errmsg), 0);
+    ck_assert_int_eq(m->validator, 1);
+    codec_member_free(m);
+    store_read_end(r);
+    /* Decided by block 1: votes from height 3. Header 2 announces it. */
+    vset_expect(&l, 2, g, 2);
+    vset_expect(&l, 3, added, 3);
+    next_hashes_expect(&l, g, 2, added, 3);
+
+    /* Block 2: node[4] may not propose yet, and a header that hides the
+     * change is refused. */
+    ck_assert_int_eq(block_by(&l, NULL, 0, 4, g, 2, NULL), TDEI_BAD_BLOCK);
+    ck_assert_ptr_nonnull(strstr(errmsg, "proposer is not a validator"));
+    ck_assert_int_eq(block_by(&l, NULL, 0, 0, g, 2, tweak_next_same),
+                     TDEI_BAD_BLOCK);
+    ck_assert_ptr_nonnull(strstr(errmsg, "next_validators_hash"));
+    ck_assert_msg(block_by(&l, NULL, 0, 0, g, 2, NULL) == 0, "%s", errmsg);
+    next_hashes_expect(&l, added, 3, added, 3);
+    ck_assert_int_eq(store_read_begin(l.store, &r, errmsg), 0);
+    ck_assert_int_eq(exec_query_validators_change(r, 1, &from, &set, errmsg),
+                     0);
+    ck_assert_uint_eq(from, 3);
+    ck_assert(vset_is(set, added, 3));
+    codec_validator_set_free(set);
+    store_read_end(r);
+
+    /* Block 3 carries the commit of block 2: the set of height 2, where
+     * node[4] is no validator. node[4] proposes it. */
+    ck_assert_int_eq(block_by(&l, NULL, 0, 4, with4, 3, NULL),
+                     TDEI_NOT_VOTER);
+    ck_assert_ptr_nonnull(strstr(errmsg, "last_commit"));
+    ck_assert_msg(block_by(&l, NULL, 0, 4, g, 2, NULL) == 0, "%s", errmsg);
+
+    /* Block 4 carries the commit of block 3, voted by 3 validators: the 2
+     * of the old set are no quorum (floor(2*3/3) + 1 = 3). It removes
+     * pub-svc (node[2]): acme, beta and delta-val approve, 3 of 4. */
+    rm.kind = CODEC_PROPOSE_REMOVE;
+    rm.member = (char *)"pub-svc";
+    txs[0] = tx_member_propose(0, 2, &rm, proposal);
+    txs[1] = tx_vote(1, 2, proposal);
+    txs[2] = tx_vote(4, 1, proposal);
+    ck_assert_int_eq(block_by(&l, txs, 3, 0, g, 2, NULL), TDEI_NO_QUORUM);
+    ck_assert_msg(block_by(&l, txs, 3, 0, added, 3, NULL) == 0, "%s", errmsg);
+    txs_free(txs, 3);
+    vset_expect(&l, 5, added, 3);
+    vset_expect(&l, 6, left, 2);
+    next_hashes_expect(&l, added, 3, left, 2);
+    ck_assert_int_eq(store_read_begin(l.store, &r, errmsg), 0);
+    ck_assert_int_eq(exec_query_member(r, "pub-svc", &m, errmsg), 0);
+    ck_assert_int_eq(m->validator, 0);
+    ck_assert_uint_eq(m->status, CODEC_MEMBER_REMOVED);
+    codec_member_free(m);
+    store_read_end(r);
+
+    /* Blocks 5 and 6 carry commits of heights 4 and 5 (the set of 3). */
+    ck_assert_msg(block_by(&l, NULL, 0, 2, added, 3, NULL) == 0, "%s", errmsg);
+    next_hashes_expect(&l, left, 2, left, 2);
+    ck_assert_int_eq(block_by(&l, NULL, 0, 0, left, 2, NULL), TDEI_NO_QUORUM);
+    ck_assert_msg(block_by(&l, NULL, 0, 4, added, 3, NULL) == 0, "%s", errmsg);
+
+    /* Block 7 carries the commit of height 6, whose set is {0, 4}: the
+     * old set's signatures no longer count, and node[2] may not propose. */
+    ck_assert_int_eq(block_by(&l, NULL, 0, 0, g, 2, NULL), TDEI_NOT_VOTER);
+    ck_assert_int_eq(block_by(&l, NULL, 0, 0, with4, 3, NULL), TDEI_NOT_VOTER);
+    ck_assert_int_eq(block_by(&l, NULL, 0, 2, left, 2, NULL), TDEI_BAD_BLOCK);
+    ck_assert_msg(block_by(&l, NULL, 0, 4, left, 2, NULL) == 0, "%s", errmsg);
+    ck_assert_uint_eq(tip_of(&l).height, 7);
+
+    /* The whole history, by height and as a walk of changes. */
+    for (uint64_t h = 1; h <= 9; h++) {
+        if (h <= 2) {
+            vset_expect(&l, h, g, 2);
+        } else if (h <= 5) {
+            vset_expect(&l, h, added, 3);
+        } else {
+            vset_expect(&l, h, left, 2);
+        }
+    }
+    ck_assert_int_eq(store_read_begin(l.store, &r, errmsg), 0);
+    ck_assert_int_eq(exec_query_validators_change(r, 3, &from, &set, errmsg),
+                     0);
+    ck_assert_uint_eq(from, 6);
+    ck_assert(vset_is(set, left, 2));
+    codec_validator_set_free(set);
+    ck_assert_int_eq(exec_query_validators_change(r, 6, &from, &set, errmsg),
+                     TDEI_NOTFOUND);
+    ck_assert_int_eq(exec_query_validators_at(r, 10, &set, errmsg),
+                     TDEI_NOTFOUND);
+    store_read_end(r);
+    ledger_close(&l);
+}
+END_TEST
+
+/* Two stores that apply the same blocks with a change of the set hold the
+ * same app hash at every height, and the history records are part of it:
+ * the change's blocks write "validators_next", then "validators" and
+ * "vset/3". */
+START_TEST(test_exec_validator_set_change_is_state)
+{
+    static const size_t g[] = {0, 2};
+    struct ledger a;
+    struct ledger b;
+    Tdei__MemberPropose add = TDEI__MEMBER_PROPOSE__INIT;
+    uint8_t enc[32];
+    uint8_t proposal[CODEC_HASH_SIZE];
+    ProtobufCBinaryData txs[3];
+    ProtobufCBinaryData blocks[3];
+    struct exec_block_info ia[3];
+    struct exec_block_info ib[3];
+    uint8_t key[CONTRACT_KEY_SIZE_MAX];
+    struct store_read *r;
+    const uint8_t *val;
+    size_t vlen;
+
+    ledger_open(&a, "a");
+    ledger_open(&b, "b");
+    memset(enc, 0x45, sizeof(enc));
+    add.kind = CODEC_PROPOSE_ADD;
+    add.member = (char *)"delta-val";
+    add.name = (char *)"Delta";
+    add.role = TDEI_ROLE_MANUFACTURER;
+    add.node_key = (ProtobufCBinaryData){32, node[4].pubkey};
+    add.operator_key = (ProtobufCBinaryData){32, op[4].pubkey};
+    add.encryption_key = (ProtobufCBinaryData){32, enc};
+    add.validator = 1;
+    txs[0] = tx_member_propose(0, 1, &add, proposal);
+    txs[1] = tx_vote(1, 1, proposal);
+    txs[2] = tx_vote(2, 1, proposal);
+    for (size_t h = 0; h < 3; h++) {
+        blocks[h] = block_make_by(&a, h == 0 ? txs : NULL, h == 0 ? 3 : 0, 0,
+                                  g, 2, NULL);
+        ck_assert_msg(block_apply(&a, &blocks[h], &ia[h]) == 0, "%s", errmsg);
+        ck_assert_msg(block_apply(&b, &blocks[h], &ib[h]) == 0, "%s", errmsg);
+        ck_assert(memcmp(ia[h].app_hash, ib[h].app_hash, 32) == 0);
+        tdei_free(blocks[h].data);
+    }
+    txs_free(txs, 3);
+    /* Block 2 moved the pending set: two puts and a delete. */
+    ck_assert_uint_eq(ia[1].write_count, 3);
+    ck_assert_int_eq(store_read_begin(a.store, &r, errmsg), 0);
+    ck_assert_int_eq(store_get(r, STORE_DB_STATE, key,
+                               contract_key_vset(key, 3), &val, &vlen),
+                     0);
+    ck_assert_int_eq(store_get(r, STORE_DB_STATE,
+                               (const uint8_t *)CONTRACT_KEY_VALIDATORS_NEXT,
+                               strlen(CONTRACT_KEY_VALIDATORS_NEXT), &val,
+                               &vlen),
+                     TDEI_NOTFOUND);
+    store_read_end(r);
+    ledger_close(&a);
+    ledger_close(&b);
+}
+END_TEST
+
 static Suite *exec_suite(void)
 {
     Suite *s = suite_create("exec");
@@ -1521,6 +1906,8 @@ static Suite *exec_suite(void)
         {"heads", test_exec_history_heads_chain_without_gaps},
         {"catalog_search", test_exec_catalog_search_through_blocks},
         {"evidence", test_exec_evidence_through_a_block},
+        {"vset_by_height", test_exec_validator_set_changes_by_height},
+        {"vset_state", test_exec_validator_set_change_is_state},
     };
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "exec/state.h"
 
+#include <stdio.h>
 #include <string.h>
 
 
@@ -189,16 +190,23 @@ static uint64_t voters(void)
     return count;
 }
 
-/* The outcome attribute of the last tx's event. */
+/* The outcome attribute of the last tx's "member.proposal" event (a
+ * change of the validator set adds a "validators.changed" before it). */
 static const char *outcome(void)
 {
-    const struct contract_attr *a;
-
-    ck_assert_uint_eq(ctx.event_count, 1);
-    ck_assert_uint_eq(ctx.events[0].attr_count, 5);
-    a = &ctx.attrs[ctx.events[0].attr_first + 4];
-    ck_assert_str_eq(ctx.arena + a->key, "outcome");
-    return ctx.arena + a->value;
+    for (size_t e = 0; e < ctx.event_count; e++) {
+        const struct contract_event *ev = &ctx.events[e];
+        const struct contract_attr *a;
+        if (strcmp(ctx.arena + ev->type, "member.proposal") != 0) {
+            continue;
+        }
+        ck_assert_uint_eq(ev->attr_count, 5);
+        a = &ctx.attrs[ev->attr_first + 4];
+        ck_assert_str_eq(ctx.arena + a->key, "outcome");
+        return ctx.arena + a->value;
+    }
+    ck_abort_msg("the tx emitted no member.proposal event");
+    return NULL;
 }
 
 static int touched(const uint8_t *key, size_t klen)
@@ -543,6 +551,353 @@ START_TEST(test_membership_refusal_writes_nothing)
 }
 END_TEST
 
+/* ---- the validator set --------------------------------------------------- */
+
+/* Seed as seed(0), then make the members @ids (NULL-terminated) the
+ * validators: Member.validator set, and the "validators" record; with
+ * params.validators_max @max. */
+static void seed_validators(const char *const *ids, uint64_t max)
+{
+    static const uint8_t voters_key[] = CONTRACT_KEY_VOTERS;
+    static const uint8_t vkey[] = CONTRACT_KEY_VALIDATORS;
+    static const struct
+    {
+        const char *id;
+        uint8_t keybyte;
+    } all[] = {{"pub-svc", 1}, {"acme-steel", 2}, {"beta-works", 3},
+               {"gamma-co", 4}};
+    uint8_t keys[4][32];
+    uint8_t key[CONTRACT_KEY_SIZE_MAX];
+    Tdei__Validator vals[4];
+    Tdei__Validator *ptrs[4];
+    Tdei__ValidatorSet set = TDEI__VALIDATOR_SET__INIT;
+    Tdei__VoterCount v = TDEI__VOTER_COUNT__INIT;
+    struct params_storage p;
+    struct state *s = fixture_seed_begin();
+
+    fixture_member(s, "pub-svc", TDEI_ROLE_PUBLIC_SERVICE, CODEC_MEMBER_ACTIVE,
+                   1, 0);
+    fixture_member(s, "acme-steel", TDEI_ROLE_MANUFACTURER,
+                   CODEC_MEMBER_ACTIVE, 2, 0);
+    fixture_member(s, "beta-works", TDEI_ROLE_PLATFORM, CODEC_MEMBER_ACTIVE, 3,
+                   0);
+    fixture_member(s, "gamma-co", TDEI_ROLE_MANUFACTURER, CODEC_MEMBER_ACTIVE,
+                   4, 0);
+    fixture_member(s, "audit-co", TDEI_ROLE_AUDITOR, CODEC_MEMBER_ACTIVE, 5,
+                   0);
+    for (size_t i = 0; i < 4; i++) {
+        Tdei__Member m = TDEI__MEMBER__INIT;
+        ProtobufCBinaryData op = {32, keys[i]};
+        int is_validator = 0;
+        memset(keys[i], 0, 32);
+        keys[i][0] = all[i].keybyte;
+        for (size_t j = 0; ids[j] != NULL; j++) {
+            is_validator |= strcmp(ids[j], all[i].id) == 0;
+        }
+        m.id = (char *)all[i].id;
+        m.name = (char *)all[i].id;
+        m.role = i == 0 ? TDEI_ROLE_PUBLIC_SERVICE : TDEI_ROLE_MANUFACTURER;
+        m.node_key = op;
+        m.encryption_key = op;
+        m.n_operator_keys = 1;
+        m.operator_keys = &op;
+        m.status = CODEC_MEMBER_ACTIVE;
+        m.validator = is_validator;
+        fixture_put(s, key, contract_key_member(key, all[i].id), &m.base);
+        if (is_validator) {
+            tdei__validator__init(&vals[set.n_validators]);
+            vals[set.n_validators].node_key = op;
+            vals[set.n_validators].member = (char *)all[i].id;
+            ptrs[set.n_validators] = &vals[set.n_validators];
+            set.n_validators++;
+        }
+    }
+    set.validators = ptrs;
+    fixture_put(s, vkey, sizeof(vkey) - 1, &set.base);
+    fixture_params_default(&p);
+    p.params.validators_max = max;
+    fixture_params_put(s, &p.params);
+    v.count = 4;
+    fixture_put(s, voters_key, sizeof(voters_key) - 1, &v.base);
+    fixture_seed_end(s);
+}
+
+/* The first key bytes of the set at state key @name, as "01,02,77"; "-"
+ * when the record is absent. */
+static const char *set_at(const char *name)
+{
+    static char text[64];
+    uint8_t val[CODEC_VALIDATOR_SET_SIZE_MAX(8)];
+    const struct codec_limits limits = CODEC_LIMITS_DEFAULT;
+    char errmsg[TDEI_ERRMSG_SIZE];
+    Tdei__ValidatorSet *set;
+    size_t vlen;
+    size_t used = 0;
+    int rc = state_get_copy(st, (const uint8_t *)name, strlen(name), val,
+                            sizeof(val), &vlen);
+
+    if (rc == TDEI_NOTFOUND) {
+        return "-";
+    }
+    ck_assert_int_eq(rc, 0);
+    ck_assert_int_eq(codec_validator_set_decode(&set, val, vlen, &limits,
+                                                errmsg),
+                     0);
+    text[0] = '\0';
+    for (size_t i = 0; i < set->n_validators; i++) {
+        used += (size_t)snprintf(text + used, sizeof(text) - used, "%s%02x",
+                                 i > 0 ? "," : "",
+                                 set->validators[i]->node_key.data[0]);
+    }
+    codec_validator_set_free(set);
+    return text;
+}
+
+/* Member.validator of @id. */
+static int member_validator(const char *id)
+{
+    uint8_t key[CONTRACT_KEY_SIZE_MAX];
+    uint8_t val[CODEC_MEMBER_SIZE_MAX];
+    char errmsg[TDEI_ERRMSG_SIZE];
+    Tdei__Member *m;
+    size_t vlen;
+    int validator;
+
+    ck_assert_int_eq(state_get_copy(st, key, contract_key_member(key, id), val,
+                                    sizeof(val), &vlen),
+                     0);
+    ck_assert_int_eq(codec_member_decode(&m, val, vlen, errmsg), 0);
+    validator = m->validator;
+    codec_member_free(m);
+    return validator;
+}
+
+/* The value of attribute @name of event @type of the last tx, or NULL. */
+static const char *event_attr(const char *type, const char *name)
+{
+    for (size_t e = 0; e < ctx.event_count; e++) {
+        const struct contract_event *ev = &ctx.events[e];
+        if (strcmp(ctx.arena + ev->type, type) != 0) {
+            continue;
+        }
+        for (size_t a = 0; a < ev->attr_count; a++) {
+            const struct contract_attr *at = &ctx.attrs[ev->attr_first + a];
+            if (strcmp(ctx.arena + at->key, name) == 0) {
+                return ctx.arena + at->value;
+            }
+        }
+    }
+    return NULL;
+}
+
+static const char *const two_validators[] = {"pub-svc", "acme-steel", NULL};
+
+/* pub-svc proposes an add of a validator; the set of height + 2 gains its
+ * node key (in key order), the current set stays, and the Member says
+ * validator. */
+START_TEST(test_membership_validator_added)
+{
+    Tdei__TxBody body = TDEI__TX_BODY__INIT;
+    Tdei__MemberPropose p = TDEI__MEMBER_PROPOSE__INIT;
+
+    seed_validators(two_validators, 100);
+    ck_assert_str_eq(set_at(CONTRACT_KEY_VALIDATORS_NEXT), "-");
+    begin("pub-svc", TDEI_ROLE_PUBLIC_SERVICE, 30, 7);
+    p.kind = CODEC_PROPOSE_ADD;
+    p.member = (char *)"new-co";
+    p.name = (char *)"New Co";
+    p.role = TDEI_ROLE_MANUFACTURER;
+    new_key[0] = 0x01;
+    new_key[1] = 0x80; /* 01 80 ...: after pub-svc's 01 00 ... */
+    p.node_key = (ProtobufCBinaryData){32, new_key};
+    p.operator_key = (ProtobufCBinaryData){32, new_key};
+    p.encryption_key = (ProtobufCBinaryData){32, new_key};
+    p.validator = 1;
+    body.op_case = TDEI__TX_BODY__OP_MEMBER_PROPOSE;
+    body.member_propose = &p;
+    ck_assert_int_eq(run(&body), 0);
+    ck_assert_str_eq(set_at(CONTRACT_KEY_VALIDATORS_NEXT), "-");
+    ck_assert_int_eq(vote("acme-steel", 30, 1, 8), 0);
+    ck_assert_int_eq(vote("beta-works", 30, 1, 9), 0);
+    ck_assert_str_eq(event_attr("validators.changed", "change"), "add");
+    ck_assert_str_eq(event_attr("validators.changed", "member"), "new-co");
+    ck_assert_str_eq(event_attr("validators.changed", "validators"), "3");
+    ck_assert_str_eq(event_attr("validators.changed", "from_height"), "11");
+    ck_assert_str_eq(set_at(CONTRACT_KEY_VALIDATORS), "01,02");
+    ck_assert_str_eq(set_at(CONTRACT_KEY_VALIDATORS_NEXT), "01,01,02");
+    ck_assert_int_eq(member_validator("new-co"), 1);
+    new_key[0] = 0x77;
+    new_key[1] = 0;
+}
+END_TEST
+
+/* A remove and a suspend of validators each take its key out of the set
+ * of height + 2, cumulatively, and clear Member.validator; a member that
+ * is not a validator leaves the set alone. */
+START_TEST(test_membership_validator_removed_and_suspended)
+{
+    static const char *const three[] = {"pub-svc", "acme-steel", "gamma-co",
+                                        NULL};
+
+    seed_validators(three, 100);
+    pass_three(CODEC_PROPOSE_REMOVE, "gamma-co", 31);
+    ck_assert_str_eq(event_attr("validators.changed", "change"), "remove");
+    ck_assert_str_eq(set_at(CONTRACT_KEY_VALIDATORS_NEXT), "01,02");
+    ck_assert_str_eq(set_at(CONTRACT_KEY_VALIDATORS), "01,02,04");
+    ck_assert_int_eq(member_validator("gamma-co"), 0);
+    ck_assert_uint_eq(member_status("gamma-co"), CODEC_MEMBER_REMOVED);
+    /* 3 voters now: pub-svc and acme-steel pass a suspend of acme-steel
+     * with beta-works. */
+    ck_assert_int_eq(
+        propose("pub-svc", CODEC_PROPOSE_SUSPEND, "acme-steel", 32), 0);
+    ck_assert_int_eq(vote("beta-works", 32, 1, 8), 0);
+    ck_assert_int_eq(vote("acme-steel", 32, 1, 8), 0);
+    ck_assert_uint_eq(member_status("acme-steel"), CODEC_MEMBER_SUSPENDED);
+    ck_assert_int_eq(member_validator("acme-steel"), 0);
+    ck_assert_str_eq(set_at(CONTRACT_KEY_VALIDATORS_NEXT), "01");
+    /* beta-works runs no validator: its removal changes no set. */
+    ck_assert_int_eq(
+        propose("pub-svc", CODEC_PROPOSE_REMOVE, "beta-works", 33), 0);
+    ck_assert_int_eq(vote("beta-works", 33, 1, 9), 0);
+    ck_assert_uint_eq(member_status("beta-works"), CODEC_MEMBER_REMOVED);
+    ck_assert_ptr_null(event_attr("validators.changed", "change"));
+    ck_assert_str_eq(set_at(CONTRACT_KEY_VALIDATORS_NEXT), "01");
+}
+END_TEST
+
+/* A key_change of a validator's node key is no longer refused: the new
+ * key replaces the old one in the set of height + 2, in key order. */
+START_TEST(test_membership_validator_key_changed)
+{
+    seed_validators(two_validators, 100);
+    new_key[0] = 0x00; /* sorts first */
+    pass_three(CODEC_PROPOSE_KEY_CHANGE, "acme-steel", 34);
+    new_key[0] = 0x77;
+    ck_assert_str_eq(event_attr("validators.changed", "change"),
+                     "key_change");
+    ck_assert_str_eq(event_attr("validators.changed", "validators"), "2");
+    ck_assert_str_eq(set_at(CONTRACT_KEY_VALIDATORS_NEXT), "00,01");
+    ck_assert_int_eq(member_validator("acme-steel"), 1);
+    /* Changing only the encryption key of a validator changes no set. */
+    {
+        Tdei__TxBody body = TDEI__TX_BODY__INIT;
+        Tdei__MemberPropose p = TDEI__MEMBER_PROPOSE__INIT;
+        begin("pub-svc", TDEI_ROLE_PUBLIC_SERVICE, 35, 9);
+        p.kind = CODEC_PROPOSE_KEY_CHANGE;
+        p.member = (char *)"acme-steel";
+        p.encryption_key = (ProtobufCBinaryData){32, new_key};
+        body.op_case = TDEI__TX_BODY__OP_MEMBER_PROPOSE;
+        body.member_propose = &p;
+        ck_assert_int_eq(run(&body), 0);
+    }
+    ck_assert_int_eq(vote("acme-steel", 35, 1, 9), 0);
+    ck_assert_int_eq(vote("beta-works", 35, 1, 9), 0);
+    ck_assert_ptr_nonnull(strstr(outcome(), "passed"));
+    ck_assert_str_eq(set_at(CONTRACT_KEY_VALIDATORS_NEXT), "00,01");
+}
+END_TEST
+
+/* Removing or suspending the last validator is refused with
+ * TDEI_NO_VALIDATORS, when proposed and again when a vote would apply it
+ * after another change took the second-to-last one. */
+START_TEST(test_membership_refused_no_validators)
+{
+    static const char *const one[] = {"pub-svc", NULL};
+
+    seed_validators(one, 100);
+    ck_assert_int_eq(propose("acme-steel", CODEC_PROPOSE_REMOVE, "pub-svc", 36),
+                     TDEI_NO_VALIDATORS);
+    ck_assert_ptr_nonnull(strstr(ctx.reason, "only validator"));
+    ck_assert_int_eq(
+        propose("acme-steel", CODEC_PROPOSE_SUSPEND, "pub-svc", 36),
+        TDEI_NO_VALIDATORS);
+    ck_assert_str_eq(set_at(CONTRACT_KEY_VALIDATORS_NEXT), "-");
+    ck_assert_int_eq(member_validator("pub-svc"), 1);
+}
+END_TEST
+
+START_TEST(test_membership_refused_no_validators_when_applied)
+{
+    seed_validators(two_validators, 100);
+    /* Each alone leaves one validator: both are proposed. */
+    ck_assert_int_eq(propose("beta-works", CODEC_PROPOSE_REMOVE, "pub-svc", 37),
+                     0);
+    ck_assert_int_eq(
+        propose("beta-works", CODEC_PROPOSE_REMOVE, "acme-steel", 38), 0);
+    ck_assert_int_eq(vote("gamma-co", 37, 1, 8), 0);
+    ck_assert_int_eq(vote("acme-steel", 37, 1, 8), 0);
+    ck_assert_str_eq(set_at(CONTRACT_KEY_VALIDATORS_NEXT), "02");
+    /* 3 voters left (pub-svc removed): the vote that passes the second
+     * removal is refused, and changes nothing. */
+    ck_assert_int_eq(vote("gamma-co", 38, 1, 9), 0);
+    ck_assert_ptr_nonnull(strstr(outcome(), "open"));
+    ck_assert_int_eq(vote("acme-steel", 38, 1, 9), TDEI_NO_VALIDATORS);
+    ck_assert_str_eq(set_at(CONTRACT_KEY_VALIDATORS_NEXT), "02");
+    ck_assert_uint_eq(member_status("acme-steel"), CODEC_MEMBER_ACTIVE);
+    ck_assert_int_eq(member_validator("acme-steel"), 1);
+}
+END_TEST
+
+/* An add of a validator past params.validators_max is refused with
+ * TDEI_VALIDATORS_FULL; the same member as a non-validator is taken. */
+START_TEST(test_membership_refused_validators_full)
+{
+    Tdei__TxBody body = TDEI__TX_BODY__INIT;
+    Tdei__MemberPropose p = TDEI__MEMBER_PROPOSE__INIT;
+
+    seed_validators(two_validators, 2);
+    begin("pub-svc", TDEI_ROLE_PUBLIC_SERVICE, 39, 7);
+    p.kind = CODEC_PROPOSE_ADD;
+    p.member = (char *)"new-co";
+    p.name = (char *)"New Co";
+    p.role = TDEI_ROLE_MANUFACTURER;
+    p.node_key = (ProtobufCBinaryData){32, new_key};
+    p.operator_key = (ProtobufCBinaryData){32, new_key};
+    p.encryption_key = (ProtobufCBinaryData){32, new_key};
+    p.validator = 1;
+    body.op_case = TDEI__TX_BODY__OP_MEMBER_PROPOSE;
+    body.member_propose = &p;
+    ck_assert_int_eq(run(&body), TDEI_VALIDATORS_FULL);
+    ck_assert_ptr_nonnull(strstr(ctx.reason, "would hold 3 validators; at "
+                                             "most 2"));
+    ck_assert_str_eq(set_at(CONTRACT_KEY_VALIDATORS_NEXT), "-");
+    p.validator = 0;
+    begin("pub-svc", TDEI_ROLE_PUBLIC_SERVICE, 39, 7);
+    ck_assert_int_eq(run(&body), 0);
+}
+END_TEST
+
+/* A validator member whose key is not in the set is a damaged state: the
+ * tx fails as fatal, not as a refusal. */
+START_TEST(test_membership_validator_missing_from_set_is_corrupt)
+{
+    static const char *const only_acme[] = {"acme-steel", NULL};
+
+    seed_validators(only_acme, 100);
+    /* pub-svc's Member says validator (fixture_member), the set says no:
+     * rewrite pub-svc as a validator member outside the set. */
+    {
+        uint8_t key[CONTRACT_KEY_SIZE_MAX];
+        uint8_t k[32] = {1};
+        ProtobufCBinaryData b = {32, k};
+        Tdei__Member m = TDEI__MEMBER__INIT;
+        m.id = (char *)"pub-svc";
+        m.name = (char *)"pub-svc";
+        m.role = TDEI_ROLE_PUBLIC_SERVICE;
+        m.node_key = b;
+        m.encryption_key = b;
+        m.n_operator_keys = 1;
+        m.operator_keys = &b;
+        m.status = CODEC_MEMBER_ACTIVE;
+        m.validator = 1;
+        fixture_put(st, key, contract_key_member(key, "pub-svc"), &m.base);
+    }
+    ck_assert_int_eq(propose("acme-steel", CODEC_PROPOSE_REMOVE, "pub-svc", 40),
+                     TDEI_CORRUPT);
+    ck_assert_ptr_nonnull(strstr(ctx.reason, "not in it"));
+}
+END_TEST
+
 /* ---- codec --------------------------------------------------------------- */
 
 /* Pack @body with a valid envelope and decode it. */
@@ -641,6 +996,15 @@ static Suite *membership_suite(void)
         {"rotate", test_membership_operator_key_rotate},
         {"refusal", test_membership_refusal_writes_nothing},
         {"codec", test_membership_codec_checks_ops},
+        {"validator_add", test_membership_validator_added},
+        {"validator_remove", test_membership_validator_removed_and_suspended},
+        {"validator_key", test_membership_validator_key_changed},
+        {"no_validators", test_membership_refused_no_validators},
+        {"no_validators_applied",
+         test_membership_refused_no_validators_when_applied},
+        {"validators_full", test_membership_refused_validators_full},
+        {"validator_corrupt",
+         test_membership_validator_missing_from_set_is_corrupt},
     };
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
