@@ -704,7 +704,9 @@ static int batch_applied_fn(struct rstore *s, MDB_txn *txn, void *arg,
     b.height = a->height;
     b.applied_ms = a->applied_ms;
     b.n_charges = a->n;
-    memcpy(b.charges, a->charges, a->n * sizeof(*a->charges));
+    if (a->n > 0) { /* a batch no subscription paid for has none */
+        memcpy(b.charges, a->charges, a->n * sizeof(*a->charges));
+    }
     rc = rs_put(txn, s->batches, kb, klen, hb, batch_encode(hb, &b),
                 "put batch", s->dir, errmsg);
     sodium_memzero(b.key, sizeof(b.key));
