@@ -20,6 +20,8 @@
 #     removed validator counts before the change and not after it.
 #  6. Bad arguments are refused (exit 2 for usage, 1 when the audit
 #     cannot run) and change nothing.
+#  7. node.observer = true in config.ini makes an observer as the flag
+#     does; a bad value and a bad flag are refused at start.
 # The nodes are made by `tdei localnet up` and stopped by `localnet down`,
 # then started and killed by this test, by pid. Every wait is bounded.
 source "$TDEI_SRCDIR/tests/cli/lib.sh"
@@ -372,6 +374,30 @@ mkdir -p "$T/work"
 expect_exit 0 "audit chain with --work-dir passes" \
     "$TDEI_BIN" audit chain --genesis "$GEN" --blocks-from "$EX" --work-dir "$T/work"
 check "and removes its scratch store" test -z "$(ls -A "$T/work")"
+
+# ---- observer mode from config.ini; bad node options --------------------------
+kill_node 4
+sed -i -e '/^\[node\]/,/^\[/ s/^observer = .*/observer = true/' "$LN/node4/config.ini"
+check "config.ini holds node.observer = true" grep -q '^observer = true$' "$LN/node4/config.ini"
+: >"$LN/node4/test.log"
+start_node 4
+h=$(height 0)
+check "the auditor's node, observer by config.ini, follows the chain again" \
+    wait_height 4 $((h + 2)) 30
+run api 4 status
+check "its status says observer true" grep -qE '"observer": *true' "$OUT"
+grep -q 'msg="started".*observer=true' "$LN/node4/test.log" &&
+    ok "its started line says observer=true" || fail "no observer=true with node.observer = true"
+mkdir -p "$T/badcfg"
+cp -r "$LN/node4/keys" "$LN/node4/genesis.json" "$LN/node4/config.ini" "$T/badcfg/"
+sed -i -e 's/^observer = .*/observer = yes/' "$T/badcfg/config.ini"
+expect_code 1 'node.observer=yes is not one of true, false' \
+    "node.observer = yes is refused at start" timeout 20 "$TDEI_NODE_BIN" --home "$T/badcfg"
+check "(no ledger was made)" test ! -e "$T/badcfg/data/ledger"
+expect_code 2 'run `tdei-node --help`' "tdei-node --observer=1 is refused" \
+    "$TDEI_NODE_BIN" --home "$T/badcfg" --observer=1
+run "$TDEI_NODE_BIN" --help
+check "tdei-node --help names --observer" grep -q -- '--observer' "$OUT"
 
 alive=1
 for i in 0 1 2 3 4; do
