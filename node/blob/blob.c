@@ -511,47 +511,6 @@ static int blob_make_dir(const char *dir, char *errmsg)
     return 0;
 }
 
-static int blob_lock(struct blob_store *s, char *errmsg)
-{
-    char path[BLOB_PATH_MAX + 8];
-    char text[32];
-    int fd;
-    int len;
-
-    (void)snprintf(path, sizeof(path), "%s/%s", s->dir, BLOB_LOCK_NAME);
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) {
-        int err = errno;
-        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, store_code(err),
-                           "open lock file %s: %s", path, strerror(err));
-    }
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        int err = errno;
-        ssize_t n = pread(fd, text, sizeof(text) - 1, 0);
-        (void)close(fd);
-        if (err != EWOULDBLOCK) {
-            return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_IOERR,
-                               "lock %s: %s", path, strerror(err));
-        }
-        text[n > 0 ? n : 0] = '\0';
-        text[strcspn(text, "\n")] = '\0';
-        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_LOCKED,
-                           "blob dir %s is in use by another process "
-                           "(pid %s); stop it first",
-                           s->dir, text[0] != '\0' ? text : "unknown");
-    }
-    len = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
-    if (ftruncate(fd, 0) != 0 ||
-        pwrite(fd, text, (size_t)len, 0) != (ssize_t)len) {
-        int err = errno;
-        (void)close(fd);
-        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, store_code(err),
-                           "write pid to %s: %s", path, strerror(err));
-    }
-    s->lock_fd = fd;
-    return 0;
-}
-
 static int blob_dbs_open(struct blob_store *s, char *errmsg)
 {
     MDB_txn *txn = NULL;
@@ -710,7 +669,7 @@ int blob_store_open(struct blob_store **out, const char *path,
     }
     rc = blob_make_dir(s->dir, errmsg);
     if (rc == 0) {
-        rc = blob_lock(s, errmsg);
+        rc = tdei_dir_lock(s->dir, BLOB_LOCK_NAME, "blob dir", &s->lock_fd, errmsg);
     }
     if (rc == 0) {
         rc = blob_env_open(s, errmsg);
