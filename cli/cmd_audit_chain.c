@@ -78,31 +78,31 @@ _Static_assert(AUDIT_WORK_SIZE + 8u + 256u < AUDIT_PATH_SIZE,
 /* The first fault found. */
 struct audit_fault
 {
-    uint64_t height;            /* the block it is in */
-    const char *check;          /* which check (see the file comment) */
-    char expected[160];         /* what the replay expected ("" if none) */
-    char found[160];            /* what the chain holds ("" if none) */
+    uint64_t height;               /* the block it is in */
+    const char *check;             /* which check (see the file comment) */
+    char expected[160];            /* what the replay expected ("" if none) */
+    char found[160];               /* what the chain holds ("" if none) */
     char detail[TDEI_ERRMSG_SIZE]; /* why, as the checking code says it */
 };
 
 /* Where blocks come from. */
 struct audit_source
 {
-    int from_dir;                /* 1: --blocks-from */
-    const char *dir;             /* --blocks-from DIR */
-    struct api_client client;    /* else: the node's API */
+    int from_dir;             /* 1: --blocks-from */
+    const char *dir;          /* --blocks-from DIR */
+    struct api_client client; /* else: the node's API */
     int connected;
-    uint64_t to;                 /* the last height wanted */
-    uint64_t next_ask;           /* the next height to request */
+    uint64_t to;                              /* the last height wanted */
+    uint64_t next_ask;                        /* the next height to request */
     Tdei__Api__Response *ready[AUDIT_WINDOW]; /* answers by height % W */
 };
 
 /* One block as the source gives it. */
 struct audit_item
 {
-    uint8_t *block;              /* serialized Block (owned) */
+    uint8_t *block; /* serialized Block (owned) */
     size_t block_len;
-    uint8_t *commit;             /* serialized Commit (owned); NULL: none */
+    uint8_t *commit; /* serialized Commit (owned); NULL: none */
     size_t commit_len;
     uint8_t claimed_id[CODEC_HASH_SIZE]; /* the id the node gave */
     int has_claimed_id;
@@ -113,16 +113,16 @@ struct audit
     const struct cli_ctx *ctx;
     struct genesis genesis;
     int genesis_loaded;
-    char work[AUDIT_WORK_SIZE];  /* scratch directory */
-    int work_made;               /* we created it: remove it */
+    char work[AUDIT_WORK_SIZE];       /* scratch directory */
+    int work_made;                    /* we created it: remove it */
     char ledger[AUDIT_WORK_SIZE + 8]; /* work/ledger */
     struct store *store;
     struct store_batch *batch;
     struct exec *exec;
-    struct codec_limits limits;  /* the params in force */
-    const char *export_dir;      /* --export DIR or NULL */
-    uint64_t from;               /* --from */
-    uint64_t to;                 /* --to */
+    struct codec_limits limits; /* the params in force */
+    const char *export_dir;     /* --export DIR or NULL */
+    uint64_t from;              /* --from */
+    uint64_t to;                /* --to */
     /* What was verified. */
     uint64_t blocks;
     uint64_t txs;
@@ -130,8 +130,8 @@ struct audit
     uint64_t commits;
     uint64_t signatures;
     uint64_t set_changes;
-    uint64_t change_heights[16]; /* the first ones */
-    uint8_t vhash[CODEC_HASH_SIZE]; /* validators_hash of the last block */
+    uint64_t change_heights[16];       /* the first ones */
+    uint8_t vhash[CODEC_HASH_SIZE];    /* validators_hash of the last block */
     uint8_t app_hash[CODEC_HASH_SIZE]; /* app hash after the last block */
     uint8_t last_id[CODEC_HASH_SIZE];  /* id of the last block */
     struct audit_fault fault;
@@ -163,9 +163,9 @@ static int audit_fault(struct audit *a, uint64_t height, const char *check,
 }
 
 /* A fault of a hash field: expected vs found, in hex. */
-static int audit_fault_hash(struct audit *a, uint64_t height,
-                            const char *check, const uint8_t *want,
-                            size_t want_len, const ProtobufCBinaryData *got)
+static int audit_fault_hash(struct audit *a, uint64_t height, const char *check,
+                            const uint8_t *want, size_t want_len,
+                            const ProtobufCBinaryData *got)
 {
     (void)audit_fault(a, height, check,
                       "header %s is not what the replay computes", check);
@@ -176,12 +176,11 @@ static int audit_fault_hash(struct audit *a, uint64_t height,
         (void)tdei_hex_encode(a->fault.expected, sizeof(a->fault.expected),
                               want, want_len);
     } else {
-        (void)snprintf(a->fault.expected, sizeof(a->fault.expected),
-                       "(empty)");
+        (void)snprintf(a->fault.expected, sizeof(a->fault.expected), "(empty)");
     }
     if (got->len > 0 && got->len <= 64) {
-        (void)tdei_hex_encode(a->fault.found, sizeof(a->fault.found),
-                              got->data, got->len);
+        (void)tdei_hex_encode(a->fault.found, sizeof(a->fault.found), got->data,
+                              got->len);
     } else {
         (void)snprintf(a->fault.found, sizeof(a->fault.found), "%s",
                        got->len == 0 ? "(empty)" : "(too long)");
@@ -190,9 +189,9 @@ static int audit_fault_hash(struct audit *a, uint64_t height,
 }
 
 /* Compare a header hash field with what the replay computed. */
-static int audit_hash_check(struct audit *a, uint64_t height,
-                            const char *check, const uint8_t *want,
-                            size_t want_len, const ProtobufCBinaryData *got)
+static int audit_hash_check(struct audit *a, uint64_t height, const char *check,
+                            const uint8_t *want, size_t want_len,
+                            const ProtobufCBinaryData *got)
 {
     if (got->len == want_len &&
         (want_len == 0 || memcmp(got->data, want, want_len) == 0)) {
@@ -336,8 +335,8 @@ static int audit_api_ask(struct audit_source *src, uint64_t height,
 
 /* The answer for block @height from the node. Returns 0 with @it filled,
  * or a transport or node error (errmsg says which). */
-static int audit_api_get(struct audit_source *src, const struct audit *a,
-                         uint64_t height, struct audit_item *it, char *errmsg)
+static int audit_api_get(struct audit_source *src, uint64_t height,
+                         struct audit_item *it, char *errmsg)
 {
     Tdei__Api__Response *resp;
     const Tdei__Api__BlockInfo *info;
@@ -382,7 +381,6 @@ static int audit_api_get(struct audit_source *src, const struct audit *a,
                            (unsigned long long)height);
     }
     info = resp->block;
-    (void)a;
     it->block_len = info->block.len;
     it->block = tdei_malloc(info->block.len > 0 ? info->block.len : 1);
     it->commit_len = info->commit.len;
@@ -439,7 +437,7 @@ static int audit_source_get(struct audit_source *src, const struct audit *a,
 {
     memset(it, 0, sizeof(*it));
     return src->from_dir ? audit_dir_get(src, a, height, it, errmsg)
-                         : audit_api_get(src, a, height, it, errmsg);
+                         : audit_api_get(src, height, it, errmsg);
 }
 
 static void audit_source_close(struct audit_source *src)
@@ -553,10 +551,9 @@ static int audit_open(struct audit *a, const char *work_dir, char *errmsg)
         rc = exec_create(&a->exec);
     }
     if (rc != 0) {
-        return errmsg[0] != '\0'
-                   ? rc
-                   : tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, rc,
-                                 "cannot make the scratch store");
+        return errmsg[0] != '\0' ? rc
+                                 : tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, rc,
+                                               "cannot make the scratch store");
     }
     rc = exec_genesis(a->batch, &a->genesis, app_hash, errmsg);
     if (rc == 0) {
@@ -650,7 +647,8 @@ static int audit_header(struct audit *a, struct store_read *r, uint64_t h,
     if (header->height != h) {
         (void)audit_fault(a, h, "height",
                           "the block given for height %llu has another "
-                          "height", (unsigned long long)h);
+                          "height",
+                          (unsigned long long)h);
         (void)snprintf(a->fault.expected, sizeof(a->fault.expected), "%llu",
                        (unsigned long long)h);
         (void)snprintf(a->fault.found, sizeof(a->fault.found), "%llu",
@@ -731,8 +729,8 @@ static int audit_own_commit(struct audit *a, uint64_t h,
         return audit_fault(a, h, "commit", "the commit does not decode: %s",
                            why);
     }
-    if (commit->height != h || memcmp(commit->block_id.data, id,
-                                      CODEC_HASH_SIZE) != 0) {
+    if (commit->height != h ||
+        memcmp(commit->block_id.data, id, CODEC_HASH_SIZE) != 0) {
         (void)audit_fault(a, h, "commit",
                           "the commit is for another block than this one");
         (void)snprintf(a->fault.expected, sizeof(a->fault.expected),
@@ -811,8 +809,8 @@ static int audit_block(struct audit *a, uint64_t h, const struct audit_item *it,
         memcpy(a->last_id, id, CODEC_HASH_SIZE);
         if (h > 1 && memcmp(a->vhash, header->validators_hash.data,
                             CODEC_HASH_SIZE) != 0) {
-            if (a->set_changes < sizeof(a->change_heights) /
-                                     sizeof(a->change_heights[0])) {
+            if (a->set_changes <
+                sizeof(a->change_heights) / sizeof(a->change_heights[0])) {
                 a->change_heights[a->set_changes] = h;
             }
             a->set_changes++;
@@ -851,8 +849,8 @@ static json_t *audit_changes_json(const struct audit *a)
     uint64_t n = a->set_changes < 16 ? a->set_changes : 16;
 
     for (uint64_t i = 0; arr != NULL && i < n; i++) {
-        (void)json_array_append_new(arr,
-                                    json_integer((json_int_t)a->change_heights[i]));
+        (void)json_array_append_new(
+            arr, json_integer((json_int_t)a->change_heights[i]));
     }
     return arr;
 }
@@ -881,11 +879,11 @@ static int audit_report(const struct audit *a, double seconds)
                 "{s:b, s:s, s:I, s:I, s:{s:I, s:s, s:s, s:s, s:s}, s:I, "
                 "s:f}",
                 "ok", 0, "chain_id", a->genesis.chain_id, "from",
-                (json_int_t)a->from, "to", (json_int_t)a->to, "fault",
-                "height", (json_int_t)f->height, "check", f->check,
-                "expected", f->expected, "found", f->found, "detail",
-                f->detail, "verified_to", (json_int_t)(f->height - 1),
-                "seconds", seconds));
+                (json_int_t)a->from, "to", (json_int_t)a->to, "fault", "height",
+                (json_int_t)f->height, "check", f->check, "expected",
+                f->expected, "found", f->found, "detail", f->detail,
+                "verified_to", (json_int_t)(f->height - 1), "seconds",
+                seconds));
         }
         fprintf(stderr,
                 "tdei: error: audit chain: fault at height %llu: %s: %s\n",
@@ -907,9 +905,9 @@ static int audit_report(const struct audit *a, double seconds)
             (json_int_t)a->blocks, "txs", (json_int_t)a->txs, "refused_txs",
             (json_int_t)a->refused_txs, "commits", (json_int_t)a->commits,
             "signatures", (json_int_t)a->signatures, "validator_set_changes",
-            (json_int_t)a->set_changes, "change_heights",
-            audit_changes_json(a), "app_hash", app, "last_block_id", last,
-            "seconds", seconds, "seconds_per_1000_blocks",
+            (json_int_t)a->set_changes, "change_heights", audit_changes_json(a),
+            "app_hash", app, "last_block_id", last, "seconds", seconds,
+            "seconds_per_1000_blocks",
             a->blocks > 0 ? seconds * 1000.0 / (double)a->blocks : 0.0));
     }
     printf("chain id          %s\n"
@@ -923,8 +921,7 @@ static int audit_report(const struct audit *a, double seconds)
            a->genesis.chain_id, (unsigned long long)a->from,
            (unsigned long long)a->to, (unsigned long long)a->blocks,
            (unsigned long long)a->txs, (unsigned long long)a->refused_txs,
-           (unsigned long long)a->commits,
-           (unsigned long long)a->signatures,
+           (unsigned long long)a->commits, (unsigned long long)a->signatures,
            (unsigned long long)a->set_changes);
     for (uint64_t i = 0; i < a->set_changes && i < 16; i++) {
         printf("%s%llu", i == 0 ? ", at heights " : ", ",
@@ -940,16 +937,14 @@ static int audit_report(const struct audit *a, double seconds)
 }
 
 /* The node's chain id and tip. */
-static int audit_node_tip(const struct cli_ctx *ctx, struct audit_source *src,
-                          char *chain_id, size_t size, uint64_t *tip,
-                          char *errmsg)
+static int audit_node_tip(struct audit_source *src, char *chain_id, size_t size,
+                          uint64_t *tip, char *errmsg)
 {
     Tdei__Api__Request req = TDEI__API__REQUEST__INIT;
     Tdei__Api__GetStatus get = TDEI__API__GET_STATUS__INIT;
     Tdei__Api__Response *resp = NULL;
     int rc;
 
-    (void)ctx;
     req.req_case = TDEI__API__REQUEST__REQ_GET_STATUS;
     req.get_status = &get;
     rc = api_client_call(&src->client, &req, &resp, errmsg);
@@ -985,13 +980,12 @@ static int audit_range(struct audit *a, uint64_t top, int to_given,
         (void)fprintf(stderr,
                       "tdei: error: --to %llu is above the last block %s "
                       "has, %llu; give --to %llu or less (TDEI_NOTFOUND)\n",
-                      (unsigned long long)a->to, where,
-                      (unsigned long long)top, (unsigned long long)top);
+                      (unsigned long long)a->to, where, (unsigned long long)top,
+                      (unsigned long long)top);
         return CLI_EXIT_FAIL;
     }
     if (a->from > a->to) {
-        return cli_usage_error("audit chain",
-                               "--from %llu is above --to %llu",
+        return cli_usage_error("audit chain", "--from %llu is above --to %llu",
                                (unsigned long long)a->from,
                                (unsigned long long)a->to);
     }
@@ -1028,11 +1022,10 @@ int cli_audit_chain(struct cli_ctx *ctx, int argc, char **argv)
     uint64_t to = 0;
     const struct cli_opt opts[] = {
         {"from", CLI_OPT_U64, &from, "H",
-         "first height to verify (default 1); lower ones are replayed too",
-         0, 1, 0, NULL},
+         "first height to verify (default 1); lower ones are replayed too", 0,
+         1, 0, NULL},
         {"to", CLI_OPT_U64, &to, "H",
-         "last height to verify (default: the node's latest)", 0, 1, 0,
-         NULL},
+         "last height to verify (default: the node's latest)", 0, 1, 0, NULL},
         {"genesis", CLI_OPT_TEXT, &genesis_path, "FILE",
          "the chain's genesis.json (default: the home's)", 0, 0, 0, NULL},
         {"blocks-from", CLI_OPT_TEXT, &blocks_from, "DIR",
@@ -1144,8 +1137,7 @@ int cli_audit_chain(struct cli_ctx *ctx, int argc, char **argv)
             goto out;
         }
         src.connected = 1;
-        rc = audit_node_tip(ctx, &src, node_chain, sizeof(node_chain), &top,
-                            errmsg);
+        rc = audit_node_tip(&src, node_chain, sizeof(node_chain), &top, errmsg);
         if (rc != 0) {
             rc = cli_fail(rc, errmsg);
             goto out;

@@ -92,9 +92,8 @@ static int parse_u64(const char *text, uint64_t *out)
 
     errno = 0;
     *out = strtoull(text, &end, 10);
-    return text[0] >= '0' && text[0] <= '9' && errno == 0 && *end == '\0'
-               ? 0
-               : -1;
+    return text[0] >= '0' && text[0] <= '9' && errno == 0 && *end == '\0' ? 0
+                                                                          : -1;
 }
 
 /* Rewrite DIR/H.block with @header_bytes as its header. */
@@ -140,8 +139,9 @@ static int tamper_flip(const char *dir, uint64_t height, uint64_t offset,
                                              : block->header.len;
     }
     if (block == NULL || offset >= block->header.len) {
-        fprintf(stderr, "chain_tamper: %s does not decode, or its header "
-                        "is not longer than %llu bytes\n",
+        fprintf(stderr,
+                "chain_tamper: %s does not decode, or its header "
+                "is not longer than %llu bytes\n",
                 path, (unsigned long long)offset);
         tdei__block__free_unpacked(block, NULL);
         return 1;
@@ -181,8 +181,9 @@ static int tamper_drop(const char *dir, uint64_t height, uint64_t keep)
     commit = tdei__commit__unpack(NULL, len, bytes);
     free(bytes);
     if (commit == NULL || keep == 0 || keep >= commit->n_signatures) {
-        fprintf(stderr, "chain_tamper: %s does not decode, or KEEP is not "
-                        "1 to its signatures - 1\n",
+        fprintf(stderr,
+                "chain_tamper: %s does not decode, or KEEP is not "
+                "1 to its signatures - 1\n",
                 path);
         tdei__commit__free_unpacked(commit, NULL);
         return 1;
@@ -250,9 +251,8 @@ static int commit_sign(const char *path, const char *chain, uint64_t height,
 
     /* Key order, as a commit holds its signatures. */
     for (size_t i = 1; i < n; i++) {
-        for (size_t j = i; j > 0 &&
-                           memcmp(keys[j - 1].pubkey, keys[j].pubkey, 32) > 0;
-             j--) {
+        for (size_t j = i;
+             j > 0 && memcmp(keys[j - 1].pubkey, keys[j].pubkey, 32) > 0; j--) {
             struct tdei_keypair t = keys[j];
             keys[j] = keys[j - 1];
             keys[j - 1] = t;
