@@ -588,8 +588,8 @@ static void audit_close(struct audit *a)
 /* ---- the checks of one block -------------------------------------------- */
 
 /* Verify @commit against the set of @height in the replay (@r). Returns
- * 0, AUDIT_FAULT (a fault, recorded as @check at @fault_height) or a failure of
- * this audit (errmsg). */
+ * 0, AUDIT_FAULT (a fault, recorded as @check at @fault_height) or a
+ * failure of this audit (errmsg). */
 static int audit_commit_check(struct audit *a, struct store_read *r,
                               uint64_t fault_height, const char *check,
                               const Tdei__Commit *commit, uint64_t height,
@@ -627,8 +627,8 @@ static int audit_commit_check(struct audit *a, struct store_read *r,
     return 0;
 }
 
-/* The header checks of block @h before execution: returns 0, AUDIT_FAULT (a
- * fault) or a failure of the audit. */
+/* The header checks of block @h before execution: returns 0,
+ * AUDIT_FAULT (a fault) or a failure of the audit. */
 static int audit_header(struct audit *a, struct store_read *r, uint64_t h,
                         const Tdei__Block *block, const Tdei__Header *header,
                         const uint8_t id[CODEC_HASH_SIZE],
@@ -710,7 +710,8 @@ static int audit_header(struct audit *a, struct store_read *r, uint64_t h,
 }
 
 /* The commit that decided block @h (@id), checked against the set of @h
- * once the block is executed. Returns 0, AUDIT_FAULT (a fault) or a failure. */
+ * once the block is executed. Returns 0, AUDIT_FAULT (a fault) or a
+ * failure. */
 static int audit_own_commit(struct audit *a, uint64_t h,
                             const uint8_t id[CODEC_HASH_SIZE],
                             const struct audit_item *it, char *errmsg)
@@ -764,8 +765,8 @@ static int audit_own_commit(struct audit *a, uint64_t h,
     return rc;
 }
 
-/* Check and execute block @h. Returns 0, AUDIT_FAULT (a fault: a->fault) or a
- * failure of the audit itself (errmsg). */
+/* Check and execute block @h. Returns 0, AUDIT_FAULT (a fault:
+ * a->fault) or a failure of the audit itself (errmsg). */
 static int audit_block(struct audit *a, uint64_t h, const struct audit_item *it,
                        char *errmsg)
 {
