@@ -370,6 +370,19 @@ printf 'x' >"$T/file"
 expect_code 1 'scratch store' "a --work-dir that is a file is refused" \
     "$TDEI_BIN" audit chain --genesis "$GEN" --blocks-from "$EX" --work-dir "$T/file"
 check "(the file is untouched)" test "$(cat "$T/file")" = x
+expect_code 1 '--export .*/file is not a directory' "--export to a file is refused" \
+    "$TDEI_BIN" --node "$LN/node4/api.sock" audit chain --genesis "$GEN" --export "$T/file"
+check "(the file is untouched)" test "$(cat "$T/file")" = x
+long=$(printf 'd%.0s' $(seq 1 3900))
+expect_code 2 'a path of 1 to 3799 bytes' "a --work-dir path too long is refused" \
+    "$TDEI_BIN" audit chain --genesis "$GEN" --blocks-from "$EX" --work-dir "$T/$long"
+copy
+: >"$T/bad/3.block"
+expect_code 1 '3.block holds 0 bytes' "an empty block file is refused" \
+    "$TDEI_BIN" audit chain --genesis "$GEN" --blocks-from "$T/bad"
+copy
+printf 'not a block' >"$T/bad/3.block"
+expect_fault 3 decode "a block file that does not decode is a fault at its height" "$T/bad"
 mkdir -p "$T/work"
 expect_exit 0 "audit chain with --work-dir passes" \
     "$TDEI_BIN" audit chain --genesis "$GEN" --blocks-from "$EX" --work-dir "$T/work"
