@@ -63,7 +63,8 @@ struct blob_store
     uint64_t map_size_max; /* bytes, from blob_store_open */
     /* The leaves of the last complete blob served by blob_get_chunk. */
     uint8_t cache_root[BLOB_ROOT_SIZE];
-    uint8_t (*cache_leaves)[MERKLE_HASH_SIZE]; /* NULL: nothing cached */
+    uint8_t (*cache_leaves)[MERKLE_HASH_SIZE]; /* the tree's levels, leaves
+                                                  first; NULL: none */
     uint64_t cache_count;                      /* leaves in the cache */
 };
 
@@ -1299,7 +1300,9 @@ int blob_missing(struct blob_store *store, const uint8_t root[BLOB_ROOT_SIZE],
 /* ---- owner: serving chunks ----------------------------------------------- */
 
 /* Load the leaves of the complete blob @root (@count of them) into the
- * cache, unless they are there already. */
+ * cache, with every level of its tree above them (merkle_levels_build),
+ * unless they are there already: each proof served is then read, not
+ * hashed. */
 static int blob_cache_leaves(struct blob_store *s, MDB_txn *txn,
                              const uint8_t root[BLOB_ROOT_SIZE],
                              uint64_t count, char *errmsg)
@@ -1316,7 +1319,8 @@ static int blob_cache_leaves(struct blob_store *s, MDB_txn *txn,
         return 0;
     }
     tdei_free(s->cache_leaves);
-    s->cache_leaves = tdei_malloc((size_t)count * MERKLE_HASH_SIZE);
+    s->cache_leaves =
+        tdei_malloc((size_t)merkle_levels_count(count) * MERKLE_HASH_SIZE);
     if (s->cache_leaves == NULL) {
         return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_NOMEM,
                            "leaves of %" PRIu64 " chunks: out of memory",
@@ -1356,6 +1360,7 @@ static int blob_cache_leaves(struct blob_store *s, MDB_txn *txn,
         s->cache_leaves = NULL;
         return rc;
     }
+    merkle_levels_build(s->cache_leaves, count);
     memcpy(s->cache_root, root, BLOB_ROOT_SIZE);
     s->cache_count = count;
     return 0;
@@ -1402,7 +1407,7 @@ static int blob_get_run(struct blob_store *s, MDB_txn *txn,
     if (rc != 0) {
         return rc;
     }
-    rc = merkle_inclusion_prove(
+    rc = merkle_levels_prove(
         proof, (const uint8_t(*)[MERKLE_HASH_SIZE])s->cache_leaves,
         m.chunk_count, index);
     TDEI_ASSERT(rc == 0);
