@@ -30,55 +30,17 @@ source "$TDEI_SRCDIR/tests/cli/lib.sh"
 : "${TDEI_BUILDDIR:?TDEI_BUILDDIR must name the build tree}"
 TAMPER=$TDEI_BUILDDIR/tests/integ/chain_tamper
 LN=$T/ln
-declare -a pids=()
-
-stop_all() {
-    local i
-    for i in "${!pids[@]}"; do
-        [ -n "${pids[$i]}" ] && kill -KILL "${pids[$i]}" 2>/dev/null
-    done
-    for i in "${!pids[@]}"; do
-        [ -n "${pids[$i]}" ] && wait "${pids[$i]}" 2>/dev/null
-    done
-}
-show_logs() {
-    local i
-    [ "$failed" -eq 0 ] && return 0
-    for i in 0 1 2 3 4; do
-        echo "---- node $i: $LN/node$i/test.log (end)"
-        tail -n 30 "$LN/node$i/test.log" 2>/dev/null
-    done
-}
+source "$TDEI_SRCDIR/tests/integ/net_lib.sh"
 trap 'show_logs; stop_all; "$TDEI_BIN" localnet down --dir "$LN" >/dev/null 2>&1; rm -rf "$T"' EXIT
 
-start_node() { # start_node I [ARGS...]
+# start_with I ARGS...: start node I with tdei-node options (--observer).
+start_with() {
     "$TDEI_NODE_BIN" --home "$LN/node$1" "${@:2}" >>"$LN/node$1/test.log" 2>&1 &
     pids[$1]=$!
 }
 
-kill_node() {
-    kill -KILL "${pids[$1]}" 2>/dev/null
-    wait "${pids[$1]}" 2>/dev/null
-    pids[$1]=""
-}
-
 api() { # api I ARGS...: the tdei CLI against node I's API, JSON out
     "$TDEI_BIN" --node "$LN/node$1/api.sock" --json "${@:2}" 2>/dev/null
-}
-
-height() {
-    local h
-    h=$(api "$1" status | grep -m1 -oE '^  "height": *[0-9]+' | grep -oE '[0-9]+$')
-    echo "${h:--1}"
-}
-
-wait_height() { # wait_height I H SECONDS
-    local end=$((SECONDS + $3))
-    while [ "$SECONDS" -lt "$end" ]; do
-        [ "$(height "$1")" -ge "$2" ] && return 0
-        sleep 0.2
-    done
-    return 1
 }
 
 block_field() { # block_field I H FIELD: a hex field of block H on node I
@@ -180,7 +142,7 @@ check "the chain reaches height 12" wait_height 0 12 40
 
 # ---- 1. the auditor's observer joins late on an empty data dir -------------
 check "the auditor's node has no ledger yet" test ! -e "$LN/node4/data/ledger"
-start_node 4 --observer
+start_with 4 --observer
 target=$(height 0)
 check "the auditor's observer syncs from height 1 to $target" wait_height 4 "$target" 60
 grep -q 'msg="observer: this node never signs a proposal or vote".*in_validator_set=false' \
@@ -211,7 +173,7 @@ check "the observer holds the validators' blocks 1..$h4" test "$same" -eq 1
 key3=$(node_key 3)
 kill_node 3
 h_kill=$(height 0)
-start_node 3 --observer
+start_with 3 --observer
 check "the 3 other validators keep committing (to $((h_kill + 6)))" \
     wait_height 0 $((h_kill + 6)) 60
 check "the observing validator follows the chain" wait_height 3 $((h_kill + 6)) 30
