@@ -186,14 +186,15 @@ int cli_cmd_status(struct cli_ctx *ctx, int argc, char **argv)
     }
     if (ctx->json) {
         rc = cli_print_json(json_pack(
-            "{s:s, s:I, s:s, s:s, s:I, s:s, s:s, s:I, s:I, s:b, s:I, s:s, "
-            "s:o, s:o, s:o}",
+            "{s:s, s:I, s:s, s:s, s:I, s:s, s:s, s:I, s:I, s:b, s:b, s:I, "
+            "s:s, s:o, s:o, s:o}",
             "chain_id", st->chain_id, "height", (json_int_t)st->height,
             "app_hash", app, "last_block_id", last, "time_ms",
             (json_int_t)st->time_ms, "member", st->member, "node_key", node,
             "mempool_txs", (json_int_t)st->mempool_txs, "mempool_bytes",
             (json_int_t)st->mempool_bytes, "validator", st->validator,
-            "peers", (json_int_t)st->peers, "version", st->version,
+            "observer", st->observer, "peers", (json_int_t)st->peers,
+            "version", st->version,
             "peer_info", status_peers_json(st), "peer_counters",
             status_counters_json(st->peer_counters), "data_plane",
             status_dp_json(st->data_plane)));
@@ -201,12 +202,14 @@ int cli_cmd_status(struct cli_ctx *ctx, int argc, char **argv)
         printf("chain id       %s\nheight         %llu\napp hash       %s\n"
                "last block id  %s\ntime ms        %llu\nmember         %s\n"
                "node key       %s\nmempool        %llu txs, %llu bytes\n"
-               "validator      %s\npeers          %u\nversion        %s\n",
+               "validator      %s\nobserver       %s\npeers          %u\n"
+               "version        %s\n",
                st->chain_id, (unsigned long long)st->height, app, last,
                (unsigned long long)st->time_ms, st->member, node,
                (unsigned long long)st->mempool_txs,
                (unsigned long long)st->mempool_bytes,
-               st->validator ? "yes" : "no", st->peers, st->version);
+               st->validator ? "yes" : "no", st->observer ? "yes" : "no",
+               st->peers, st->version);
         status_peers_print(st);
         status_dp_print(st->data_plane);
     }

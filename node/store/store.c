@@ -302,6 +302,7 @@ static int store_options_check(struct store_options *out,
     out->map_size_growth = store_round_up(in->map_size_growth, unit);
     out->map_size_max = store_round_up(in->map_size_max, unit);
     out->max_readers = in->max_readers;
+    out->no_sync = in->no_sync != 0;
     return 0;
 }
 
@@ -371,7 +372,8 @@ static int store_env_open(struct store *s, char *errmsg)
                            "%u; install the Debian liblmdb0 package",
                            mdb_env_get_maxkeysize(s->env), STORE_KEY_SIZE_MAX);
     }
-    rc = mdb_env_open(s->env, s->dir, MDB_NOTLS, 0600);
+    rc = mdb_env_open(s->env, s->dir,
+                      MDB_NOTLS | (s->opts.no_sync ? MDB_NOSYNC : 0u), 0600);
     if (rc != 0) {
         return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, store_code(rc),
                            "open LMDB environment in %s: %s", s->dir,
