@@ -365,6 +365,17 @@ int cli_cmd_bench(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_audit(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_verify(struct cli_ctx *ctx, int argc, char **argv);
 
+/* `tdei audit chain [--from H] [--to H] [--genesis FILE] [--blocks-from
+ * DIR] [--export DIR] [--work-dir DIR]` (cmd_audit_chain.c): argv[0] is
+ * "chain". Re-verifies the chain from genesis.json with no trust in the
+ * node: headers, links, txs roots, every commit against the validator set
+ * of its height, and, by re-executing every block in a scratch store, app
+ * hashes and results roots. Returns CLI_EXIT_OK when all checks out,
+ * CLI_EXIT_INVALID after printing the first fault (height, check,
+ * expected, found), CLI_EXIT_FAIL when the audit could not run and
+ * CLI_EXIT_USAGE on bad usage. */
+int cli_audit_chain(struct cli_ctx *ctx, int argc, char **argv);
+
 struct localnet;
 
 /* Create a localnet of @nodes nodes (1..LOCALNET_NODES_MAX) in --dir

@@ -5,6 +5,8 @@
  *   tdei audit dataset ID -o BUNDLE    (also stream ID, exchange XID,
  *                                       member ID)
  *
+ * The group also runs `tdei audit chain` (cmd_audit_chain.c).
+ *
  * The bundle is read in one history snapshot (height S, the object's
  * head then): the object's events up to S, each tx with its result and
  * both inclusion proofs, the headers and commits of every height
@@ -906,6 +908,8 @@ int cli_cmd_audit(struct cli_ctx *ctx, int argc, char **argv)
         {"stream", audit_stream, "write the proof bundle of a stream"},
         {"exchange", audit_exchange, "write the proof bundle of an exchange"},
         {"member", audit_member, "write the proof bundle of a member"},
+        {"chain", cli_audit_chain,
+         "re-verify the chain from genesis: headers, commits, app hashes"},
     };
 
     return cli_dispatch(ctx, "audit", commands,

@@ -1,8 +1,10 @@
 /* tdei bench: drive a fresh localnet with pre-signed transfers and
  * report tx/s, commit latency, RSS and the verification bound as JSON
- * (DESIGN.md section 12). */
+ * (DESIGN.md section 12); with --data, measure its data plane instead
+ * (bench_data.h). */
 #include "cli.h"
 
+#include "bench_data.h"
 #include "bench_load.h"
 #include "core/alloc.h"
 #include "core/codec.h"
@@ -149,12 +151,11 @@ static json_t *bench_json(const struct bench_args *a, size_t presigned,
         elapsed_s);
 }
 
-/* The directory to run in: --dir, or a new .tdei/bench-XXXXXX. */
-static int bench_dir(const struct bench_args *a, char *out, int *made)
+int cli_bench_dir(const char *dir, char *out, int *made)
 {
     *made = 0;
-    if (a->dir != NULL) {
-        (void)snprintf(out, HOME_PATH_MAX, "%s", a->dir);
+    if (dir != NULL) {
+        (void)snprintf(out, HOME_PATH_MAX, "%s", dir);
         return CLI_EXIT_OK;
     }
     if (mkdir(".tdei", 0700) != 0 && errno != EEXIST) {
@@ -240,7 +241,7 @@ static int bench_run(const struct cli_ctx *ctx, const struct bench_args *a)
         json_decref(rss);
         return cli_fail(rc, "cannot measure the verification rate");
     }
-    rc = bench_dir(a, dir, &made);
+    rc = cli_bench_dir(a->dir, dir, &made);
     if (rc == CLI_EXIT_OK) {
         rc = cli_localnet_create("bench", dir, a->nodes, 0, 1, &ln);
     }
@@ -278,15 +279,55 @@ static int bench_run(const struct cli_ctx *ctx, const struct bench_args *a)
     return rc;
 }
 
+/* Check the options of `bench --data` against the others and fill its
+ * defaults into @d. Returns an exit code (usage errors printed). */
+static int bench_data_check(const struct bench_args *a,
+                            struct bench_data_args *d)
+{
+    if (a->duration_s != 0 || a->rate != 0 || a->max) {
+        return cli_usage_error("bench",
+                               "--duration, --rate and --max measure the "
+                               "ledger's txs; --data measures the data plane "
+                               "(--payload-mib, --stream-rate, "
+                               "--stream-seconds): give one kind");
+    }
+    d->nodes = a->nodes != 0 ? a->nodes : BENCH_DATA_NODES_DEFAULT;
+    if (d->nodes < 2) {
+        return cli_usage_error("bench",
+                               "--data needs 2 nodes or more (one member "
+                               "publishes, another fetches); --nodes is %llu",
+                               (unsigned long long)d->nodes);
+    }
+    d->payload_mib =
+        d->payload_mib != 0 ? d->payload_mib : BENCH_DATA_MIB_DEFAULT;
+    d->stream_rate =
+        d->stream_rate != 0 ? d->stream_rate : BENCH_DATA_RATE_DEFAULT;
+    d->stream_seconds =
+        d->stream_seconds != 0 ? d->stream_seconds : BENCH_DATA_SECONDS_DEFAULT;
+    if (d->stream_rate * d->stream_seconds > BENCH_DATA_RECORDS_MAX) {
+        return cli_usage_error("bench",
+                               "--stream-rate %llu x --stream-seconds %llu is "
+                               "over %u records; lower one of them",
+                               (unsigned long long)d->stream_rate,
+                               (unsigned long long)d->stream_seconds,
+                               BENCH_DATA_RECORDS_MAX);
+    }
+    d->keep = a->keep;
+    d->dir = a->dir;
+    return CLI_EXIT_OK;
+}
+
 int cli_cmd_bench(struct cli_ctx *ctx, int argc, char **argv)
 {
-    struct bench_args a = {.nodes = LOCALNET_NODES_DEFAULT, .duration_s = 10};
+    struct bench_args a = {0};
+    struct bench_data_args d = {0};
+    int data = 0;
     const struct cli_opt opts[] = {
         {.name = "nodes",
          .type = CLI_OPT_U64,
          .dest = &a.nodes,
          .meta = "N",
-         .help = "validator nodes of the localnet, default 4",
+         .help = "validator nodes of the localnet, default 4 (2 with --data)",
          .min = 1,
          .max = LOCALNET_NODES_MAX},
         {.name = "duration",
@@ -307,6 +348,32 @@ int cli_cmd_bench(struct cli_ctx *ctx, int argc, char **argv)
          .type = CLI_OPT_FLAG,
          .dest = &a.max,
          .help = "submit as fast as the nodes take txs (not with --rate)"},
+        {.name = "data",
+         .type = CLI_OPT_FLAG,
+         .dest = &data,
+         .help = "measure the data plane instead: payload MiB/s and stream "
+                 "latency"},
+        {.name = "payload-mib",
+         .type = CLI_OPT_U64,
+         .dest = &d.payload_mib,
+         .meta = "N",
+         .help = "--data: MiB of the payload fetched, default 64",
+         .min = 1,
+         .max = 4096},
+        {.name = "stream-rate",
+         .type = CLI_OPT_U64,
+         .dest = &d.stream_rate,
+         .meta = "PER_S",
+         .help = "--data: stream records pushed per second, default 500",
+         .min = 1,
+         .max = 100000},
+        {.name = "stream-seconds",
+         .type = CLI_OPT_U64,
+         .dest = &d.stream_seconds,
+         .meta = "SECONDS",
+         .help = "--data: how long records are pushed, default 10",
+         .min = 1,
+         .max = 3600},
         {.name = "dir",
          .type = CLI_OPT_TEXT,
          .dest = &a.dir,
@@ -332,8 +399,14 @@ int cli_cmd_bench(struct cli_ctx *ctx, int argc, char **argv)
             "p50/p95/p99 in ms, peak RSS per node\nin MiB, the "
             "signature-verification bound measured in the same run\n"
             "(verifications/s per core x cores / nodes) and ratio = "
-            "committed tx/s\n/ bound. Exit 1 when the localnet or the load "
-            "fails, 2 on bad usage.",
+            "committed tx/s\n/ bound.\n\n"
+            "With --data, measure the data plane of a fresh localnet "
+            "(default 2\nnodes): a --payload-mib file published by one "
+            "member and fetched by\nanother (MiB/s from its delivery on "
+            "the ledger to the fetch's answer),\nand stream records pushed "
+            "at --stream-rate for --stream-seconds\n(latency p50/p99 from "
+            "sent to the owner's node to stored at the\nsubscriber's). "
+            "Exit 1 when the localnet or the load fails, 2 on\nbad usage.",
         .opts = opts,
         .opts_count = sizeof(opts) / sizeof(opts[0]),
     };
@@ -343,6 +416,23 @@ int cli_cmd_bench(struct cli_ctx *ctx, int argc, char **argv)
     if (!cli_parse(&spec, argc, argv, &first, &rc)) {
         return rc;
     }
+    if (a.dir != NULL) {
+        char dir[HOME_PATH_MAX];
+        char errmsg[TDEI_ERRMSG_SIZE] = "";
+        if (localnet_dir_resolve(dir, a.dir, errmsg) != 0) {
+            return cli_usage_error("bench", "%s", errmsg);
+        }
+    }
+    if (data) {
+        rc = bench_data_check(&a, &d);
+        return rc != CLI_EXIT_OK ? rc : bench_data_run(&d);
+    }
+    if (d.payload_mib != 0 || d.stream_rate != 0 || d.stream_seconds != 0) {
+        return cli_usage_error("bench", "--payload-mib, --stream-rate and "
+                                        "--stream-seconds need --data");
+    }
+    a.nodes = a.nodes != 0 ? a.nodes : LOCALNET_NODES_DEFAULT;
+    a.duration_s = a.duration_s != 0 ? a.duration_s : 10u;
     if (a.max && a.rate != 0) {
         return cli_usage_error("bench", "give --rate TX_PER_S or --max, "
                                         "not both");
@@ -356,13 +446,6 @@ int cli_cmd_bench(struct cli_ctx *ctx, int argc, char **argv)
                                "pre-signed txs; lower one of them",
                                (unsigned long long)a.rate,
                                (unsigned long long)a.duration_s, BENCH_TXS_MAX);
-    }
-    if (a.dir != NULL) {
-        char dir[HOME_PATH_MAX];
-        char errmsg[TDEI_ERRMSG_SIZE] = "";
-        if (localnet_dir_resolve(dir, a.dir, errmsg) != 0) {
-            return cli_usage_error("bench", "%s", errmsg);
-        }
     }
     return bench_run(ctx, &a);
 }

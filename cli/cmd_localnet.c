@@ -1,8 +1,9 @@
 /* tdei localnet: run a network of tdei-node processes on loopback
- * (localnet.h): up, status, down, logs. */
+ * (localnet.h): up, status, down, logs, and the demo (demo.h). */
 #include "cli.h"
 
 #include "core/error.h"
+#include "demo.h"
 #include "localnet.h"
 
 #include <stdio.h>
@@ -411,6 +412,8 @@ int cli_cmd_localnet(struct cli_ctx *ctx, int argc, char **argv)
         {"status", localnet_status, "show each node: pid, height, addresses"},
         {"down", localnet_down, "stop the nodes of a localnet"},
         {"logs", localnet_logs, "print the end of the nodes' logs"},
+        {"demo", cli_localnet_demo,
+         "the data plane end to end: publish, fetch, stream, pay"},
     };
 
     return cli_dispatch(ctx, "localnet", commands,

@@ -25,7 +25,8 @@ static const struct cli_command groups[] = {
     {"localnet", cli_cmd_localnet, "run a network of nodes on loopback"},
     {"bench", cli_cmd_bench, "measure a localnet's tx/s and latency"},
     {"proof", cli_cmd_proof, "build and verify RFC 6962 Merkle proofs"},
-    {"audit", cli_cmd_audit, "write the proof bundle of a ledger object"},
+    {"audit", cli_cmd_audit, "proof bundles of ledger objects; re-verify "
+                             "the chain"},
     {"verify", cli_cmd_verify, "check a proof bundle offline"},
     {"version", cmd_version, "print the version of tdei"},
 };

@@ -15,6 +15,7 @@ enum config_type {
     CONFIG_MEMBER,    /* a member id */
     CONFIG_ROLE,      /* a role name */
     CONFIG_LOG_LEVEL, /* debug / verbose / notice / warning */
+    CONFIG_BOOL,      /* true / false; an int field, 1 or 0 */
     CONFIG_U64,       /* an unsigned integer in [min, max] */
     CONFIG_TEXT,      /* text of at most CONFIG_TEXT_MAX - 1 bytes */
     CONFIG_LIST,      /* comma-separated text of at most CONFIG_LIST_MAX - 1
@@ -45,6 +46,9 @@ static const struct config_key config_keys[] = {
      "this member's role: " TDEI_ROLE_NAMES},
     {"node", "log_level", CONFIG_LOG_LEVEL, CONFIG_FIELD(log_level), 0, 0, 0,
      "notice", "lowest level logged: debug, verbose, notice, warning"},
+    {"node", "observer", CONFIG_BOOL, CONFIG_FIELD(observer), 0, 0, 0, "false",
+     "true: follow and verify every block but never sign a proposal or "
+     "vote, even with a key in the validator set (as tdei-node --observer)"},
     {"chain", "block_interval_ms", CONFIG_U64,
      CONFIG_FIELD(block_interval_ms), 0, 10, 60000, "200",
      "shortest time between two blocks (a block is made when txs wait)"},
@@ -212,6 +216,13 @@ static int config_set(struct tdei_config *cfg, const struct config_key *key,
             return TDEI_CONFIG;
         }
         return 0;
+    case CONFIG_BOOL:
+        if (strcmp(value, "true") != 0 && strcmp(value, "false") != 0) {
+            (void)snprintf(why, why_size, "is not one of true, false");
+            return TDEI_CONFIG;
+        }
+        memcpy(field, &(int){value[0] == 't'}, sizeof(int));
+        return 0;
     case CONFIG_U64: {
         char *end = NULL;
         unsigned long long n;
@@ -347,6 +358,8 @@ static const char *config_value_text(const struct tdei_config *cfg,
     case CONFIG_LOG_LEVEL:
         return tdei_log_level_name(
             *(const enum tdei_log_level *)(const void *)field);
+    case CONFIG_BOOL:
+        return *(const int *)(const void *)field ? "true" : "false";
     case CONFIG_U64: {
         uint64_t n;
         memcpy(&n, field, sizeof(n));

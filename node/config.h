@@ -25,6 +25,7 @@ struct tdei_config {
     char member[TDEI_MEMBER_ID_MAX + 1]; /* node.member: this member's id */
     enum tdei_role role;                 /* node.role */
     enum tdei_log_level log_level;       /* node.log_level */
+    int observer; /* node.observer: 1 = never sign a proposal or vote */
     uint64_t block_interval_ms;   /* chain.block_interval_ms: min gap */
     uint64_t empty_block_interval_ms; /* chain.empty_block_interval_ms */
     /* consensus.timeout_*: the engine's timeouts (consensus/engine.h),

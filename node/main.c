@@ -19,12 +19,18 @@
 
 static void node_help(void)
 {
-    printf("usage: tdei-node --home DIR [--check] [--passphrase-file FILE]\n"
+    printf("usage: tdei-node --home DIR [--observer] [--check] "
+           "[--passphrase-file FILE]\n"
            "       tdei-node --config-help | --version | --help\n\n"
            "Run the node of the home DIR until SIGINT or SIGTERM.\n\n"
            "  --home DIR             the node home (see `tdei init`): "
            "config.ini,\n"
            "                         genesis.json, keys/, data/\n"
+           "  --observer             follow and verify every block, never "
+           "sign a proposal\n"
+           "                         or vote, even with a key in the "
+           "validator set\n"
+           "                         (as config.ini node.observer = true)\n"
            "  --check                only load config.ini and every key, "
            "log the identity\n"
            "  --passphrase-file F    passphrase of encrypted keys (else "
@@ -90,6 +96,7 @@ int main(int argc, char **argv)
     static const struct option options[] = {
         {"home", required_argument, NULL, 'H'},
         {"check", no_argument, NULL, 'c'},
+        {"observer", no_argument, NULL, 'o'},
         {"passphrase-file", required_argument, NULL, 'p'},
         {"config-help", no_argument, NULL, 'C'},
         {"version", no_argument, NULL, 'V'},
@@ -103,6 +110,7 @@ int main(int argc, char **argv)
     char node_hex[TDEI_HEX_SIZE(TDEI_PUBKEY_SIZE)];
     struct home_identity id;
     int check = 0;
+    int observer = 0;
     int have_passphrase;
     int opt;
     int rc;
@@ -114,6 +122,9 @@ int main(int argc, char **argv)
             break;
         case 'c':
             check = 1;
+            break;
+        case 'o':
+            observer = 1;
             break;
         case 'p':
             passphrase_file = optarg;
@@ -149,7 +160,9 @@ int main(int argc, char **argv)
     }
     if (!check) {
         struct node_options opts = {
-            .home = home, .passphrase = have_passphrase ? passphrase : NULL};
+            .home = home,
+            .passphrase = have_passphrase ? passphrase : NULL,
+            .observer = observer};
         rc = node_run(&opts);
         sodium_memzero(passphrase, sizeof(passphrase));
         return rc;

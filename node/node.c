@@ -937,9 +937,10 @@ static int node_read_params(struct node *node, char *errmsg)
 }
 
 /* Start everything; on failure errmsg says what and the caller cleans. */
-static int node_start(struct node *node, const char *passphrase,
+static int node_start(struct node *node, const struct node_options *opts,
                       char *errmsg)
 {
+    const char *passphrase = opts->passphrase;
     char path[HOME_PATH_MAX];
     int rc;
 
@@ -953,6 +954,9 @@ static int node_start(struct node *node, const char *passphrase,
         return rc;
     }
     tdei_log_threshold = node->cfg.log_level;
+    if (opts->observer) {
+        node->cfg.observer = 1; /* --observer wins over the file */
+    }
     rc = node_load_key(node, passphrase, errmsg);
     if (rc != 0) {
         return rc;
@@ -1066,7 +1070,7 @@ int node_run(const struct node_options *opts)
     node->loop.data = node;
     rc = node__waiters_init(node);
     if (rc == 0) {
-        rc = node_start(node, opts->passphrase, errmsg);
+        rc = node_start(node, opts, errmsg);
     }
     if (rc != 0) {
         TDEI_LOG(TDEI_LOG_WARNING, "node", "cannot start",
@@ -1076,8 +1080,9 @@ int node_run(const struct node_options *opts)
         node__stop(node);
     } else {
         TDEI_LOG(TDEI_LOG_NOTICE, "node", "started",
-                 "member=%s height=%llu", node->identity.member,
-                 (unsigned long long)node->height);
+                 "member=%s height=%llu observer=%s", node->identity.member,
+                 (unsigned long long)node->height,
+                 node->cfg.observer ? "true" : "false");
     }
     (void)uv_run(&node->loop, UV_RUN_DEFAULT);
     node_cleanup(node);

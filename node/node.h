@@ -42,6 +42,7 @@
 struct node_options {
     const char *home;       /* the node home */
     const char *passphrase; /* of encrypted keys, or NULL */
+    int observer;           /* 1: --observer (config node.observer too) */
 };
 
 /* Run the node until a signal stops it.

@@ -667,9 +667,9 @@ static void handle_list_objects(struct node *node, struct api_call *call,
     tdei_free(kvs);
 }
 
-/* 1 when this node's key is in the validator set of the next height (it
- * votes on the next block; a change decided by block H counts from
- * H + 2). */
+/* 1 when this node's key is in the validator set of the next height (a
+ * node that is not an observer then votes on the next block; a change
+ * decided by block H counts from H + 2). */
 static int node_is_validator(struct node *node, struct store_read *r)
 {
     Tdei__ValidatorSet *set = NULL;
@@ -719,7 +719,8 @@ static void handle_get_status(struct node *node, struct api_call *call,
     status.node_key.len = TDEI_PUBKEY_SIZE;
     status.mempool_txs = stats.txs;
     status.mempool_bytes = stats.bytes;
-    status.validator = node_is_validator(node, r);
+    status.validator = !node->cfg.observer && node_is_validator(node, r);
+    status.observer = node->cfg.observer != 0;
     status.peers = (uint32_t)node__p2p_peer_count(node);
     if (node__p2p_status_fill(node, &status, &counters) != 0) {
         api_call_respond_error(call, TDEI_NOMEM, "out of memory; retry");

@@ -820,6 +820,41 @@ static void node_cons_resume(struct node *node, const struct cons_signed *rec)
              tdei_errname(rc), decided);
 }
 
+/* The self key of an observer's engine: in no validator set. */
+static const uint8_t node_cons_no_key[CONS_KEY_SIZE];
+
+/* Say at start that this node observes, and whether its key is in the
+ * set of the next height (then the others need a quorum without it). */
+static void node_cons_observer_log(struct node *node)
+{
+    char errmsg[TDEI_ERRMSG_SIZE] = "";
+    char hex[TDEI_HEX_SIZE(CONS_KEY_SIZE)];
+    struct cons_vset vset;
+    int in_set = 0;
+
+    vset.n = 0;
+    if (node__cons_vset(node, &vset, errmsg) == 0) {
+        for (size_t i = 0; i < vset.n && !in_set; i++) {
+            in_set = memcmp(vset.keys[i], node->identity.node_key,
+                            CONS_KEY_SIZE) == 0;
+        }
+    }
+    TDEI_LOG(TDEI_LOG_NOTICE, "consensus",
+             "observer: this node never signs a proposal or vote",
+             "node_key=%s in_validator_set=%s validators=%zu",
+             tdei_hex_encode(hex, sizeof(hex), node->identity.node_key, 8),
+             in_set ? "true" : "false", vset.n);
+    if (in_set && vset.n - 1 < vset.n * 2 / 3 + 1) {
+        /* DESIGN.md section 5: quorum = floor(2n/3) + 1. */
+        TDEI_LOG(TDEI_LOG_WARNING, "consensus",
+                 "the other validators are no quorum without this node",
+                 "validators=%zu quorum=%zu hint=\"the chain stops until "
+                 "this node runs without --observer (and node.observer = "
+                 "false), or governance changes the set\"",
+                 vset.n, vset.n * 2 / 3 + 1);
+    }
+}
+
 int node__cons_start(struct node *node, char *errmsg)
 {
     struct cons_timeouts timeouts = {
@@ -845,12 +880,18 @@ int node__cons_start(struct node *node, char *errmsg)
     if (rc != 0) {
         return rc;
     }
+    /* An observer's engine is given no key to sign with and a self key
+     * that is in no validator set (zeros are not a valid x-only key), so
+     * it never proposes, votes or persists a signed record; it follows
+     * the peers' proposals and votes and decides on their quorum. */
     votes_crypto_init(&node->votes, &node->crypto, tip.chain_id,
-                      &node->node_key);
+                      node->cfg.observer ? NULL : &node->node_key);
     node->commit_votes =
         tdei_calloc(CONS_VALIDATORS_MAX, sizeof(*node->commit_votes));
     if (node->commit_votes == NULL ||
-        cons_engine_create(&node->engine, node->identity.node_key,
+        cons_engine_create(&node->engine,
+                           node->cfg.observer ? node_cons_no_key
+                                              : node->identity.node_key,
                            &node->crypto, &timeouts) != 0) {
         return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_NOMEM,
                            "no memory for the consensus engine");
@@ -879,8 +920,11 @@ int node__cons_start(struct node *node, char *errmsg)
     if (rc != 0) {
         return rc;
     }
-    if (has_rec && rec.height == node->height + 1) {
+    if (has_rec && rec.height == node->height + 1 && !node->cfg.observer) {
         node_cons_resume(node, &rec);
+    }
+    if (node->cfg.observer) {
+        node_cons_observer_log(node);
     }
     TDEI_LOG(TDEI_LOG_NOTICE, "consensus", "started",
              "height=%llu last_signed_height=%llu last_signed_round=%u "

@@ -63,7 +63,8 @@ struct blob_store
     uint64_t map_size_max; /* bytes, from blob_store_open */
     /* The leaves of the last complete blob served by blob_get_chunk. */
     uint8_t cache_root[BLOB_ROOT_SIZE];
-    uint8_t (*cache_leaves)[MERKLE_HASH_SIZE]; /* NULL: nothing cached */
+    uint8_t (*cache_leaves)[MERKLE_HASH_SIZE]; /* the tree's levels, leaves
+                                                  first; NULL: none */
     uint64_t cache_count;                      /* leaves in the cache */
 };
 
@@ -511,47 +512,6 @@ static int blob_make_dir(const char *dir, char *errmsg)
     return 0;
 }
 
-static int blob_lock(struct blob_store *s, char *errmsg)
-{
-    char path[BLOB_PATH_MAX + 8];
-    char text[32];
-    int fd;
-    int len;
-
-    (void)snprintf(path, sizeof(path), "%s/%s", s->dir, BLOB_LOCK_NAME);
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) {
-        int err = errno;
-        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, store_code(err),
-                           "open lock file %s: %s", path, strerror(err));
-    }
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        int err = errno;
-        ssize_t n = pread(fd, text, sizeof(text) - 1, 0);
-        (void)close(fd);
-        if (err != EWOULDBLOCK) {
-            return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_IOERR,
-                               "lock %s: %s", path, strerror(err));
-        }
-        text[n > 0 ? n : 0] = '\0';
-        text[strcspn(text, "\n")] = '\0';
-        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_LOCKED,
-                           "blob dir %s is in use by another process "
-                           "(pid %s); stop it first",
-                           s->dir, text[0] != '\0' ? text : "unknown");
-    }
-    len = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
-    if (ftruncate(fd, 0) != 0 ||
-        pwrite(fd, text, (size_t)len, 0) != (ssize_t)len) {
-        int err = errno;
-        (void)close(fd);
-        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, store_code(err),
-                           "write pid to %s: %s", path, strerror(err));
-    }
-    s->lock_fd = fd;
-    return 0;
-}
-
 static int blob_dbs_open(struct blob_store *s, char *errmsg)
 {
     MDB_txn *txn = NULL;
@@ -710,7 +670,7 @@ int blob_store_open(struct blob_store **out, const char *path,
     }
     rc = blob_make_dir(s->dir, errmsg);
     if (rc == 0) {
-        rc = blob_lock(s, errmsg);
+        rc = tdei_dir_lock(s->dir, BLOB_LOCK_NAME, "blob dir", &s->lock_fd, errmsg);
     }
     if (rc == 0) {
         rc = blob_env_open(s, errmsg);
@@ -1340,7 +1300,9 @@ int blob_missing(struct blob_store *store, const uint8_t root[BLOB_ROOT_SIZE],
 /* ---- owner: serving chunks ----------------------------------------------- */
 
 /* Load the leaves of the complete blob @root (@count of them) into the
- * cache, unless they are there already. */
+ * cache, with every level of its tree above them (merkle_levels_build),
+ * unless they are there already: each proof served is then read, not
+ * hashed. */
 static int blob_cache_leaves(struct blob_store *s, MDB_txn *txn,
                              const uint8_t root[BLOB_ROOT_SIZE],
                              uint64_t count, char *errmsg)
@@ -1357,7 +1319,8 @@ static int blob_cache_leaves(struct blob_store *s, MDB_txn *txn,
         return 0;
     }
     tdei_free(s->cache_leaves);
-    s->cache_leaves = tdei_malloc((size_t)count * MERKLE_HASH_SIZE);
+    s->cache_leaves =
+        tdei_malloc((size_t)merkle_levels_count(count) * MERKLE_HASH_SIZE);
     if (s->cache_leaves == NULL) {
         return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_NOMEM,
                            "leaves of %" PRIu64 " chunks: out of memory",
@@ -1397,6 +1360,7 @@ static int blob_cache_leaves(struct blob_store *s, MDB_txn *txn,
         s->cache_leaves = NULL;
         return rc;
     }
+    merkle_levels_build(s->cache_leaves, count);
     memcpy(s->cache_root, root, BLOB_ROOT_SIZE);
     s->cache_count = count;
     return 0;
@@ -1443,7 +1407,7 @@ static int blob_get_run(struct blob_store *s, MDB_txn *txn,
     if (rc != 0) {
         return rc;
     }
-    rc = merkle_inclusion_prove(
+    rc = merkle_levels_prove(
         proof, (const uint8_t(*)[MERKLE_HASH_SIZE])s->cache_leaves,
         m.chunk_count, index);
     TDEI_ASSERT(rc == 0);

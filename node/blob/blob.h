@@ -290,9 +290,10 @@ int blob_missing(struct blob_store *store, const uint8_t root[BLOB_ROOT_SIZE],
 
 /* Read chunk @index of the complete blob @root with its inclusion proof
  * (the owner's node serving a chunk). The proof needs every leaf, so the
- * blob must be complete; the leaves of the last blob served are cached in
- * the store (32 bytes per chunk) until another root is served or the store
- * closes.
+ * blob must be complete; the tree of the last blob served (its leaves and
+ * every level above them, about 64 bytes per chunk) is cached in the store
+ * until another root is served or the store closes, so a proof costs no
+ * hashing.
  * Returns: 0; TDEI_NOTFOUND (no such blob, index out of range, or the blob
  * is partial: errmsg says which); TDEI_IOERR; TDEI_CORRUPT; TDEI_NOMEM.
  * Out: @sealed: room for BLOB_SEALED_SIZE_MAX bytes; @len; @proof. */

@@ -200,6 +200,65 @@ int merkle_inclusion_prove(struct merkle_inclusion *proof,
     return 0;
 }
 
+uint64_t merkle_levels_count(uint64_t n)
+{
+    uint64_t total = 0;
+
+    while (n > 1) {
+        total += n;
+        n = (n + 1) / 2;
+    }
+    return total + n;
+}
+
+void merkle_levels_build(uint8_t (*levels)[MERKLE_HASH_SIZE], uint64_t n)
+{
+    uint64_t at = 0; /* first node of the current level */
+
+    TDEI_ASSERT(n >= 1 && levels != NULL);
+    while (n > 1) {
+        uint64_t up = at + n; /* first node of the level above */
+        for (uint64_t i = 0; i < n / 2; i++) {
+            merkle_node_hash(levels[up + i], levels[at + 2 * i],
+                             levels[at + 2 * i + 1]);
+        }
+        if (n % 2 == 1) {
+            memcpy(levels[up + n / 2], levels[at + n - 1], MERKLE_HASH_SIZE);
+        }
+        at = up;
+        n = (n + 1) / 2;
+    }
+}
+
+int merkle_levels_prove(struct merkle_inclusion *proof,
+                        const uint8_t (*levels)[MERKLE_HASH_SIZE], uint64_t n,
+                        uint64_t index)
+{
+    uint64_t at = 0;
+    uint64_t size = n;
+    uint64_t i = index;
+
+    memset(proof, 0, sizeof(*proof));
+    if (index >= n) {
+        return TDEI_INVAL;
+    }
+    TDEI_ASSERT(levels != NULL);
+    while (size > 1) {
+        uint64_t sibling = i ^ 1u;
+        if (sibling < size) {
+            TDEI_ASSERT(proof->count < MERKLE_INCLUSION_MAX);
+            memcpy(proof->path[proof->count++], levels[at + sibling],
+                   MERKLE_HASH_SIZE);
+        }
+        at += size;
+        size = (size + 1) / 2;
+        i /= 2;
+    }
+    proof->leaf_index = index;
+    proof->tree_size = n;
+    return 0;
+}
+
 /* PROOF(m, D[n]) = SUBPROOF(m, D[n], true) unrolled the same way: record
  * the sibling at each split while m < size; when the descent reaches a
  * subtree equal to the old tree's part (m == size), record its root unless

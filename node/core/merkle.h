@@ -106,6 +106,29 @@ int merkle_inclusion_prove(struct merkle_inclusion *proof,
                            const uint8_t (*leaves)[MERKLE_HASH_SIZE],
                            uint64_t n, uint64_t index);
 
+/* Every level of the tree over @n leaf hashes, for a server that proves
+ * many leaves of one tree: built once with O(n) hashes, each proof then
+ * costs no hashing. Level 0 is the leaves; node i of level l + 1 is
+ * merkle_node_hash(node 2i, node 2i + 1) of level l, or node 2i itself
+ * when it has no right sibling (the last node of an odd level is carried
+ * up unchanged), which gives exactly the RFC 6962 tree. The levels lie
+ * one after the other in one array, level 0 first.
+ * merkle_levels_count: the hashes of all levels, n >= 1 (below 2n + 64);
+ * 0 for n = 0. */
+uint64_t merkle_levels_count(uint64_t n);
+
+/* Build the levels above the @n >= 1 leaf hashes that @levels holds in
+ * its first @n entries (level 0); @levels has merkle_levels_count(@n)
+ * entries. */
+void merkle_levels_build(uint8_t (*levels)[MERKLE_HASH_SIZE], uint64_t n);
+
+/* The inclusion path of leaf @index read from @levels of a tree of @n
+ * leaves: the same proof as merkle_inclusion_prove.
+ * Returns: 0, or TDEI_INVAL when @index >= @n (@proof is then zeroed). */
+int merkle_levels_prove(struct merkle_inclusion *proof,
+                        const uint8_t (*levels)[MERKLE_HASH_SIZE],
+                        uint64_t n, uint64_t index);
+
 /* Check that @path proves leaf hash @leaf_hash at @index in the tree of
  * @tree_size leaves whose root is @root (CONSENSUS.md section 3,
  * "Verifying inclusion"). The path length must be exactly the one implied

@@ -34,6 +34,7 @@
 #include "core/alloc.h"
 #include "core/assert.h"
 #include "core/error.h"
+#include "core/fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -301,6 +302,7 @@ static int store_options_check(struct store_options *out,
     out->map_size_growth = store_round_up(in->map_size_growth, unit);
     out->map_size_max = store_round_up(in->map_size_max, unit);
     out->max_readers = in->max_readers;
+    out->no_sync = in->no_sync != 0;
     return 0;
 }
 
@@ -338,82 +340,6 @@ static int store_make_dir(const char *dir, char *errmsg)
 }
 
 /* Read the pid written in the lock file @fd; -1 when unreadable. */
-static long store_lock_pid(int fd)
-{
-    char text[32];
-    char *end = NULL;
-    ssize_t n = pread(fd, text, sizeof(text) - 1, 0);
-    long pid;
-
-    if (n <= 0) {
-        return -1;
-    }
-    text[n] = '\0';
-    errno = 0;
-    pid = strtol(text, &end, 10);
-    if (errno != 0 || end == text || pid <= 0) {
-        return -1;
-    }
-    return pid;
-}
-
-/* Take the exclusive lock on @dir/LOCK and write our pid into it.
- * Out: @fd_out: the locked file on 0. */
-static int store_lock(const char *dir, int *fd_out, char *errmsg)
-{
-    char path[4096];
-    char text[32];
-    int fd;
-    int len;
-
-    *fd_out = -1;
-    if (snprintf(path, sizeof(path), "%s/%s", dir, STORE_LOCK_NAME) >=
-        (int)sizeof(path)) {
-        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_INVAL,
-                           "data dir path is longer than %zu bytes; "
-                           "choose a shorter home",
-                           sizeof(path) - sizeof(STORE_LOCK_NAME) - 1);
-    }
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) {
-        int err = errno;
-        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE,
-                           err == EACCES ? TDEI_PERM : TDEI_IOERR,
-                           "open lock file %s: %s", path, strerror(err));
-    }
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        int err = errno;
-        long pid;
-        if (err != EWOULDBLOCK) {
-            (void)close(fd);
-            return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_IOERR,
-                               "lock %s: %s", path, strerror(err));
-        }
-        pid = store_lock_pid(fd);
-        (void)close(fd);
-        if (pid < 0) {
-            return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_LOCKED,
-                               "data dir %s is in use by another process "
-                               "(pid unknown); stop it first",
-                               dir);
-        }
-        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_LOCKED,
-                           "data dir %s is in use by another process "
-                           "(pid %ld); stop it first",
-                           dir, pid);
-    }
-    len = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
-    if (ftruncate(fd, 0) != 0 ||
-        pwrite(fd, text, (size_t)len, 0) != (ssize_t)len) {
-        int err = errno;
-        (void)close(fd); /* releases the lock */
-        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, store_code(err),
-                           "write pid to %s: %s", path, strerror(err));
-    }
-    *fd_out = fd;
-    return 0;
-}
-
 /* ---- open and close ------------------------------------------------------ */
 
 /* Open the environment of @s in @s->dir and size its map. */
@@ -446,7 +372,8 @@ static int store_env_open(struct store *s, char *errmsg)
                            "%u; install the Debian liblmdb0 package",
                            mdb_env_get_maxkeysize(s->env), STORE_KEY_SIZE_MAX);
     }
-    rc = mdb_env_open(s->env, s->dir, MDB_NOTLS, 0600);
+    rc = mdb_env_open(s->env, s->dir,
+                      MDB_NOTLS | (s->opts.no_sync ? MDB_NOSYNC : 0u), 0600);
     if (rc != 0) {
         return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, store_code(rc),
                            "open LMDB environment in %s: %s", s->dir,
@@ -629,7 +556,7 @@ int store_open(struct store **out, const char *dir,
     if (rc != 0) {
         goto err_after_alloc;
     }
-    rc = store_lock(dir, &s->lock_fd, errmsg);
+    rc = tdei_dir_lock(dir, STORE_LOCK_NAME, "data dir", &s->lock_fd, errmsg);
     if (rc != 0) {
         goto err_after_alloc;
     }

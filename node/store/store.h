@@ -103,6 +103,10 @@ struct store_options
     uint64_t map_size_growth;  /* bytes per growth, >= STORE_MAP_SIZE_MIN */
     uint64_t map_size_max;     /* bytes, up to STORE_MAP_SIZE_LIMIT */
     unsigned max_readers;      /* concurrent reads, 1..STORE_READERS_LIMIT */
+    int no_sync; /* 1: commits are not flushed to disk (MDB_NOSYNC), so a
+                    crash may lose or damage them: only for scratch stores
+                    thrown away after use (tdei audit chain's replay); the
+                    ledger never sets it. Default 0. */
 };
 
 /* Statistics for /metrics (see store_stats). */
@@ -151,9 +155,10 @@ const char *store_db_name(enum store_db db);
  * environment if they do not exist.
  *
  * Takes an exclusive lock on @dir/LOCK (flock, non-blocking) and writes the
- * process id into it, opens the environment (MDB_NOTLS, synced commits),
- * creates the named databases, and checks the format version: a new store
- * gets STORE_FORMAT_VERSION; an existing one must have it. The map starts
+ * process id into it, opens the environment (MDB_NOTLS; synced commits
+ * unless @opts->no_sync), creates the named databases, and checks the
+ * format version: a new store gets STORE_FORMAT_VERSION; an existing one
+ * must have it. The map starts
  * at the larger of @opts->map_size_initial and the size it had reached.
  * Only the last component of @dir is created.
  *

@@ -8,6 +8,7 @@
 #include "core/alloc.h"
 #include "core/assert.h"
 #include "core/error.h"
+#include "core/fileio.h"
 #include "core/hex.h"
 #include "store/store.h"
 
@@ -483,48 +484,6 @@ static int rs_make_dir(const char *dir, char *errmsg)
     return 0;
 }
 
-static int rs_lock(struct rstore *s, char *errmsg)
-{
-    char path[RS_PATH_MAX + 8];
-    char text[32];
-    int fd;
-    int len;
-
-    (void)snprintf(path, sizeof(path), "%s/%s", s->dir, RS_LOCK_NAME);
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) {
-        int err = errno;
-        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, store_code(err),
-                           "open lock file %s: %s", path, strerror(err));
-    }
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        int err = errno;
-        ssize_t n = pread(fd, text, sizeof(text) - 1, 0);
-
-        (void)close(fd);
-        if (err != EWOULDBLOCK) {
-            return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_IOERR,
-                               "lock %s: %s", path, strerror(err));
-        }
-        text[n > 0 ? n : 0] = '\0';
-        text[strcspn(text, "\n")] = '\0';
-        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_LOCKED,
-                           "stream store %s is in use by another process "
-                           "(pid %s); stop it first",
-                           s->dir, text[0] != '\0' ? text : "unknown");
-    }
-    len = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
-    if (ftruncate(fd, 0) != 0 ||
-        pwrite(fd, text, (size_t)len, 0) != (ssize_t)len) {
-        int err = errno;
-        (void)close(fd);
-        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, store_code(err),
-                           "write pid to %s: %s", path, strerror(err));
-    }
-    s->lock_fd = fd;
-    return 0;
-}
-
 static int rs_dbs_open(struct rstore *s, char *errmsg)
 {
     static const char *const names[] = {"batches", "bdata",   "expect",
@@ -606,7 +565,7 @@ int rstore_open(struct rstore **out, const char *path, char *errmsg)
     s->lock_fd = -1;
     rc = rs_make_dir(s->dir, errmsg);
     if (rc == 0) {
-        rc = rs_lock(s, errmsg);
+        rc = tdei_dir_lock(s->dir, RS_LOCK_NAME, "stream store", &s->lock_fd, errmsg);
     }
     if (rc == 0) {
         rc = mdb_env_create(&s->env);
@@ -745,7 +704,9 @@ static int batch_applied_fn(struct rstore *s, MDB_txn *txn, void *arg,
     b.height = a->height;
     b.applied_ms = a->applied_ms;
     b.n_charges = a->n;
-    memcpy(b.charges, a->charges, a->n * sizeof(*a->charges));
+    if (a->n > 0) { /* a batch no subscription paid for has none */
+        memcpy(b.charges, a->charges, a->n * sizeof(*a->charges));
+    }
     rc = rs_put(txn, s->batches, kb, klen, hb, batch_encode(hb, &b),
                 "put batch", s->dir, errmsg);
     sodium_memzero(b.key, sizeof(b.key));

@@ -1,42 +1,18 @@
 #!/usr/bin/env bash
-# `tdei localnet` and `tdei bench` with one node (--nodes 1), through the
-# real binaries. The nodes bind only 127.0.0.1 and sockets under $T;
+# `tdei localnet` and `tdei bench` with one node (--nodes 1), the
+# refusals of `localnet demo` and `bench --data`, through the real
+# binaries. The nodes bind only 127.0.0.1 and sockets under $T;
 # every command is bounded by `timeout`; on exit (even a failed one) the
 # trap stops exactly the pids this test's localnets recorded, and only
 # when /proc/PID/exe is a tdei-node.
 source "$TDEI_SRCDIR/tests/cli/lib.sh"
 source "$TDEI_SRCDIR/tests/cli/net.sh"
+source "$TDEI_SRCDIR/tests/cli/localnet_lib.sh"
 
 LN=$T/ln
 BENCH=$T/bench
 TDEI=(timeout 120 "$TDEI_BIN")
 
-# is_node PID: PID is a running tdei-node.
-is_node() {
-    case "$(readlink "/proc/$1/exe" 2>/dev/null)" in
-    */tdei-node | */tdei-node" (deleted)") return 0 ;;
-    *) return 1 ;;
-    esac
-}
-
-# stop_recorded: TERM, then KILL, every tdei-node recorded under $T.
-stop_recorded() {
-    local f pid alive pids=()
-    for f in "$T"/*/node*/node.pid; do
-        [ -f "$f" ] || continue
-        pid=$(cat "$f")
-        is_node "$pid" && pids+=("$pid")
-    done
-    [ ${#pids[@]} -eq 0 ] && return 0
-    kill -TERM "${pids[@]}" 2>/dev/null
-    for _ in $(seq 1 100); do
-        alive=0
-        for pid in "${pids[@]}"; do is_node "$pid" && alive=1; done
-        [ "$alive" -eq 0 ] && return 0
-        sleep 0.05
-    done
-    for pid in "${pids[@]}"; do is_node "$pid" && kill -KILL "$pid"; done
-}
 trap 'stop_recorded; rm -rf "$T"' EXIT
 
 # ---- refusals: exit 2, nothing created -----------------------------------
@@ -74,6 +50,62 @@ expect_usage '--nodes 0 is outside 1-16' "bench refuses --nodes 0" \
 expect_help localnet up
 expect_help bench
 
+# ---- demo and bench --data: refusals, exit 2, nothing created ---------------
+expect_usage '--size-mib 0 is outside 1-1024' "demo refuses --size-mib 0" \
+    "${TDEI[@]}" localnet demo --size-mib 0 --dir "$LN"
+expect_usage '--records 0 is outside 1-10000' "demo refuses --records 0" \
+    "${TDEI[@]}" localnet demo --records 0 --dir "$LN"
+expect_usage '--records 10001 is outside 1-10000' \
+    "demo refuses more records than one read holds" \
+    "${TDEI[@]}" localnet demo --records 10001 --dir "$LN"
+expect_usage '--step-timeout 1 is outside 5-3600' \
+    "demo refuses --step-timeout 1" \
+    "${TDEI[@]}" localnet demo --step-timeout 1 --dir "$LN"
+expect_usage '--nodes 2 is outside 3-16' "demo refuses to create 2 nodes" \
+    "${TDEI[@]}" localnet demo --nodes 2 --dir "$LN"
+expect_usage "unknown option '--bogus'" "demo refuses an unknown option" \
+    "${TDEI[@]}" localnet demo --bogus --dir "$LN"
+expect_usage 'is not a directory' "demo refuses a --dir that is a file" \
+    "${TDEI[@]}" localnet demo --dir "$T/file"
+expect_usage 'not empty and holds no localnet' \
+    "demo refuses a non-empty --dir without a localnet" \
+    "${TDEI[@]}" localnet demo --dir "$T/other"
+expect_usage 'fit the nodes. API socket paths' "demo refuses a --dir too long" \
+    "${TDEI[@]}" localnet demo --dir "$long"
+expect_usage 'fit the nodes. API socket paths' \
+    "bench --data refuses a --dir too long" \
+    "${TDEI[@]}" bench --data --dir "$long"
+[ ! -e "$LN" ] && ok "no demo refusal created the directory" ||
+    fail "a demo refusal created $LN"
+expect_usage 'measure the ledger.s txs; --data measures the data plane' \
+    "bench --data refuses --rate" \
+    "${TDEI[@]}" bench --data --rate 5 --dir "$BENCH"
+expect_usage 'give one kind' "bench --data refuses --duration" \
+    "${TDEI[@]}" bench --data --duration 3 --dir "$BENCH"
+expect_usage 'give one kind' "bench --data refuses --max" \
+    "${TDEI[@]}" bench --data --max --dir "$BENCH"
+expect_usage '--data needs 2 nodes or more' "bench --data refuses --nodes 1" \
+    "${TDEI[@]}" bench --data --nodes 1 --dir "$BENCH"
+expect_usage '--payload-mib 0 is outside 1-4096' \
+    "bench --data refuses --payload-mib 0" \
+    "${TDEI[@]}" bench --data --payload-mib 0 --dir "$BENCH"
+expect_usage '--stream-rate 0 is outside 1-100000' \
+    "bench --data refuses --stream-rate 0" \
+    "${TDEI[@]}" bench --data --stream-rate 0 --dir "$BENCH"
+expect_usage 'is over 1000000 records' \
+    "bench --data refuses more than 1000000 records" \
+    "${TDEI[@]}" bench --data --stream-rate 100000 --stream-seconds 11 \
+    --dir "$BENCH"
+expect_usage 'need --data' "bench refuses --payload-mib without --data" \
+    "${TDEI[@]}" bench --payload-mib 5 --dir "$BENCH"
+expect_usage 'need --data' "bench refuses --stream-rate without --data" \
+    "${TDEI[@]}" bench --stream-rate 5 --dir "$BENCH"
+expect_usage 'is not a directory' "bench --data refuses a --dir that is a file" \
+    "${TDEI[@]}" bench --data --dir "$T/file"
+[ ! -e "$BENCH" ] && ok "no bench --data refusal created its directory" ||
+    fail "a bench --data refusal created $BENCH"
+expect_help localnet demo
+
 # ---- up, status, logs, down, restart --------------------------------------
 # up waits for height 1: the node makes empty blocks (once a second).
 expect_out 'svc-0 +[0-9]+ +running +[1-9]' "up --nodes 1 starts one node that commits" \
@@ -95,6 +127,25 @@ json_has "\"pid\":$pid" "status shows the recorded pid"
 grep -qE '^ +"height": [1-9]' "$OUT" && ok "status shows the height" ||
     fail "status shows no height over 0"
 json_has '"member":"svc-0"' "status shows the member"
+expect_out '^data plane +chunks served 0 \(0 bytes\), refused 0; fetched 0 ' \
+    "tdei status shows the payload counters" \
+    "${TDEI[@]}" --home "$LN/node0" status
+has '^streams +records ingested 0, appended 0, refused 0; ' \
+    "tdei status shows the stream counters"
+run "${TDEI[@]}" --home "$LN/node0" --json status
+json_has '"data_plane":{"chunks_served":0,"chunks_refused":0,"chunks_fetched":0,' \
+    "status --json has the data-plane counters"
+json_has '"records_received":0,"batches_bad":0}' \
+    "status --json has the last of them"
+expect_usage 'the demo needs 3 nodes or more.*holds a 1-node localnet' \
+    "demo refuses a 1-node localnet" \
+    "${TDEI[@]}" localnet demo --dir "$LN"
+expect_usage 'holds a 1-node localnet; give --nodes 1' \
+    "demo refuses --nodes that differ from the localnet" \
+    "${TDEI[@]}" localnet demo --nodes 4 --dir "$LN"
+[ ! -e "$LN/demo" ] && [ "$(cat "$LN/node0/node.pid")" = "$pid" ] &&
+    is_node "$pid" && ok "the refused demos wrote nothing and left the node" ||
+    fail "a refused demo changed the localnet"
 expect_out "node0 +svc-0 +$pid +running +[1-9][0-9]* " "status prints a table" \
     "${TDEI[@]}" localnet status --dir "$LN"
 expect_fail_with 'already runs a localnet.*TDEI_EXISTS' \

@@ -19,57 +19,14 @@ source "$TDEI_SRCDIR/tests/cli/lib.sh"
 : "${TDEI_BUILDDIR:?TDEI_BUILDDIR must name the build tree}"
 PROBE=$TDEI_BUILDDIR/tests/integ/p2p_probe
 LN=$T/ln
+source "$TDEI_SRCDIR/tests/integ/net_lib.sh"
 N=4
-declare -a pids=()
 
-stop_all() {
-    local i
-    for i in "${!pids[@]}"; do
-        [ -n "${pids[$i]}" ] && kill -KILL "${pids[$i]}" 2>/dev/null
-    done
-    for i in "${!pids[@]}"; do
-        [ -n "${pids[$i]}" ] && wait "${pids[$i]}" 2>/dev/null
-    done
-}
-# On a failure, the end of each node's log goes to the test's log.
-show_logs() {
-    local i
-    [ "$failed" -eq 0 ] && return 0
-    for i in 0 1 2 3 4; do
-        echo "---- node $i: $LN/node$i/test.log (end)"
-        tail -n 40 "$LN/node$i/test.log" 2>/dev/null
-    done
-}
 trap 'show_logs; stop_all; "$TDEI_BIN" localnet down --dir "$LN" >/dev/null 2>&1; rm -rf "$T"' EXIT
 
-start_node() {
-    "$TDEI_NODE_BIN" --home "$LN/node$1" >>"$LN/node$1/test.log" 2>&1 &
-    pids[$1]=$!
-}
 
-kill_node() {
-    kill -KILL "${pids[$1]}" 2>/dev/null
-    wait "${pids[$1]}" 2>/dev/null
-    pids[$1]=""
-}
 
-# height I: node I's committed height, or -1 when it does not answer.
-height() {
-    local h
-    h=$("$TDEI_BIN" --node "$LN/node$1/api.sock" --json status 2>/dev/null |
-        grep -m1 -oE '^  "height": *[0-9]+' | grep -oE '[0-9]+$')
-    echo "${h:--1}"
-}
 
-# wait_height I H SECONDS: node I reaches height H within SECONDS.
-wait_height() {
-    local end=$((SECONDS + $3))
-    while [ "$SECONDS" -lt "$end" ]; do
-        [ "$(height "$1")" -ge "$2" ] && return 0
-        sleep 0.2
-    done
-    return 1
-}
 
 # block_field I H FIELD: a field of block H as node I shows it.
 block_field() {

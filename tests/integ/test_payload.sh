@@ -34,44 +34,14 @@ source "$TDEI_SRCDIR/tests/cli/lib.sh"
 : "${TDEI_BUILDDIR:?TDEI_BUILDDIR must name the build tree}"
 PROBE=$TDEI_BUILDDIR/tests/integ/p2p_probe
 LN=$T/ln
+source "$TDEI_SRCDIR/tests/integ/net_lib.sh"
 SIZE=$((50 * 1024 * 1024))
 CHUNKS=800 # 50 MiB in 64 KiB chunks
 PRICE=500
 FLIP=5
-declare -a pids=()
 
-stop_all() {
-    local i
-    for i in "${!pids[@]}"; do
-        [ -n "${pids[$i]}" ] && kill -KILL "${pids[$i]}" 2>/dev/null
-    done
-    for i in "${!pids[@]}"; do
-        [ -n "${pids[$i]}" ] && wait "${pids[$i]}" 2>/dev/null
-    done
-}
-show_logs() {
-    local i
-    [ "$failed" -eq 0 ] && return 0
-    for i in 0 1 2 3; do
-        echo "---- node $i: $LN/node$i/test.log (end)"
-        tail -n 30 "$LN/node$i/test.log" 2>/dev/null
-    done
-}
 trap 'show_logs; stop_all; "$TDEI_BIN" localnet down --dir "$LN" >/dev/null 2>&1; rm -rf "$T"' EXIT
 
-# start_node I [VAR=VALUE...]: start node I with those environment
-# variables.
-start_node() {
-    local i=$1
-    shift
-    env "$@" "$TDEI_NODE_BIN" --home "$LN/node$i" >>"$LN/node$i/test.log" 2>&1 &
-    pids[$i]=$!
-}
-kill_node() {
-    kill -KILL "${pids[$1]}" 2>/dev/null
-    wait "${pids[$1]}" 2>/dev/null
-    pids[$1]=""
-}
 as() { # as I ARGS...: tdei as node I's member, through node I
     local i=$1
     shift
@@ -81,20 +51,6 @@ as_via() { # as_via I J ARGS...: as node I's member, through node J's API
     local i=$1 j=$2
     shift 2
     "$TDEI_BIN" --home "$LN/node$i" --node "$LN/node$j/api.sock" "$@"
-}
-height() {
-    local h
-    h=$(as "$1" --json status 2>/dev/null | grep -m1 -oE '^  "height": *[0-9]+' |
-        grep -oE '[0-9]+$')
-    echo "${h:--1}"
-}
-wait_height() { # wait_height I H SECONDS
-    local end=$((SECONDS + $3))
-    while [ "$SECONDS" -lt "$end" ]; do
-        [ "$(height "$1")" -ge "$2" ] && return 0
-        sleep 0.2
-    done
-    return 1
 }
 check() { # check NAME CMD...: CMD succeeds
     local name=$1

@@ -37,7 +37,7 @@ RESTART=${TDEI_STREAM_RESTART:-1}
 PRICE=2
 STREAM=press-feed
 LN=$T/ln
-declare -a pids=()
+source "$TDEI_SRCDIR/tests/integ/net_lib.sh"
 tail_pid=""
 push_pid=""
 
@@ -48,14 +48,6 @@ stop_all() {
     done
     for p in $tail_pid $push_pid "${pids[@]}"; do
         [ -n "$p" ] && wait "$p" 2>/dev/null
-    done
-}
-show_logs() {
-    local i
-    [ "$failed" -eq 0 ] && return 0
-    for i in 0 1 2 3; do
-        echo "---- node $i: $LN/node$i/test.log (end)"
-        tail -n 30 "$LN/node$i/test.log" 2>/dev/null
     done
 }
 trap 'show_logs; stop_all; "$TDEI_BIN" localnet down --dir "$LN" >/dev/null 2>&1; rm -rf "$T"' EXIT
@@ -70,33 +62,10 @@ case "$RECORDS$RATE$RESTART" in
 *[!0-9]*) echo "TDEI_STREAM_RECORDS, _RATE and _RESTART are numbers"; exit 2 ;;
 esac
 
-start_node() {
-    "$TDEI_NODE_BIN" --home "$LN/node$1" >>"$LN/node$1/test.log" 2>&1 &
-    pids[$1]=$!
-}
-kill_node() {
-    kill -KILL "${pids[$1]}" 2>/dev/null
-    wait "${pids[$1]}" 2>/dev/null
-    pids[$1]=""
-}
 as() { # as I ARGS...: the tdei command as node I's member, on its node
     local i=$1
     shift
     "$TDEI_BIN" --home "$LN/node$i" "$@"
-}
-height() {
-    local h
-    h=$(as "$1" --json status 2>/dev/null |
-        grep -m1 -oE '^  "height": *[0-9]+' | grep -oE '[0-9]+$')
-    echo "${h:--1}"
-}
-wait_height() { # wait_height I H SECONDS
-    local end=$((SECONDS + $3))
-    while [ "$SECONDS" -lt "$end" ]; do
-        [ "$(height "$1")" -ge "$2" ] && return 0
-        sleep 0.2
-    done
-    return 1
 }
 balance() {
     as 0 --json account show "$1" 2>/dev/null |

@@ -25,56 +25,17 @@ source "$TDEI_SRCDIR/tests/cli/lib.sh"
 
 : "${TDEI_NODE_BIN:?TDEI_NODE_BIN must name the tdei-node binary}"
 LN=$T/ln
-declare -a pids=()
+source "$TDEI_SRCDIR/tests/integ/net_lib.sh"
 
-stop_all() {
-    local i
-    for i in "${!pids[@]}"; do
-        [ -n "${pids[$i]}" ] && kill -KILL "${pids[$i]}" 2>/dev/null
-    done
-    for i in "${!pids[@]}"; do
-        [ -n "${pids[$i]}" ] && wait "${pids[$i]}" 2>/dev/null
-    done
-}
-show_logs() {
-    local i
-    [ "$failed" -eq 0 ] && return 0
-    for i in 0 1 2 3 4; do
-        echo "---- node $i: $LN/node$i/test.log (end)"
-        tail -n 30 "$LN/node$i/test.log" 2>/dev/null
-    done
-}
 trap 'show_logs; stop_all; [ -n "${feed_pid:-}" ] && kill -KILL "$feed_pid" 2>/dev/null; "$TDEI_BIN" localnet down --dir "$LN" >/dev/null 2>&1; rm -rf "$T"' EXIT
 
-start_node() {
-    "$TDEI_NODE_BIN" --home "$LN/node$1" >>"$LN/node$1/test.log" 2>&1 &
-    pids[$1]=$!
-}
 
-kill_node() {
-    kill -KILL "${pids[$1]}" 2>/dev/null
-    wait "${pids[$1]}" 2>/dev/null
-    pids[$1]=""
-}
 
 api() { # api I ARGS...: the tdei CLI against node I's API, JSON out
     "$TDEI_BIN" --node "$LN/node$1/api.sock" --json "${@:2}" 2>/dev/null
 }
 
-height() {
-    local h
-    h=$(api "$1" status | grep -m1 -oE '^  "height": *[0-9]+' | grep -oE '[0-9]+$')
-    echo "${h:--1}"
-}
 
-wait_height() { # wait_height I H SECONDS
-    local end=$((SECONDS + $3))
-    while [ "$SECONDS" -lt "$end" ]; do
-        [ "$(height "$1")" -ge "$2" ] && return 0
-        sleep 0.2
-    done
-    return 1
-}
 
 block_field() { # block_field I H FIELD: a hex field of block H on node I
     api "$1" block show "$2" | grep -oE "\"$3\": *\"[0-9a-f-]+\"" |

@@ -70,6 +70,7 @@ START_TEST(test_config_write_then_load_round_trip)
     memcpy(cfg.member, "public-svc", 11);
     cfg.role = TDEI_ROLE_PUBLIC_SERVICE;
     cfg.log_level = TDEI_LOG_DEBUG;
+    cfg.observer = 1;
     f = fopen(path, "w");
     ck_assert_ptr_nonnull(f);
     ck_assert_int_eq(config_write(&cfg, f), 0);
@@ -87,6 +88,30 @@ START_TEST(test_config_refuses_bad_values)
                 "node.role=king is not one of");
     expect_load("[node]\nmember = acme\nrole = platform\nlog_level = loud\n",
                 TDEI_CONFIG, "node.log_level=loud");
+}
+END_TEST
+
+START_TEST(test_config_observer_is_true_or_false)
+{
+    struct tdei_config cfg;
+    char errmsg[TDEI_ERRMSG_SIZE] = "";
+
+    config_defaults(&cfg);
+    ck_assert_int_eq(cfg.observer, 0);
+    write_file("[node]\nmember = acme\nrole = auditor\nobserver = true\n");
+    ck_assert_int_eq(config_load(&cfg, path, errmsg), 0);
+    ck_assert_int_eq(cfg.observer, 1);
+    write_file("[node]\nmember = acme\nrole = auditor\nobserver = false\n");
+    ck_assert_int_eq(config_load(&cfg, path, errmsg), 0);
+    ck_assert_int_eq(cfg.observer, 0);
+    expect_load("[node]\nmember = acme\nrole = auditor\nobserver = yes\n",
+                TDEI_CONFIG, "node.observer=yes is not one of true, false");
+    expect_load("[node]\nmember = acme\nrole = auditor\nobserver = 1\n",
+                TDEI_CONFIG, "node.observer=1 is not one of true, false");
+    expect_load("[node]\nmember = acme\nrole = auditor\nobserver = TRUE\n",
+                TDEI_CONFIG, "node.observer=TRUE");
+    expect_load("[node]\nmember = acme\nrole = auditor\nobserver =\n",
+                TDEI_CONFIG, "node.observer= is not one of true, false");
 }
 END_TEST
 
@@ -250,6 +275,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_config_minimal_file_gets_defaults);
     tcase_add_test(tc, test_config_write_then_load_round_trip);
     tcase_add_test(tc, test_config_refuses_bad_values);
+    tcase_add_test(tc, test_config_observer_is_true_or_false);
     tcase_add_test(tc, test_config_refuses_unknown_and_duplicate_keys);
     tcase_add_test(tc, test_config_numbers_checked_one_past_each_end);
     tcase_add_test(tc,

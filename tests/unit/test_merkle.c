@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "core/hash.h"
+#include "core/alloc.h"
 #include "core/merkle.h"
 
 #include <jansson.h>
@@ -408,6 +409,52 @@ START_TEST(test_merkle_inclusion_round_trips_every_size_and_index)
                          0, "verify", n, i, 0);
         }
     }
+    PROBE_LOG_CHECK(log);
+}
+END_TEST
+
+/* The proofs read from the levels are the proofs of merkle_inclusion_prove,
+ * the top level is the root, for every size and index. */
+START_TEST(test_merkle_levels_prove_as_the_tree_does)
+{
+    uint8_t leaves[PROP_SIZE_MAX][MERKLE_HASH_SIZE];
+    uint8_t (*levels)[MERKLE_HASH_SIZE] =
+        tdei_malloc(2 * PROP_SIZE_MAX * MERKLE_HASH_SIZE);
+    uint8_t root[MERKLE_HASH_SIZE];
+    struct merkle_inclusion want;
+    struct merkle_inclusion got;
+    struct probe_log log = {0, ""};
+
+    ck_assert_ptr_nonnull(levels);
+    ck_assert_uint_eq(merkle_levels_count(0), 0);
+    ck_assert_uint_eq(merkle_levels_count(1), 1);
+    ck_assert_uint_eq(merkle_levels_count(5), 5 + 3 + 2 + 1);
+    prop_leaves(leaves);
+    for (uint64_t n = 1; n <= PROP_SIZE_MAX; n++) {
+        uint64_t count = merkle_levels_count(n);
+        probe_expect(&log, count < 2 * n + 64 && count <= 2 * PROP_SIZE_MAX,
+                     1, "count", n, 0, 0);
+        memcpy(levels, leaves, (size_t)n * MERKLE_HASH_SIZE);
+        merkle_levels_build(levels, n);
+        merkle_root(root, (const uint8_t(*)[MERKLE_HASH_SIZE])leaves, n);
+        probe_expect(&log, memcmp(levels[count - 1], root, MERKLE_HASH_SIZE),
+                     0, "root", n, 0, 0);
+        for (uint64_t i = 0; i < n; i++) {
+            (void)merkle_inclusion_prove(
+                &want, (const uint8_t(*)[MERKLE_HASH_SIZE])leaves, n, i);
+            probe_expect(&log,
+                         merkle_levels_prove(
+                             &got, (const uint8_t(*)[MERKLE_HASH_SIZE])levels,
+                             n, i),
+                         0, "prove", n, i, 0);
+            probe_expect(&log, memcmp(&got, &want, sizeof(got)), 0, "same",
+                         n, i, 0);
+        }
+    }
+    ck_assert_int_eq(merkle_levels_prove(
+                         &got, (const uint8_t(*)[MERKLE_HASH_SIZE])levels, 3, 3),
+                     TDEI_INVAL);
+    tdei_free(levels);
     PROBE_LOG_CHECK(log);
 }
 END_TEST
@@ -988,7 +1035,8 @@ static Suite *merkle_suite(void)
          {test_merkle_inclusion_round_trips_every_size_and_index,
           test_merkle_inclusion_rejects_every_bit_flip,
           test_merkle_inclusion_rejects_moved_index_or_size,
-          test_merkle_inclusion_rejects_truncated_or_extended_path}},
+          test_merkle_inclusion_rejects_truncated_or_extended_path,
+          test_merkle_levels_prove_as_the_tree_does}},
         {"consistency",
          {test_merkle_consistency_round_trips_every_pair,
           test_merkle_consistency_rejects_every_bit_flip,

@@ -696,6 +696,28 @@ START_TEST(test_data_persists_after_reopen)
 }
 END_TEST
 
+START_TEST(test_unsynced_store_commits_and_reads_back)
+{
+    struct store_options opts = store_options_default();
+    struct store *s;
+    char buf[64];
+
+    ck_assert_int_eq(opts.no_sync, 0); /* the ledger's default: synced */
+    opts.no_sync = 1;
+    s = open_ok(&opts);
+    put_str(s, STORE_DB_STATE, "member/acme", "record-1");
+    put_str(s, STORE_DB_META, "height", "12");
+    ck_assert_str_eq(
+        get_str(s, STORE_DB_STATE, "member/acme", buf, sizeof(buf)),
+        "record-1");
+    store_close(s);
+    s = open_ok(NULL);
+    ck_assert_str_eq(get_str(s, STORE_DB_META, "height", buf, sizeof(buf)),
+                     "12");
+    store_close(s);
+}
+END_TEST
+
 /* Rewrite store.version in @dir with raw LMDB: @len bytes of @version
  * (big-endian), or delete it when @len is 0. */
 static void raw_set_version(uint64_t version, size_t len)
@@ -1785,6 +1807,7 @@ static Suite *store_suite(void)
 
     tc = store_tcase("reopen");
     tcase_add_test(tc, test_data_persists_after_reopen);
+    tcase_add_test(tc, test_unsynced_store_commits_and_reads_back);
     tcase_add_test(tc, test_version_mismatch_refused);
     tcase_add_test(tc, test_options_out_of_range_refused);
     tcase_add_test(tc, test_directory_created_private);
