@@ -7,14 +7,14 @@
  *
  * The group also runs `tdei audit chain` (cmd_audit_chain.c).
  *
- * The bundle is read in one history snapshot (height S, the object's
- * head then): the object's events up to S, each tx with its result and
- * both inclusion proofs, the headers and commits of every height
- * involved (each event's block and the next, S itself) and every
- * validator-set change in force by the last of them, with the header
- * that announces it. When the last event is in block S the command waits
- * (--wait, default 10 s) for block S + 1, whose header holds its results
- * root. The file is written whole or not at all. */
+ * The bundle is read in one history snapshot at height S: the object's
+ * events below S, each tx with its result and both inclusion proofs, the
+ * headers and commits of every height involved (each event's block and
+ * the next, S itself, the highest) and every validator-set change in
+ * force by S + 1, with the header that announces it. When the last event
+ * is in block S itself, the command waits (--wait, default 10 s) for
+ * block S + 1 and reads the history again. The file is written whole or
+ * not at all. */
 #include "cli.h"
 
 #include "api/client.h"
@@ -206,8 +206,8 @@ static int hist_push(struct build *bd, const Tdei__Api__HistoryEvent *e,
     return CLI_EXIT_OK;
 }
 
-/* Read the object's history, page by page; keep what the first page's
- * snapshot holds. */
+/* Read the object's history, page by page, from the start; keep what the
+ * first page's snapshot holds (bd->snapshot, bd->head). */
 static int build_history(struct build *bd)
 {
     Tdei__Api__Request req = TDEI__API__REQUEST__INIT;
@@ -217,6 +217,9 @@ static int build_history(struct build *bd)
     int first = 1;
     int rc = CLI_EXIT_OK;
 
+    tdei_free(bd->hist);
+    bd->hist = NULL;
+    bd->hist_count = 0;
     get.object.data = bd->b.key;
     get.object.len = bd->b.key_len;
     get.limit = AUDIT_PAGE;
@@ -717,11 +720,31 @@ static int build_run(struct build *bd, const char *out, uint64_t wait_s)
     if (rc != CLI_EXIT_OK) {
         return rc;
     }
-    last = bd->hist[bd->hist_count - 1].height;
-    rc = build_wait_height(bd, last + 1, wait_s);
-    if (rc == CLI_EXIT_OK) {
-        rc = build_proofs(b, bd);
+    /* The bundle holds the events below its highest header, as_of (whose
+     * last_results_root proves the results of the block before it): the
+     * snapshot. When the last event is in the snapshot's own block, wait
+     * for the next block and read the history again. */
+    if (bd->hist[bd->hist_count - 1].height >= bd->snapshot) {
+        rc = build_wait_height(bd, bd->snapshot + 1, wait_s);
+        if (rc == CLI_EXIT_OK) {
+            rc = build_history(bd);
+        }
+        if (rc != CLI_EXIT_OK) {
+            return rc;
+        }
     }
+    while (bd->hist_count > 0 &&
+           bd->hist[bd->hist_count - 1].height >= bd->snapshot) {
+        bd->hist_count--; /* in the snapshot's block: the next bundle's */
+    }
+    if (bd->hist_count == 0) {
+        return cli_fail(TDEI_NOTFOUND, "the object's only events are in the "
+                                       "latest block; run again after the "
+                                       "next one");
+    }
+    last = bd->hist[bd->hist_count - 1].height;
+    memcpy(bd->head, bd->hist[bd->hist_count - 1].new_head, CODEC_HASH_SIZE);
+    rc = build_proofs(b, bd);
     for (size_t i = 0; rc == CLI_EXIT_OK && i < bd->hist_count; i++) {
         rc = want(bd, bd->hist[i].height, &cap);
         if (rc == CLI_EXIT_OK) {
@@ -734,7 +757,7 @@ static int build_run(struct build *bd, const char *out, uint64_t wait_s)
     if (rc != CLI_EXIT_OK) {
         return rc;
     }
-    max_height = last + 1 > bd->snapshot ? last + 1 : bd->snapshot;
+    max_height = bd->snapshot;
     rc = build_changes(b, bd, max_height);
     for (size_t i = 0; rc == CLI_EXIT_OK && i < b->change_count; i++) {
         rc = want(bd, b->changes[i].from_height - 1, &cap);

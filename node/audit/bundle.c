@@ -2255,13 +2255,14 @@ int bundle_verify(const struct bundle *b, const struct genesis *g,
     if (rc != 0) {
         goto done;
     }
-    if (header_find(b, b->as_of) < 0 ||
-        b->as_of < b->events[b->event_count - 1].height) {
+    if (b->as_of != b->headers[b->header_count - 1].height ||
+        b->as_of <= b->events[b->event_count - 1].height) {
         rc = tdei_errorf(errmsg, ERRSZ, TDEI_BADPROOF,
                          "bundle as_of: height %" PRIu64
-                         " is not a header of the bundle at or above the "
-                         "last event's height %" PRIu64,
-                         b->as_of, b->events[b->event_count - 1].height);
+                         " is not the highest header of the bundle (%" PRIu64
+                         "), above the last event's height %" PRIu64,
+                         b->as_of, b->headers[b->header_count - 1].height,
+                         b->events[b->event_count - 1].height);
     } else if (memcmp(head, b->head, CODEC_HASH_SIZE) != 0) {
         rc = tdei_errorf(errmsg, ERRSZ, TDEI_BADPROOF,
                          "bundle as_of: head is not the head after the last "

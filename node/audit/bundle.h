@@ -125,9 +125,11 @@ struct bundle
     char id[BUNDLE_ID_MAX + 1];            /* its id (exchange: 64 hex) */
     uint8_t key[CODEC_OBJECT_KEY_MAX];     /* its state key */
     size_t key_len;
-    uint64_t as_of;                        /* the snapshot height the
-                                              bundle was read at */
-    uint8_t head[CODEC_HASH_SIZE];         /* the object's head then */
+    uint64_t as_of;                        /* the highest header: the
+                                              bundle holds the object's
+                                              events below it */
+    uint8_t head[CODEC_HASH_SIZE];         /* the object's head after
+                                              them */
     struct bundle_change *changes;         /* ascending from_height */
     size_t change_count;
     struct bundle_header *headers;         /* ascending height */
@@ -246,8 +248,8 @@ void bundle_report_free(struct bundle_report *rep);
  *      and lead to the header fields; its result extends the object's
  *      history chain from the previous event's head (the first from 32
  *      zero bytes): new = SHA256(prev || tx id || code as u32 BE);
- *   4. as_of names a header of the bundle at or above the last event,
- *      and head is the last event's new head.
+ *   4. as_of is the height of the highest header of the bundle, above
+ *      the last event's, and head is the last event's new head.
  * The signatures (commits and txs, the bulk of the work) are checked on
  * up to @threads threads (at most BUNDLE_VERIFY_THREADS; 0 or 1: this
  * one only); the outcome and the failure named do not depend on it.
