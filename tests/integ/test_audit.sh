@@ -11,8 +11,9 @@
 #     (5 validators from H+2) was followed.
 #  3. Tampering fails, naming what failed: single bytes flipped at over
 #     1,000 positions across every section (checked in-process by
-#     tests/integ/bundle_tamper with the code of `tdei verify`), one flip
-#     per section through `tdei verify` itself, an event removed (the
+#     tests/integ/bundle_tamper with the code of `tdei verify`), and at
+#     every position of a small synthetic bundle; one flip per section
+#     through `tdei verify` itself, an event removed (the
 #     first, one in the middle, the last), two events swapped, and a
 #     commit cut below the quorum of its height's set, before and after
 #     the change.
@@ -232,6 +233,20 @@ if [ "$status" -eq 0 ] && [ "${positions:-0}" -ge 1000 ] &&
     ok "$positions single-byte flips across every section: none verifies ($(cat "$OUT"))"
 else
     fail "byte flips (exit $status)"
+fi
+# Every byte of a small synthetic bundle (6 events over 3 blocks of 5 txs,
+# a validator-set change), each flipped by a random mask.
+mkdir -p "$T/small"
+run "$TDEI_BUILDDIR/tests/bench/bench_bundle" --events 6 --per-block 2 --others 3 \
+    --rounds 1 --out "$T/small"
+run timeout 300 "$TAMPER" flips "$T/small/bundle.json" "$T/small/genesis.json" \
+    --per-section 100000000 --seed 3
+all_bytes=$(grep -oE '"bytes": [0-9]+' "$OUT" | grep -oE '[0-9]+$')
+if [ "$status" -eq 0 ] && [ -n "$all_bytes" ] &&
+    grep -q "\"positions\": $all_bytes," "$OUT" && grep -q '"still_verified": 0' "$OUT"; then
+    ok "all $all_bytes bytes of a small bundle flipped, one at a time: none verifies"
+else
+    fail "every byte of a small bundle (exit $status: $(cat "$OUT"))"
 fi
 for s in tdei_bundle chain_id object as_of validator_changes headers events; do
     "$TAMPER" flip "$B" "$T/flip-$s.json" "$s"
