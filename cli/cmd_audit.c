@@ -34,13 +34,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#define AUDIT_PAGE 1000u           /* GetHistory.limit */
-#define AUDIT_BATCH 256u           /* txs or heights per request */
-#define AUDIT_CHANGES_PAGE 100u    /* GetValidatorChanges.limit */
-#define AUDIT_WAIT_S_DEFAULT 10u   /* --wait */
+#define AUDIT_PAGE 1000u         /* GetHistory.limit */
+#define AUDIT_BATCH 256u         /* txs or heights per request */
+#define AUDIT_CHANGES_PAGE 100u  /* GetValidatorChanges.limit */
+#define AUDIT_WAIT_S_DEFAULT 10u /* --wait */
 #define AUDIT_WAIT_S_MAX 600u
-#define AUDIT_BUSY_RETRY_MS 50u    /* after TDEI_BUSY, ask again */
-#define AUDIT_BUSY_TRIES 400u      /* ... at most this often (20 s) */
+#define AUDIT_BUSY_RETRY_MS 50u      /* after TDEI_BUSY, ask again */
+#define AUDIT_BUSY_TRIES 400u        /* ... at most this often (20 s) */
 #define AUDIT_CALL_TIMEOUT_MS 60000u /* one answer of the node */
 
 /* One event of the history as the node lists it. */
@@ -56,13 +56,13 @@ struct build
 {
     const struct cli_ctx *ctx;
     struct api_client client;
-    struct hist_event *hist;   /* the object's events, in order */
+    struct hist_event *hist; /* the object's events, in order */
     size_t hist_count;
-    uint64_t snapshot;         /* the history's snapshot height S */
+    uint64_t snapshot; /* the history's snapshot height S */
     uint8_t head[CODEC_HASH_SIZE];
-    uint64_t *heights;         /* headers wanted, ascending, unique */
+    uint64_t *heights; /* headers wanted, ascending, unique */
     size_t height_count;
-    struct bundle b;           /* being assembled */
+    struct bundle b; /* being assembled */
 };
 
 static void sleep_ms(unsigned ms)
@@ -158,8 +158,7 @@ static int build_object(struct build *bd)
     if (bd->b.kind == BUNDLE_KIND_DATASET || bd->b.kind == BUNDLE_KIND_STREAM) {
         rc = codec_message_unpack(&msg, &tdei__dataset__descriptor,
                                   resp->object->value.data,
-                                  resp->object->value.len, "the entry",
-                                  errmsg);
+                                  resp->object->value.len, "the entry", errmsg);
         if (rc != 0) {
             rc = cli_fail(rc, errmsg);
         } else {
@@ -276,8 +275,7 @@ static int build_history(struct build *bd)
 }
 
 /* Wait until block @height is committed (at most @wait_s seconds). */
-static int build_wait_height(struct build *bd, uint64_t height,
-                             uint64_t wait_s)
+static int build_wait_height(struct build *bd, uint64_t height, uint64_t wait_s)
 {
     uint64_t tip = 0;
     char text[160];
@@ -402,8 +400,7 @@ static int build_proofs(struct bundle *b, struct build *bd)
         if (rc != CLI_EXIT_OK) {
             return rc;
         }
-        if (resp->tx_proofs->n_proofs == 0 ||
-            resp->tx_proofs->n_proofs > n) {
+        if (resp->tx_proofs->n_proofs == 0 || resp->tx_proofs->n_proofs > n) {
             api_client_response_free(resp);
             return cli_fail(TDEI_MALFORMED, "the node answered a proof "
                                             "request with no proof");
@@ -784,12 +781,11 @@ static int build_run(struct build *bd, const char *out, uint64_t wait_s)
     }
     if (bd->ctx->json) {
         return cli_print_json(json_pack(
-            "{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-            "bundle", out, "chain_id", b->chain_id, "kind",
-            bundle_kind_name(b->kind), "id", b->id, "events",
-            (json_int_t)b->event_count, "first_height",
-            (json_int_t)b->events[0].height, "last_height",
-            (json_int_t)last, "as_of", (json_int_t)b->as_of, "headers",
+            "{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "bundle",
+            out, "chain_id", b->chain_id, "kind", bundle_kind_name(b->kind),
+            "id", b->id, "events", (json_int_t)b->event_count, "first_height",
+            (json_int_t)b->events[0].height, "last_height", (json_int_t)last,
+            "as_of", (json_int_t)b->as_of, "headers",
             (json_int_t)b->header_count, "validator_changes",
             (json_int_t)b->change_count, "bytes", (json_int_t)len));
     }
@@ -802,9 +798,9 @@ static int build_run(struct build *bd, const char *out, uint64_t wait_s)
            "validator changes  %zu\n"
            "bytes              %zu\n"
            "check it offline with: tdei verify %s --genesis genesis.json\n",
-           out, bundle_kind_name(b->kind), b->id, b->chain_id,
-           b->event_count, b->events[0].height, last, b->as_of,
-           b->header_count, b->change_count, len, out);
+           out, bundle_kind_name(b->kind), b->id, b->chain_id, b->event_count,
+           b->events[0].height, last, b->as_of, b->header_count,
+           b->change_count, len, out);
     return CLI_EXIT_OK;
 }
 
@@ -883,8 +879,8 @@ static int audit_object(struct cli_ctx *ctx, int argc, char **argv,
     bd.b.kind = kind;
     (void)snprintf(bd.b.id, sizeof(bd.b.id), "%s", args[first]);
     if (strlen(args[first]) > BUNDLE_ID_MAX ||
-        bundle_object_key(kind, args[first], bd.b.key, &bd.b.key_len,
-                          errmsg) != 0) {
+        bundle_object_key(kind, args[first], bd.b.key, &bd.b.key_len, errmsg) !=
+            0) {
         rc = cli_usage_error(what, "%s",
                              errmsg[0] != '\0' ? errmsg : "id is too long");
     } else {

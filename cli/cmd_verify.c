@@ -71,8 +71,9 @@ static unsigned verify_threads(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
 
-    return n < 1 ? 1u : n > BUNDLE_VERIFY_THREADS ? BUNDLE_VERIFY_THREADS
-                                                  : (unsigned)n;
+    return n < 1                       ? 1u
+           : n > BUNDLE_VERIFY_THREADS ? BUNDLE_VERIFY_THREADS
+                                       : (unsigned)n;
 }
 
 /* "2025-11-25T03:08:11.123Z" */
@@ -107,20 +108,17 @@ static json_t *row_json(const struct bundle_row *row)
 
     (void)tdei_hex_encode(tx, sizeof(tx), row->tx_id, sizeof(row->tx_id));
     (void)tdei_hex_encode(key, sizeof(key), row->signer, sizeof(row->signer));
-    return json_pack("{s:I, s:I, s:I, s:s, s:s, s:s, s:s*, s:s, s:s, s:o, "
-                     "s:s, s:I, s:s, s:s}",
-                     "height", (json_int_t)row->height, "index",
-                     (json_int_t)row->index, "time_ms",
-                     (json_int_t)row->time_ms, "time", utc(time, row->time_ms),
-                     "tx_id", tx, "signer", key, "member",
-                     row->member[0] != '\0' ? row->member : NULL,
-                     "member_source", member_sources[row->member_source],
-                     "action", row->action, "price",
-                     row->has_price ? json_integer((json_int_t)row->price)
-                                    : json_null(),
-                     "result", result_name(row), "code",
-                     (json_int_t)row->code, "log",
-                     row->log != NULL ? row->log : "", "detail", row->detail);
+    return json_pack(
+        "{s:I, s:I, s:I, s:s, s:s, s:s, s:s*, s:s, s:s, s:o, "
+        "s:s, s:I, s:s, s:s}",
+        "height", (json_int_t)row->height, "index", (json_int_t)row->index,
+        "time_ms", (json_int_t)row->time_ms, "time", utc(time, row->time_ms),
+        "tx_id", tx, "signer", key, "member",
+        row->member[0] != '\0' ? row->member : NULL, "member_source",
+        member_sources[row->member_source], "action", row->action, "price",
+        row->has_price ? json_integer((json_int_t)row->price) : json_null(),
+        "result", result_name(row), "code", (json_int_t)row->code, "log",
+        row->log != NULL ? row->log : "", "detail", row->detail);
 }
 
 /* The note about one open deadline. */
@@ -155,30 +153,29 @@ static int print_json(const char *path, const struct bundle *b, int decoded,
                                (json_int_t)b->changes[i].from_height,
                                "validators", (json_int_t)b->changes[i].count));
     }
-    doc = json_pack(
-        "{s:s, s:s, s:o, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I}}", "verdict",
-        rc == 0 ? "verified" : "failed", "bundle", path, "timeline", timeline,
-        "validator_changes", changes, "checked", "events",
-        (json_int_t)rep->row_count, "inclusion_proofs",
-        (json_int_t)rep->proofs, "tx_signatures",
-        (json_int_t)rep->tx_signatures, "headers",
-        (json_int_t)rep->headers_verified, "commit_signatures",
-        (json_int_t)rep->commit_signatures, "validator_changes",
-        (json_int_t)rep->changes);
+    doc = json_pack("{s:s, s:s, s:o, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I}}",
+                    "verdict", rc == 0 ? "verified" : "failed", "bundle", path,
+                    "timeline", timeline, "validator_changes", changes,
+                    "checked", "events", (json_int_t)rep->row_count,
+                    "inclusion_proofs", (json_int_t)rep->proofs,
+                    "tx_signatures", (json_int_t)rep->tx_signatures, "headers",
+                    (json_int_t)rep->headers_verified, "commit_signatures",
+                    (json_int_t)rep->commit_signatures, "validator_changes",
+                    (json_int_t)rep->changes);
     if (doc != NULL && decoded) {
         (void)json_object_set_new(doc, "chain_id", json_string(b->chain_id));
-        (void)json_object_set_new(
-            doc, "object",
-            json_pack("{s:s, s:s}", "kind", bundle_kind_name(b->kind), "id",
-                      b->id));
+        (void)json_object_set_new(doc, "object",
+                                  json_pack("{s:s, s:s}", "kind",
+                                            bundle_kind_name(b->kind), "id",
+                                            b->id));
         (void)json_object_set_new(doc, "as_of",
                                   json_integer((json_int_t)b->as_of));
     }
     if (doc != NULL && rc != 0) {
-        (void)json_object_set_new(
-            doc, "error",
-            json_pack("{s:s, s:s}", "code", tdei_errname(rc), "message",
-                      errmsg));
+        (void)json_object_set_new(doc, "error",
+                                  json_pack("{s:s, s:s}", "code",
+                                            tdei_errname(rc), "message",
+                                            errmsg));
     }
     for (size_t i = 0; doc != NULL && i < rep->deadline_count; i++) {
         const struct bundle_deadline *d = &rep->deadlines[i];
@@ -188,11 +185,11 @@ static int print_json(const char *path, const struct bundle *b, int decoded,
             (void)json_object_set_new(doc, "open_deadlines", open);
         }
         (void)json_array_append_new(
-            open, json_pack("{s:s, s:s, s:I, s:I, s:s}", "exchange",
-                            d->exchange, "status", d->status, "height",
-                            (json_int_t)d->height, "deadline",
-                            (json_int_t)d->deadline, "note",
-                            deadline_text(d, note, sizeof(note))));
+            open,
+            json_pack("{s:s, s:s, s:I, s:I, s:s}", "exchange", d->exchange,
+                      "status", d->status, "height", (json_int_t)d->height,
+                      "deadline", (json_int_t)d->deadline, "note",
+                      deadline_text(d, note, sizeof(note))));
     }
     if (cli_print_json(doc) != CLI_EXIT_OK) {
         return CLI_EXIT_FAIL;
@@ -216,8 +213,8 @@ static void print_row(const struct bundle_row *row)
     if (row->has_price) {
         (void)snprintf(price, sizeof(price), "%" PRIu64, row->price);
     }
-    printf("%8" PRIu64 "  %-24s  %-20s  %-20s  %10s  %-22s  %s\n",
-           row->height, utc(time, row->time_ms), member, row->action, price,
+    printf("%8" PRIu64 "  %-24s  %-20s  %-20s  %10s  %-22s  %s\n", row->height,
+           utc(time, row->time_ms), member, row->action, price,
            result_name(row), row->detail);
     if (row->log != NULL) {
         printf("%10s%s\n", "", row->log);
@@ -340,14 +337,17 @@ int cli_cmd_verify(struct cli_ctx *ctx, int argc, char **argv)
     }
     if (ctx->json || json) {
         int out = print_json(path, &b, decoded, &rep, rc, errmsg);
-        rc = rc == 0 ? out : rc == TDEI_NOMEM ? CLI_EXIT_FAIL : CLI_EXIT_INVALID;
+        rc = rc == 0            ? out
+             : rc == TDEI_NOMEM ? CLI_EXIT_FAIL
+                                : CLI_EXIT_INVALID;
     } else {
         print_text(path, &b, decoded, &rep, rc, errmsg);
         if (rc != 0) {
-            fprintf(stderr, "tdei: error: the bundle does not verify: %s (%s)\n",
+            fprintf(stderr,
+                    "tdei: error: the bundle does not verify: %s (%s)\n",
                     errmsg, tdei_errname(rc));
         }
-        rc = rc == 0             ? CLI_EXIT_OK
+        rc = rc == 0            ? CLI_EXIT_OK
              : rc == TDEI_NOMEM ? CLI_EXIT_FAIL
                                 : CLI_EXIT_INVALID;
     }

@@ -34,7 +34,8 @@ _Static_assert(HIST_PREFIX_MAX + 12u <= STORE_KEY_SIZE_MAX,
  * process runs one node. */
 static unsigned audit_jobs;
 
-/* ---- GetHistory ----------------------------------------------------------- */
+/* ---- GetHistory -----------------------------------------------------------
+ */
 
 static size_t hist_prefix(uint8_t out[HIST_PREFIX_MAX], const uint8_t *key,
                           size_t len)
@@ -62,8 +63,8 @@ static int history_page(struct store_read *r, const Tdei__Api__GetHistory *req,
     memcpy(start, prefix, plen);
     store_u64_encode(start + plen, req->from_height);
     store_u32_encode(start + plen + 8, req->from_index);
-    rc = store_iter_init(&it, r, STORE_DB_INDEX, prefix, plen, start,
-                         plen + 12, 0);
+    rc = store_iter_init(&it, r, STORE_DB_INDEX, prefix, plen, start, plen + 12,
+                         0);
     if (rc != 0) {
         return tdei_errorf(errmsg, ERRSZ, rc, "read the history: %s",
                            store_read_errmsg(r));
@@ -151,15 +152,14 @@ static void handle_history(struct node *node, struct api_call *call,
         rc = exec_query_tip(r, &tip, errmsg);
     }
     if (rc == 0) {
-        rc = exec_query_head(r, req->object.data, req->object.len, head,
-                             errmsg);
+        rc =
+            exec_query_head(r, req->object.data, req->object.len, head, errmsg);
     }
     if (rc == 0) {
         rc = history_page(r, req, events, ptrs, &hist, errmsg);
     }
     if (rc != 0) {
-        api_call_respond_error(call, rc, "cannot read the history: %s",
-                               errmsg);
+        api_call_respond_error(call, rc, "cannot read the history: %s", errmsg);
     } else {
         hist.height = tip.height; /* the snapshot of the page */
         hist.head.data = head;
@@ -236,9 +236,8 @@ static void handle_changes(struct node *node, struct api_call *call,
         store_read_end(r);
     }
     if (rc != 0) {
-        api_call_respond_error(call, rc,
-                               "cannot read the validator-set history: %s",
-                               errmsg);
+        api_call_respond_error(
+            call, rc, "cannot read the validator-set history: %s", errmsg);
     } else {
         list.changes = ptrs;
         list.height = tip.height;
@@ -251,22 +250,23 @@ static void handle_changes(struct node *node, struct api_call *call,
     }
 }
 
-/* ---- worker jobs: GetTxProofs, GetHeaders ---------------------------------- */
+/* ---- worker jobs: GetTxProofs, GetHeaders ----------------------------------
+ */
 
 /* One proof answer built on a worker. */
 struct audit_job
 {
-    uv_work_t work;               /* the worker request */
+    uv_work_t work; /* the worker request */
     struct node *node;
-    struct api_call *call;        /* answered in audit_after */
+    struct api_call *call;         /* answered in audit_after */
     const Tdei__Api__Request *req; /* borrowed until answered */
-    struct codec_limits limits;   /* the params' limits, copied */
-    size_t answer_max;            /* bytes one answer may hold */
-    int rc;                       /* 0 or the failure */
-    char errmsg[ERRSZ];           /* why it failed */
-    uint64_t height;              /* the snapshot's height */
+    struct codec_limits limits;    /* the params' limits, copied */
+    size_t answer_max;             /* bytes one answer may hold */
+    int rc;                        /* 0 or the failure */
+    char errmsg[ERRSZ];            /* why it failed */
+    uint64_t height;               /* the snapshot's height */
     /* GetTxProofs */
-    Tdei__Api__TxProof *proofs;   /* req->n_txs slots */
+    Tdei__Api__TxProof *proofs; /* req->n_txs slots */
     Tdei__Api__TxProof **proof_ptrs;
     size_t proof_count;
     /* GetHeaders */
@@ -279,8 +279,8 @@ struct audit_job
  * items ask for the same height. */
 struct leaves
 {
-    uint64_t height;              /* 0: none */
-    Tdei__Block *block;           /* the decoded block */
+    uint64_t height;    /* 0: none */
+    Tdei__Block *block; /* the decoded block */
     uint8_t (*tx)[MERKLE_HASH_SIZE];
     uint8_t (*result)[MERKLE_HASH_SIZE];
     size_t count;
@@ -309,12 +309,11 @@ static int leaves_load(struct audit_job *job, struct store_read *r,
     if (rc == 0) {
         char why[ERRSZ] = "";
         *read += len;
-        rc = codec_block_decode(&lv->block, NULL, bytes, len, &job->limits,
-                                why);
+        rc =
+            codec_block_decode(&lv->block, NULL, bytes, len, &job->limits, why);
         if (rc != 0) {
             return tdei_errorf(job->errmsg, ERRSZ, TDEI_CORRUPT,
-                               "stored block %" PRIu64
-                               " does not decode: %s",
+                               "stored block %" PRIu64 " does not decode: %s",
                                height, why);
         }
     }
@@ -337,8 +336,7 @@ static int leaves_load(struct audit_job *job, struct store_read *r,
                            height, job->height);
     }
     if (rc != 0) {
-        return tdei_errorf(job->errmsg, ERRSZ, rc, "read block %" PRIu64
-                                                   ": %s",
+        return tdei_errorf(job->errmsg, ERRSZ, rc, "read block %" PRIu64 ": %s",
                            height, store_read_errmsg(r));
     }
     lv->count = lv->block->n_txs;
@@ -356,13 +354,10 @@ static int leaves_load(struct audit_job *job, struct store_read *r,
         store_u32_encode(key + 8, (uint32_t)i);
         rc = store_get(r, STORE_DB_RESULTS, key, sizeof(key), &bytes, &len);
         if (rc != 0) {
-            return tdei_errorf(job->errmsg, ERRSZ,
-                               rc == TDEI_NOTFOUND ? TDEI_CORRUPT : rc,
-                               "read the result of tx %zu of block %" PRIu64
-                               ": %s",
-                               i, height,
-                               rc == TDEI_NOTFOUND ? "missing"
-                                                   : store_read_errmsg(r));
+            return tdei_errorf(
+                job->errmsg, ERRSZ, rc == TDEI_NOTFOUND ? TDEI_CORRUPT : rc,
+                "read the result of tx %zu of block %" PRIu64 ": %s", i, height,
+                rc == TDEI_NOTFOUND ? "missing" : store_read_errmsg(r));
         }
         *read += len;
         merkle_leaf_hash(lv->result[i], bytes, len);
@@ -488,7 +483,8 @@ static void tx_proofs_work(struct audit_job *job, struct store_read *r)
         const Tdei__Api__TxRef *ref = req->txs[i];
         Tdei__Api__TxProof *p = &job->proofs[job->proof_count];
         size_t size;
-        if (i > 0 && (read > AUDIT_READ_BYTES_MAX || answer > job->answer_max)) {
+        if (i > 0 &&
+            (read > AUDIT_READ_BYTES_MAX || answer > job->answer_max)) {
             break; /* the client asks again for the rest */
         }
         if (lv.height != ref->height) {
@@ -509,8 +505,7 @@ static void tx_proofs_work(struct audit_job *job, struct store_read *r)
             break;
         }
         size = p->tx.len + p->result.len +
-               (p->n_tx_path + p->n_result_path) * (MERKLE_HASH_SIZE + 2) +
-               32;
+               (p->n_tx_path + p->n_result_path) * (MERKLE_HASH_SIZE + 2) + 32;
         if (i > 0 && answer + size > job->answer_max) {
             proof_free(p);
             break;
@@ -535,10 +530,9 @@ static int header_read(struct audit_job *job, struct store_read *r,
     store_u64_encode(key, height);
     rc = store_get(r, STORE_DB_BLOCKS, key, sizeof(key), &bytes, &len);
     if (rc != 0) {
-        return tdei_errorf(job->errmsg, ERRSZ, rc, "read block %" PRIu64 ": %s",
-                           height,
-                           rc == TDEI_NOTFOUND ? "not committed"
-                                               : store_read_errmsg(r));
+        return tdei_errorf(
+            job->errmsg, ERRSZ, rc, "read block %" PRIu64 ": %s", height,
+            rc == TDEI_NOTFOUND ? "not committed" : store_read_errmsg(r));
     }
     *read += len;
     rc = codec_block_decode(block, NULL, bytes, len, &job->limits, why);
@@ -566,7 +560,8 @@ static void headers_work(struct audit_job *job, struct store_read *r)
         Tdei__Api__HeaderCommit *hc = &job->headers[job->header_count];
         Tdei__Block *block = NULL;
         Tdei__Block *next = NULL;
-        if (i > 0 && (read > AUDIT_READ_BYTES_MAX || answer > job->answer_max)) {
+        if (i > 0 &&
+            (read > AUDIT_READ_BYTES_MAX || answer > job->answer_max)) {
             break;
         }
         if (h == 0 || h > job->height) {
@@ -588,8 +583,8 @@ static void headers_work(struct audit_job *job, struct store_read *r)
         tdei__api__header_commit__init(hc);
         hc->height = h;
         if (job->rc == 0) {
-            job->rc = bytes_copy(&hc->header, block->header.data,
-                                 block->header.len);
+            job->rc =
+                bytes_copy(&hc->header, block->header.data, block->header.len);
         }
         if (job->rc == 0 && next != NULL && next->last_commit != NULL) {
             job->rc = codec_commit_encode(next->last_commit, &hc->commit.data,
@@ -768,8 +763,7 @@ static void handle_worker(struct node *node, struct api_call *call,
             job->header_ptrs = tdei_calloc(n, sizeof(*job->header_ptrs));
         }
     }
-    if (job == NULL ||
-        (job->proofs == NULL && job->headers == NULL) ||
+    if (job == NULL || (job->proofs == NULL && job->headers == NULL) ||
         (job->proof_ptrs == NULL && job->header_ptrs == NULL)) {
         if (job != NULL) {
             audit_job_free(job);

@@ -34,8 +34,8 @@ static const struct codec_limits bundle_limits = {
 _Static_assert(BUNDLE_VALIDATORS_MAX == CONS_VALIDATORS_MAX,
                "a bundle's sets fit the engine's");
 
-static const char *const kind_names[] = {NULL, "dataset", "stream",
-                                         "exchange", "member"};
+static const char *const kind_names[] = {NULL, "dataset", "stream", "exchange",
+                                         "member"};
 
 const char *bundle_kind_name(enum bundle_kind kind)
 {
@@ -163,8 +163,8 @@ enum section {
 };
 
 static const char *const section_names[SEC_COUNT] = {
-    "tdei_bundle", "chain_id", "object", "as_of",
-    "validator_changes", "headers", "events"};
+    "tdei_bundle",       "chain_id", "object", "as_of",
+    "validator_changes", "headers",  "events"};
 
 /* A growing text buffer. */
 struct out
@@ -214,10 +214,7 @@ static void out_raw(struct out *o, const char *s, size_t n)
     }
 }
 
-static void out_str(struct out *o, const char *s)
-{
-    out_raw(o, s, strlen(s));
-}
+static void out_str(struct out *o, const char *s) { out_raw(o, s, strlen(s)); }
 
 static void out_u64(struct out *o, uint64_t v)
 {
@@ -496,8 +493,7 @@ static int get_u64(const json_t *obj, const char *key, uint64_t max,
     json_int_t n;
 
     if (!json_is_integer(v)) {
-        return bad(errmsg, TDEI_MALFORMED, at, "\"%s\" is not an integer",
-                   key);
+        return bad(errmsg, TDEI_MALFORMED, at, "\"%s\" is not an integer", key);
     }
     n = json_integer_value(v);
     if (n < 0 || (uint64_t)n > max) {
@@ -600,8 +596,7 @@ static int decode_proof(const json_t *obj, struct bundle_proof *p,
     }
     type = str_of(json_object_get(obj, "type"));
     if (type == NULL || strcmp(type, "inclusion") != 0) {
-        return bad(errmsg, TDEI_MALFORMED, at,
-                   "\"type\" is not \"inclusion\"");
+        return bad(errmsg, TDEI_MALFORMED, at, "\"type\" is not \"inclusion\"");
     }
     rc = get_hash(json_object_get(obj, "leaf_hash"), p->leaf_hash,
                   MERKLE_HASH_SIZE, "\"leaf_hash\"", at, errmsg);
@@ -701,8 +696,8 @@ static int decode_header(const json_t *obj, size_t i, struct bundle_header *h,
     }
     if (rc == 0) {
         rc = get_bytes(obj, "commit",
-                       CODEC_COMMIT_SIZE_MAX(BUNDLE_VALIDATORS_MAX),
-                       &h->commit, &h->commit_len, &at, errmsg);
+                       CODEC_COMMIT_SIZE_MAX(BUNDLE_VALIDATORS_MAX), &h->commit,
+                       &h->commit_len, &at, errmsg);
     }
     return rc;
 }
@@ -775,8 +770,7 @@ static int decode_object(const json_t *root, struct bundle *b, char *errmsg)
     }
     if (id == NULL || strlen(id) > BUNDLE_ID_MAX ||
         bundle_object_key(b->kind, id, key, &len, why) != 0) {
-        return bad(errmsg, TDEI_MALFORMED, &at, "\"id\" is not a %s id",
-                   kind);
+        return bad(errmsg, TDEI_MALFORMED, &at, "\"id\" is not a %s id", kind);
     }
     (void)snprintf(b->id, sizeof(b->id), "%s", id);
     /* Read as given; bundle_verify checks it against kind and id. */
@@ -796,8 +790,8 @@ static int decode_object(const json_t *root, struct bundle *b, char *errmsg)
 static int decode_root(const json_t *root, struct bundle *b, char *errmsg)
 {
     static const char *const keys[] = {
-        "tdei_bundle", "chain_id", "object", "as_of",
-        "validator_changes", "headers", "events"};
+        "tdei_bundle",       "chain_id", "object", "as_of",
+        "validator_changes", "headers",  "events"};
     static const char *const as_of_keys[] = {"height", "head"};
     const json_t *arr;
     const char *chain;
@@ -842,8 +836,8 @@ static int decode_root(const json_t *root, struct bundle *b, char *errmsg)
     }
     path_set(&at, "top level");
     if (rc == 0) {
-        rc = get_array(root, "validator_changes", BUNDLE_CHANGES_MAX, &arr,
-                       &at, errmsg);
+        rc = get_array(root, "validator_changes", BUNDLE_CHANGES_MAX, &arr, &at,
+                       errmsg);
     }
     if (rc != 0) {
         return rc;
@@ -1004,7 +998,8 @@ static int hex_run(const struct scan *s, size_t *digits)
 static void hex_take(struct scan *s, uint8_t *out, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        out[i] = (uint8_t)(hex_val(s->p[2 * i]) << 4 | hex_val(s->p[2 * i + 1]));
+        out[i] =
+            (uint8_t)(hex_val(s->p[2 * i]) << 4 | hex_val(s->p[2 * i + 1]));
     }
     s->p += 2 * n;
 }
@@ -1216,20 +1211,11 @@ static int scan_array(struct scan *s, const char *name, void **arr,
     }
 }
 
-static int scan_event_cb(struct scan *s, void *e)
-{
-    return scan_event(s, e);
-}
+static int scan_event_cb(struct scan *s, void *e) { return scan_event(s, e); }
 
-static int scan_header_cb(struct scan *s, void *h)
-{
-    return scan_header(s, h);
-}
+static int scan_header_cb(struct scan *s, void *h) { return scan_header(s, h); }
 
-static int scan_change_cb(struct scan *s, void *c)
-{
-    return scan_change(s, c);
-}
+static int scan_change_cb(struct scan *s, void *c) { return scan_change(s, c); }
 
 /* Read @text in its canonical form into @b. Returns 0, or -1 when it is
  * not exactly the canonical text of a valid bundle (then @b holds what
@@ -1251,20 +1237,18 @@ static int scan_bundle(struct bundle *b, const char *text, size_t len)
         tdei_chain_id_check(b->chain_id) != 0 ||
         lit(&s, ",\n \"object\": {\"kind\": ") != 0 ||
         plain(&s, kind, sizeof(kind)) != 0 ||
-        bundle_kind_parse(kind, &b->kind) != 0 ||
-        lit(&s, ", \"id\": ") != 0 || plain(&s, b->id, sizeof(b->id)) != 0 ||
+        bundle_kind_parse(kind, &b->kind) != 0 || lit(&s, ", \"id\": ") != 0 ||
+        plain(&s, b->id, sizeof(b->id)) != 0 ||
         bundle_object_key(b->kind, b->id, key, &key_len, why) != 0 ||
         lit(&s, ", \"key\": \"") != 0 || hex_run(&s, &digits) != 0 ||
-        digits == 0 || digits % 2 != 0 ||
-        digits > 2 * CODEC_OBJECT_KEY_MAX) {
+        digits == 0 || digits % 2 != 0 || digits > 2 * CODEC_OBJECT_KEY_MAX) {
         return -1;
     }
     b->key_len = digits / 2;
     hex_take(&s, b->key, b->key_len);
     if (lit(&s, "\"},\n \"as_of\": {\"height\": ") != 0 ||
         num(&s, INT64_MAX, &b->as_of) != 0 || lit(&s, ", \"head\": ") != 0 ||
-        hex_fixed(&s, b->head, CODEC_HASH_SIZE) != 0 ||
-        lit(&s, "},\n") != 0 ||
+        hex_fixed(&s, b->head, CODEC_HASH_SIZE) != 0 || lit(&s, "},\n") != 0 ||
         scan_array(&s, "validator_changes", (void **)&b->changes,
                    &b->change_count, sizeof(*b->changes), BUNDLE_CHANGES_MAX,
                    scan_change_cb) != 0 ||
@@ -1281,8 +1265,7 @@ static int scan_bundle(struct bundle *b, const char *text, size_t len)
     return 0;
 }
 
-int bundle_decode(struct bundle *b, const char *text, size_t len,
-                  char *errmsg)
+int bundle_decode(struct bundle *b, const char *text, size_t len, char *errmsg)
 {
     json_error_t jerr;
     json_t *root;
@@ -1352,8 +1335,7 @@ static int key_cmp(const void *a, const void *b)
 }
 
 /* The set of height 1: genesis's validators by node key. */
-static int genesis_vset(struct vset *out, const struct genesis *g,
-                        char *errmsg)
+static int genesis_vset(struct vset *out, const struct genesis *g, char *errmsg)
 {
     memset(out, 0, sizeof(*out));
     for (size_t i = 0; i < g->member_count; i++) {
@@ -1383,8 +1365,7 @@ static void change_vset(struct vset *out, const struct bundle_change *c)
     memset(out, 0, sizeof(*out));
     out->set.n = c->count;
     memcpy(out->set.keys, c->keys, c->count * TDEI_PUBKEY_SIZE);
-    keys_root(out->root, (const uint8_t(*)[TDEI_PUBKEY_SIZE])c->keys,
-              c->count);
+    keys_root(out->root, (const uint8_t(*)[TDEI_PUBKEY_SIZE])c->keys, c->count);
 }
 
 /* The index of the header of @height in @b, or -1. */
@@ -1402,7 +1383,7 @@ static long header_find(const struct bundle *b, uint64_t height)
         }
     }
     return lo < b->header_count && b->headers[lo].height == height ? (long)lo
-                                                                    : -1;
+                                                                   : -1;
 }
 
 static int hash_eq(const ProtobufCBinaryData *field,
@@ -1424,9 +1405,9 @@ struct hdr
     Tdei__Header *h;
     uint8_t id[CODEC_HASH_SIZE];
     Tdei__Commit *commit;
-    size_t changes;  /* changes in force at its height: the set is
-                        genesis's when 0, else changes[changes - 1] */
-    int commit_rc;   /* votes_commit_verify's answer (signature phase) */
+    size_t changes; /* changes in force at its height: the set is
+                       genesis's when 0, else changes[changes - 1] */
+    int commit_rc;  /* votes_commit_verify's answer (signature phase) */
 };
 
 /* Check the validator changes alone: ascending, at least height 2, keys
@@ -1493,17 +1474,16 @@ static int header_check(const struct bundle *b, size_t j, struct hdr *hdrs,
     }
     if (rc != 0) {
         return tdei_errorf(errmsg, ERRSZ, rc,
-                           "bundle headers[%zu] (height %" PRIu64 "): %s", j,
-                           h, why);
+                           "bundle headers[%zu] (height %" PRIu64 "): %s", j, h,
+                           why);
     }
     codec_block_id(hdrs[j].id, bh->header, bh->header_len);
     if (hdrs[j].h->height != h || strcmp(hdrs[j].h->chain_id, b->chain_id)) {
-        rc = tdei_errorf(errmsg, ERRSZ, TDEI_MALFORMED,
-                         "bundle headers[%zu]: the header is of height "
-                         "%" PRIu64 " on chain %s, not height %" PRIu64
-                         " on chain %s",
-                         j, hdrs[j].h->height, hdrs[j].h->chain_id, h,
-                         b->chain_id);
+        rc = tdei_errorf(
+            errmsg, ERRSZ, TDEI_MALFORMED,
+            "bundle headers[%zu]: the header is of height "
+            "%" PRIu64 " on chain %s, not height %" PRIu64 " on chain %s",
+            j, hdrs[j].h->height, hdrs[j].h->chain_id, h, b->chain_id);
     } else if (commit->height != h || !hash_eq(&commit->block_id, hdrs[j].id)) {
         rc = tdei_errorf(errmsg, ERRSZ, TDEI_BADPROOF,
                          "bundle headers[%zu] (height %" PRIu64
@@ -1730,8 +1710,8 @@ static int deadline_note(struct bundle_report *rep, const Tdei__TxResult *res,
     if (id == NULL || status == NULL || strlen(id) != 2 * CODEC_HASH_SIZE) {
         return 0; /* not an exchange's event */
     }
-    open = parse_dec(result_attr(res, "deadline"), &deadline) == 0 &&
-           deadline > 0;
+    open =
+        parse_dec(result_attr(res, "deadline"), &deadline) == 0 && deadline > 0;
     for (size_t i = 0; i < rep->deadline_count; i++) {
         if (strcmp(rep->deadlines[i].exchange, id) == 0) {
             /* Move it to the end: the order of last events. */
@@ -1926,9 +1906,9 @@ static int event_verify(const struct bundle *b, size_t i,
     rc = proof_verify(&e->tx_proof, e->tx, e->tx_len, e->index,
                       &hdrs[at].h->txs_root, "tx_proof", i, e, errmsg);
     if (rc == 0) {
-        rc = proof_verify(&e->result_proof, e->result, e->result_len,
-                          e->index, &hdrs[next].h->last_results_root,
-                          "result_proof", i, e, errmsg);
+        rc = proof_verify(&e->result_proof, e->result, e->result_len, e->index,
+                          &hdrs[next].h->last_results_root, "result_proof", i,
+                          e, errmsg);
     }
     if (rc != 0) {
         goto done;
@@ -1951,7 +1931,8 @@ static int event_verify(const struct bundle *b, size_t i,
     }
     for (size_t k = 0; k < res->n_heads; k++) {
         const ProtobufCBinaryData *obj = &res->heads[k]->object;
-        if (obj->len == b->key_len && memcmp(obj->data, b->key, b->key_len) == 0) {
+        if (obj->len == b->key_len &&
+            memcmp(obj->data, b->key, b->key_len) == 0) {
             if (hu != NULL) {
                 EVENT_FAIL(TDEI_MALFORMED,
                            "the result extends the object's head twice");
@@ -2065,11 +2046,11 @@ struct sig_job
     const struct bundle *b;
     struct hdr *hdrs;
     size_t headers;
-    int8_t *tx_ok;                 /* 1 verifies, 0 does not, -1 no tx */
+    int8_t *tx_ok; /* 1 verifies, 0 does not, -1 no tx */
     size_t events;
     const struct vset *genesis_set;
-    size_t first;                  /* this thread's first item */
-    size_t stride;                 /* threads */
+    size_t first;  /* this thread's first item */
+    size_t stride; /* threads */
 };
 
 static void *sig_work(void *arg)
@@ -2098,8 +2079,8 @@ static void *sig_work(void *arg)
             if (kc != NULL &&
                 codec_tx_decode(&tx, e->tx, e->tx_len, BUNDLE_TX_SIZE_MAX,
                                 why) == 0 &&
-                codec_txbody_decode(&body, tx->body.data, tx->body.len,
-                                    why) == 0) {
+                codec_txbody_decode(&body, tx->body.data, tx->body.len, why) ==
+                    0) {
                 ok = tx_sig_verify(kc, tx->sig.data, body->signer.data,
                                    tx->body.data, tx->body.len) == 0;
             }

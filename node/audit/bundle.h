@@ -47,17 +47,17 @@
  * (TDEI_TOOBIG), so memory stays bounded by the file size. */
 #define BUNDLE_TEXT_MAX (1024u * TDEI_MIB) /* bytes of bundle text */
 #define BUNDLE_EVENTS_MAX 1000000u         /* events */
-#define BUNDLE_HEADERS_MAX 2100000u        /* headers (two per event, and
-                                              one per change) */
-#define BUNDLE_CHANGES_MAX 100000u         /* validator-set changes */
-#define BUNDLE_TX_SIZE_MAX (64u * TDEI_MIB) /* a tx: the ceiling of
-                                               params.tx_size_max */
-#define BUNDLE_TREE_SIZE_MAX 100000u /* txs of a block: the ceiling of
-                                        params.block_txs_max */
-#define BUNDLE_VALIDATORS_MAX 128u   /* keys of a set: the engine's
-                                        CONS_VALIDATORS_MAX */
-#define BUNDLE_ID_MAX 64u            /* an entry id, or 64 hex digits */
-#define BUNDLE_VERIFY_THREADS 8u     /* threads bundle_verify uses at most */
+/* Headers: two per event, and one per change. */
+#define BUNDLE_HEADERS_MAX 2100000u
+#define BUNDLE_CHANGES_MAX 100000u /* validator-set changes */
+/* A tx: the ceiling of params.tx_size_max. */
+#define BUNDLE_TX_SIZE_MAX (64u * TDEI_MIB)
+/* Txs of a block: the ceiling of params.block_txs_max. */
+#define BUNDLE_TREE_SIZE_MAX 100000u
+/* Keys of a set: the engine's CONS_VALIDATORS_MAX. */
+#define BUNDLE_VALIDATORS_MAX 128u
+#define BUNDLE_ID_MAX 64u        /* an entry id, or 64 hex digits */
+#define BUNDLE_VERIFY_THREADS 8u /* threads bundle_verify uses at most */
 
 /* The kind of object a bundle is about, and its state key:
  *   dataset, stream  "dataset/" id (an entry and its stream share it)
@@ -87,11 +87,11 @@ struct bundle_proof
 /* One tx of the object's history. */
 struct bundle_event
 {
-    uint64_t height;                  /* its block */
-    uint32_t index;                   /* its position in the block */
-    uint8_t *tx;                      /* the serialized Tx; owned */
+    uint64_t height; /* its block */
+    uint32_t index;  /* its position in the block */
+    uint8_t *tx;     /* the serialized Tx; owned */
     size_t tx_len;
-    uint8_t *result;                  /* its serialized TxResult; owned */
+    uint8_t *result; /* its serialized TxResult; owned */
     size_t result_len;
     struct bundle_proof tx_proof;     /* under header height's txs_root */
     struct bundle_proof result_proof; /* under header height + 1's
@@ -120,21 +120,21 @@ struct bundle_change
 /* A bundle. Arrays and buffers are owned (bundle_free releases them). */
 struct bundle
 {
-    char chain_id[TDEI_CHAIN_ID_MAX + 1];  /* the chain */
-    enum bundle_kind kind;                 /* the object's kind */
-    char id[BUNDLE_ID_MAX + 1];            /* its id (exchange: 64 hex) */
-    uint8_t key[CODEC_OBJECT_KEY_MAX];     /* its state key */
+    char chain_id[TDEI_CHAIN_ID_MAX + 1]; /* the chain */
+    enum bundle_kind kind;                /* the object's kind */
+    char id[BUNDLE_ID_MAX + 1];           /* its id (exchange: 64 hex) */
+    uint8_t key[CODEC_OBJECT_KEY_MAX];    /* its state key */
     size_t key_len;
-    uint64_t as_of;                        /* the highest header: the
-                                              bundle holds the object's
-                                              events below it */
-    uint8_t head[CODEC_HASH_SIZE];         /* the object's head after
-                                              them */
-    struct bundle_change *changes;         /* ascending from_height */
+    uint64_t as_of;                /* the highest header: the
+                                      bundle holds the object's
+                                      events below it */
+    uint8_t head[CODEC_HASH_SIZE]; /* the object's head after
+                                      them */
+    struct bundle_change *changes; /* ascending from_height */
     size_t change_count;
-    struct bundle_header *headers;         /* ascending height */
+    struct bundle_header *headers; /* ascending height */
     size_t header_count;
-    struct bundle_event *events;           /* ascending (height, index) */
+    struct bundle_event *events; /* ascending (height, index) */
     size_t event_count;
 };
 
@@ -169,8 +169,7 @@ int bundle_encode(const struct bundle *b, char **out, size_t *len);
  * byte); TDEI_VERSION (another tdei_bundle version); TDEI_NOMEM. On error
  * @b is empty.
  * In: text, len: borrowed for the call. */
-int bundle_decode(struct bundle *b, const char *text, size_t len,
-                  char *errmsg);
+int bundle_decode(struct bundle *b, const char *text, size_t len, char *errmsg);
 
 /* Where a member name in the timeline comes from. */
 enum bundle_member_source {
@@ -192,14 +191,14 @@ struct bundle_row
     uint8_t signer[TDEI_PUBKEY_SIZE];    /* the operator key that signed */
     char member[TDEI_MEMBER_ID_MAX + 1]; /* its member, "" when unknown */
     enum bundle_member_source member_source;
-    char action[48];                     /* the op, e.g. "exchange_request" */
-    uint64_t price;                      /* credits, when has_price */
+    char action[48]; /* the op, e.g. "exchange_request" */
+    uint64_t price;  /* credits, when has_price */
     int has_price;
-    uint32_t code;                       /* TxResult.code: 0 applied */
-    char *log;                           /* TxResult.log (tdei_malloc'd),
-                                            NULL when empty */
-    char detail[160];                    /* what else the op says: an
-                                            entry, an exchange, a status */
+    uint32_t code;    /* TxResult.code: 0 applied */
+    char *log;        /* TxResult.log (tdei_malloc'd),
+                         NULL when empty */
+    char detail[160]; /* what else the op says: an
+                         entry, an exchange, a status */
 };
 
 /* An exchange whose last event in the bundle left a deadline open
@@ -217,13 +216,13 @@ struct bundle_deadline
 /* What bundle_verify found. */
 struct bundle_report
 {
-    struct bundle_row *rows;  /* one per verified event, in order; owned */
+    struct bundle_row *rows; /* one per verified event, in order; owned */
     size_t row_count;
-    size_t headers_verified;  /* headers whose commit verified */
-    size_t tx_signatures;     /* tx signatures checked */
-    size_t commit_signatures; /* commit signatures checked */
-    size_t proofs;            /* inclusion proofs checked */
-    size_t changes;           /* validator-set changes followed */
+    size_t headers_verified;           /* headers whose commit verified */
+    size_t tx_signatures;              /* tx signatures checked */
+    size_t commit_signatures;          /* commit signatures checked */
+    size_t proofs;                     /* inclusion proofs checked */
+    size_t changes;                    /* validator-set changes followed */
     struct bundle_deadline *deadlines; /* open deadlines, by exchange in
                                           order of their last event; owned */
     size_t deadline_count;

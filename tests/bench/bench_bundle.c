@@ -71,8 +71,7 @@ static int run_cli(const char *tdei, const char *bundle, const char *genesis,
         if (freopen("/dev/null", "w", stdout) == NULL) {
             _exit(126);
         }
-        execl(tdei, tdei, "verify", bundle, "--genesis", genesis,
-              (char *)NULL);
+        execl(tdei, tdei, "verify", bundle, "--genesis", genesis, (char *)NULL);
         _exit(127);
     }
     if (waitpid(pid, &status, 0) != pid) {

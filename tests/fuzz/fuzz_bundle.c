@@ -22,17 +22,18 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int smoke_target_seed(size_t i, uint8_t **data, size_t *len);
 
-#define EXPECT(cond)                                                          \
-    do {                                                                      \
-        if (!(cond)) {                                                        \
-            fprintf(stderr, "fuzz_bundle: %s:%d: %s\n", __FILE__, __LINE__,   \
-                    #cond);                                                   \
-            abort();                                                          \
-        }                                                                     \
+#define EXPECT(cond)                                                           \
+    do {                                                                       \
+        if (!(cond)) {                                                         \
+            fprintf(stderr, "fuzz_bundle: %s:%d: %s\n", __FILE__, __LINE__,    \
+                    #cond);                                                    \
+            abort();                                                           \
+        }                                                                      \
     } while (0)
 
 /* The chain, its genesis and its bundle's text, built once. */
-static struct {
+static struct
+{
     int ready;
     struct bfx fx;
     char *text;

@@ -33,8 +33,8 @@
 #include <string.h>
 
 static const char *const sections[] = {
-    "tdei_bundle", "chain_id", "object", "as_of",
-    "validator_changes", "headers", "events"};
+    "tdei_bundle",       "chain_id", "object", "as_of",
+    "validator_changes", "headers",  "events"};
 #define SECTIONS 7
 
 static int usage(void)
@@ -356,13 +356,13 @@ static int edit_drop(struct bundle *b, char **argv)
         tdei_free(h->commit);
         h->commit = bytes;
         h->commit_len = len;
-        fprintf(stderr, "bundle_tamper: commit of height %" PRIu64
-                        " cut from %zu to %zu signatures\n",
+        fprintf(stderr,
+                "bundle_tamper: commit of height %" PRIu64
+                " cut from %zu to %zu signatures\n",
                 height, had, keep);
         return 0;
     }
-    fprintf(stderr, "bundle_tamper: no header of height %" PRIu64 "\n",
-            height);
+    fprintf(stderr, "bundle_tamper: no header of height %" PRIu64 "\n", height);
     return 2;
 }
 

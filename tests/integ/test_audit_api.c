@@ -239,42 +239,38 @@ START_TEST(test_proofs_lead_to_the_headers)
         char errmsg[TDEI_ERRMSG_SIZE];
         ck_assert_uint_eq(hr->code, 0);
         ck_assert_uint_eq(hr->headers->n_headers, 2);
-        ck_assert_int_eq(codec_header_decode(&a, hr->headers->headers[0]
-                                                     ->header.data,
-                                             hr->headers->headers[0]
-                                                 ->header.len,
-                                             errmsg),
-                         0);
-        ck_assert_int_eq(codec_header_decode(&b, hr->headers->headers[1]
-                                                     ->header.data,
-                                             hr->headers->headers[1]
-                                                 ->header.len,
-                                             errmsg),
-                         0);
+        ck_assert_int_eq(
+            codec_header_decode(&a, hr->headers->headers[0]->header.data,
+                                hr->headers->headers[0]->header.len, errmsg),
+            0);
+        ck_assert_int_eq(
+            codec_header_decode(&b, hr->headers->headers[1]->header.data,
+                                hr->headers->headers[1]->header.len, errmsg),
+            0);
         ck_assert_uint_eq(p->tx_count, 1); /* one transfer a block */
         merkle_leaf_hash(leaf, p->tx.data, p->tx.len);
         for (size_t k = 0; k < p->n_tx_path; k++) {
             memcpy(path[k], p->tx_path[k].data, 32);
         }
-        ck_assert_int_eq(merkle_inclusion_verify(
-                             leaf, p->index, p->tx_count,
-                             (const uint8_t(*)[32])path, p->n_tx_path,
-                             a->txs_root.data),
+        ck_assert_int_eq(merkle_inclusion_verify(leaf, p->index, p->tx_count,
+                                                 (const uint8_t(*)[32])path,
+                                                 p->n_tx_path,
+                                                 a->txs_root.data),
                          0);
         merkle_leaf_hash(leaf, p->result.data, p->result.len);
         for (size_t k = 0; k < p->n_result_path; k++) {
             memcpy(path[k], p->result_path[k].data, 32);
         }
-        ck_assert_int_eq(merkle_inclusion_verify(
-                             leaf, p->index, p->tx_count,
-                             (const uint8_t(*)[32])path, p->n_result_path,
-                             b->last_results_root.data),
+        ck_assert_int_eq(merkle_inclusion_verify(leaf, p->index, p->tx_count,
+                                                 (const uint8_t(*)[32])path,
+                                                 p->n_result_path,
+                                                 b->last_results_root.data),
                          0);
         /* The result is not the next block's results root's leaf. */
-        ck_assert_int_ne(merkle_inclusion_verify(
-                             leaf, p->index, p->tx_count,
-                             (const uint8_t(*)[32])path, p->n_result_path,
-                             a->last_results_root.data),
+        ck_assert_int_ne(merkle_inclusion_verify(leaf, p->index, p->tx_count,
+                                                 (const uint8_t(*)[32])path,
+                                                 p->n_result_path,
+                                                 a->last_results_root.data),
                          0);
         codec_header_free(a);
         codec_header_free(b);
@@ -303,9 +299,9 @@ START_TEST(test_headers_carry_commits)
         Tdei__Header *h = NULL;
         uint8_t id[32];
         ck_assert_uint_eq(hc->height, hs[i]);
-        ck_assert_int_eq(codec_header_decode(&h, hc->header.data,
-                                             hc->header.len, errmsg),
-                         0);
+        ck_assert_int_eq(
+            codec_header_decode(&h, hc->header.data, hc->header.len, errmsg),
+            0);
         ck_assert_uint_gt(hc->commit.len, 0);
         ck_assert_int_eq(codec_commit_decode(&commit, hc->commit.data,
                                              hc->commit.len, &limits, errmsg),
@@ -314,9 +310,9 @@ START_TEST(test_headers_carry_commits)
         ck_assert_mem_eq(commit->block_id.data, id, 32);
         ck_assert_uint_eq(commit->height, hs[i]);
         memcpy(vset.keys[0], h->proposer.data, 32);
-        ck_assert_msg(votes_commit_verify(commit, net.chain_id, &vset,
-                                          errmsg) == 0,
-                      "%s", errmsg);
+        ck_assert_msg(
+            votes_commit_verify(commit, net.chain_id, &vset, errmsg) == 0, "%s",
+            errmsg);
         codec_commit_free(commit);
         codec_header_free(h);
     }
@@ -348,8 +344,9 @@ START_TEST(test_proof_refusals)
     refused(&req, TDEI_BADREQUEST, "txs[1] has height 0");
     refs[1].height = 1;
     refs[1].index = 5;
-    refused(&req, TDEI_NOTFOUND, "block 1 has 1 txs; there is no tx at "
-                                 "index 5");
+    refused(&req, TDEI_NOTFOUND,
+            "block 1 has 1 txs; there is no tx at "
+            "index 5");
     refs[1].index = 0;
     refs[1].height = tip;
     refused(&req, TDEI_NOTFOUND, "is in header");
@@ -402,8 +399,8 @@ START_TEST(test_validator_changes)
     ck_assert_uint_eq(resp->validator_changes->changes[0]->from_height, 1);
     ck_assert_int_eq(codec_validator_set_decode(
                          &set, resp->validator_changes->changes[0]->set.data,
-                         resp->validator_changes->changes[0]->set.len,
-                         &limits, errmsg),
+                         resp->validator_changes->changes[0]->set.len, &limits,
+                         errmsg),
                      0);
     ck_assert_uint_eq(set->n_validators, 1);
     ck_assert_str_eq(set->validators[0]->member, net.ids[0]);

@@ -109,11 +109,11 @@ int bfx_commit(uint8_t **out, size_t *len, const char *chain, uint64_t height,
 /* Everything one block of the fixture needs while it is made. */
 struct block
 {
-    uint8_t **txs;             /* serialized Tx */
+    uint8_t **txs; /* serialized Tx */
     size_t *tx_lens;
-    uint8_t **results;         /* serialized TxResult */
+    uint8_t **results; /* serialized TxResult */
     size_t *result_lens;
-    long *event;               /* index into the bundle's events, or -1 */
+    long *event; /* index into the bundle's events, or -1 */
     size_t count;
     size_t cap;
 };
@@ -362,8 +362,8 @@ static int other_make(const struct tdei_keypair *kp, uint64_t *nonce,
     rc = tx_make(&body, kp, kp, ++*nonce, &tx, &tx_len);
     if (rc == 0) {
         tdei_sha256(tx_id, tx, tx_len); /* any id: only its leaf counts */
-        rc = result_make(0, "transfer", BFX_OTHER, key, klen, head, tx_id,
-                         &res, &res_len);
+        rc = result_make(0, "transfer", BFX_OTHER, key, klen, head, tx_id, &res,
+                         &res_len);
     }
     if (rc != 0) {
         tdei_free(tx);
@@ -496,8 +496,8 @@ static int header_make(struct bfx *fx, uint64_t h,
     rc = codec_header_encode(&hd, &bh->header, &bh->header_len);
     if (rc == 0) {
         codec_block_id(id, bh->header, bh->header_len);
-        rc = bfx_commit(&bh->commit, &bh->commit_len, BFX_CHAIN, h, id, set,
-                        sn);
+        rc =
+            bfx_commit(&bh->commit, &bh->commit_len, BFX_CHAIN, h, id, set, sn);
     }
     if (rc != 0) {
         tdei_free(bh->header);
@@ -511,9 +511,9 @@ static int header_make(struct bfx *fx, uint64_t h,
 
 /* Close block @blk at height @h: header, commit, the proofs of its events.
  * @last_results: in, the results root of h - 1; out, this block's. */
-static int block_close(struct bfx *fx, uint64_t h,
-                       struct block *blk, uint8_t last_results[32],
-                       uint8_t id[32], struct chain *ch)
+static int block_close(struct bfx *fx, uint64_t h, struct block *blk,
+                       uint8_t last_results[32], uint8_t id[32],
+                       struct chain *ch)
 {
     uint8_t(*tl)[32] = tdei_calloc(blk->count + 1, 32);
     uint8_t(*rl)[32] = tdei_calloc(blk->count + 1, 32);
@@ -548,8 +548,8 @@ static int block_close(struct bfx *fx, uint64_t h,
         e->result_len = blk->result_lens[i];
         blk->txs[i] = NULL;
         blk->results[i] = NULL;
-        rc = proof_make(&e->tx_proof, (const uint8_t(*)[32])tl, blk->count,
-                        i, txs_root);
+        rc = proof_make(&e->tx_proof, (const uint8_t(*)[32])tl, blk->count, i,
+                        txs_root);
         if (rc == 0) {
             rc = proof_make(&e->result_proof, (const uint8_t(*)[32])rl,
                             blk->count, i, results_root);
@@ -581,8 +581,7 @@ static int genesis_make(struct bfx *fx, const struct tdei_keypair *owner,
         (void)snprintf(id, sizeof(id), "bfx-val-%zu", i);
         rc = derive(&op, "bfx validator operator", i);
         if (rc == 0) {
-            rc = member_add(&fx->genesis, id, fx->vals[i].pubkey, op.pubkey,
-                            1);
+            rc = member_add(&fx->genesis, id, fx->vals[i].pubkey, op.pubkey, 1);
         }
     }
     if (rc == 0) {
@@ -658,9 +657,8 @@ int bfx_build(struct bfx *fx, const struct bfx_opts *o)
         if (o->others_per_block > 0) {
             rc = other_make(&other, &other_nonce, &blk);
         }
-        for (size_t k = 0; rc == 0 && k < o->events_per_block &&
-                           placed < o->events;
-             k++) {
+        for (size_t k = 0;
+             rc == 0 && k < o->events_per_block && placed < o->events; k++) {
             rc = event_make(o, placed, &owner, &other2, nonces, head, &blk);
             placed++;
         }
@@ -707,8 +705,8 @@ int bfx_build(struct bfx *fx, const struct bfx_opts *o)
                     qsort(sorted, n, sizeof(*sorted), key_cmp);
                     fx->bundle.changes[0].count = n;
                     for (size_t i = 0; i < n; i++) {
-                        memcpy(fx->bundle.changes[0].keys[i],
-                               sorted[i]->pubkey, 32);
+                        memcpy(fx->bundle.changes[0].keys[i], sorted[i]->pubkey,
+                               32);
                     }
                 }
             }

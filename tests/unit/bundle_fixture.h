@@ -23,38 +23,39 @@
 
 #define BFX_CHAIN "bfx-chain"
 #define BFX_ENTRY "bfx-data"
-#define BFX_OWNER "bfx-owner"     /* genesis member; signs the events */
-#define BFX_OTHER "bfx-other"     /* genesis member; its key is rotated out
-                                     of genesis: its txs name it by event */
+#define BFX_OWNER "bfx-owner" /* genesis member; signs the events */
+/* A genesis member; a second key of it, which genesis does not name,
+ * signs some events (bfx_opts.other_signs_every). */
+#define BFX_OTHER "bfx-other"
 #define BFX_VALIDATORS_MAX 16u
 
 struct bfx_opts
 {
-    size_t validators;         /* genesis validators, 1..BFX_VALIDATORS_MAX */
-    size_t events;             /* events of the entry, >= 1 */
-    size_t events_per_block;   /* of them in one block, >= 1 */
-    size_t others_per_block;   /* txs in each block that do not touch it */
-    uint64_t change_from;      /* the first height of a second validator
-                                  set (one validator replaced), >= 3;
-                                  0: the set never changes */
-    size_t refuse_every;       /* every Nth event is refused (code
-                                  TDEI_PRICE_MISMATCH); 0: none */
-    size_t other_signs_every;  /* every Nth event is signed by BFX_OTHER's
-                                  second key, which genesis does not name
-                                  (its result names the member); 0: none */
-    size_t bad_sig_event;      /* event number N - 1 carries a signature by
-                                  another key than its signer (the chain
-                                  is synthetic: no node checked it); 0:
-                                  none */
+    size_t validators;        /* genesis validators, 1..BFX_VALIDATORS_MAX */
+    size_t events;            /* events of the entry, >= 1 */
+    size_t events_per_block;  /* of them in one block, >= 1 */
+    size_t others_per_block;  /* txs in each block that do not touch it */
+    uint64_t change_from;     /* the first height of a second validator
+                                 set (one validator replaced), >= 3;
+                                 0: the set never changes */
+    size_t refuse_every;      /* every Nth event is refused (code
+                                 TDEI_PRICE_MISMATCH); 0: none */
+    size_t other_signs_every; /* every Nth event is signed by BFX_OTHER's
+                                 second key, which genesis does not name
+                                 (its result names the member); 0: none */
+    size_t bad_sig_event;     /* event number N - 1 carries a signature by
+                                 another key than its signer (the chain
+                                 is synthetic: no node checked it); 0:
+                                 none */
 };
 
 struct bfx
 {
-    struct genesis genesis;  /* the chain's genesis */
-    struct bundle bundle;    /* the entry's bundle (BUNDLE_KIND_DATASET) */
-    uint64_t height;         /* blocks made (the tip) */
-    size_t validators;       /* validators of the genesis set */
-    uint64_t change_from;    /* bfx_opts.change_from */
+    struct genesis genesis; /* the chain's genesis */
+    struct bundle bundle;   /* the entry's bundle (BUNDLE_KIND_DATASET) */
+    uint64_t height;        /* blocks made (the tip) */
+    size_t validators;      /* validators of the genesis set */
+    uint64_t change_from;   /* bfx_opts.change_from */
     struct tdei_keypair vals[BFX_VALIDATORS_MAX + 1]; /* the last one joins
                                                          at change_from */
 };

@@ -59,8 +59,8 @@ static void teardown(void)
 static int verify(void)
 {
     struct bundle_report rep;
-    int rc = bundle_verify(&fx.bundle, &fx.genesis, verify_threads, &rep,
-                           errmsg);
+    int rc =
+        bundle_verify(&fx.bundle, &fx.genesis, verify_threads, &rep, errmsg);
 
     bundle_report_free(&rep);
     return rc;
@@ -202,37 +202,34 @@ START_TEST(test_bundle_object_keys)
     size_t len;
     enum bundle_kind kind;
 
-    ck_assert_int_eq(bundle_object_key(BUNDLE_KIND_MEMBER, "acme", key, &len,
-                                       errmsg),
-                     0);
+    ck_assert_int_eq(
+        bundle_object_key(BUNDLE_KIND_MEMBER, "acme", key, &len, errmsg), 0);
     ck_assert_uint_eq(len, 11);
     ck_assert_mem_eq(key, "member/acme", 11);
-    ck_assert_int_eq(bundle_object_key(BUNDLE_KIND_STREAM, "s-1x", key, &len,
-                                       errmsg),
-                     0);
+    ck_assert_int_eq(
+        bundle_object_key(BUNDLE_KIND_STREAM, "s-1x", key, &len, errmsg), 0);
     ck_assert_mem_eq(key, "dataset/s-1x", 12);
     memset(id, 'a', 64);
     id[64] = '\0';
-    ck_assert_int_eq(bundle_object_key(BUNDLE_KIND_EXCHANGE, id, key, &len,
-                                       errmsg),
-                     0);
+    ck_assert_int_eq(
+        bundle_object_key(BUNDLE_KIND_EXCHANGE, id, key, &len, errmsg), 0);
     ck_assert_uint_eq(len, 9 + 32);
     ck_assert_uint_eq(key[9], 0xaa);
     /* Refusals: upper-case hex, short hex, bad ids. */
     id[3] = 'A';
-    ck_assert_int_eq(bundle_object_key(BUNDLE_KIND_EXCHANGE, id, key, &len,
-                                       errmsg),
-                     TDEI_INVAL);
+    ck_assert_int_eq(
+        bundle_object_key(BUNDLE_KIND_EXCHANGE, id, key, &len, errmsg),
+        TDEI_INVAL);
     ck_assert_ptr_nonnull(strstr(errmsg, "64 lower-case hex digits"));
-    ck_assert_int_eq(bundle_object_key(BUNDLE_KIND_EXCHANGE, "abcd", key,
-                                       &len, errmsg),
-                     TDEI_INVAL);
-    ck_assert_int_eq(bundle_object_key(BUNDLE_KIND_MEMBER, "Acme", key, &len,
-                                       errmsg),
-                     TDEI_INVAL);
-    ck_assert_int_eq(bundle_object_key(BUNDLE_KIND_DATASET, "x", key, &len,
-                                       errmsg),
-                     TDEI_INVAL);
+    ck_assert_int_eq(
+        bundle_object_key(BUNDLE_KIND_EXCHANGE, "abcd", key, &len, errmsg),
+        TDEI_INVAL);
+    ck_assert_int_eq(
+        bundle_object_key(BUNDLE_KIND_MEMBER, "Acme", key, &len, errmsg),
+        TDEI_INVAL);
+    ck_assert_int_eq(
+        bundle_object_key(BUNDLE_KIND_DATASET, "x", key, &len, errmsg),
+        TDEI_INVAL);
     ck_assert_int_eq(bundle_kind_parse("stream", &kind), 0);
     ck_assert_int_eq(kind, BUNDLE_KIND_STREAM);
     ck_assert_int_eq(bundle_kind_parse("block", &kind), TDEI_INVAL);
@@ -322,11 +319,11 @@ START_TEST(test_bundle_refuses_tree_sizes_that_differ)
     }
     ck_assert_ptr_nonnull(e);
     e->tx_proof.tree_size = 8;
-    ck_assert_int_eq(merkle_inclusion_verify(
-                         e->tx_proof.leaf_hash, 1, 8,
-                         (const uint8_t(*)[32])e->tx_proof.path,
-                         e->tx_proof.count, e->tx_proof.root),
-                     0);
+    ck_assert_int_eq(
+        merkle_inclusion_verify(e->tx_proof.leaf_hash, 1, 8,
+                                (const uint8_t(*)[32])e->tx_proof.path,
+                                e->tx_proof.count, e->tx_proof.root),
+        0);
     expect_fail(TDEI_BADPROOF, "a block has one result per tx");
 }
 END_TEST
@@ -473,8 +470,7 @@ END_TEST
 /* Replace the commit of header @j by one of the @n validators @keys. */
 static void commit_by(size_t j, const struct tdei_keypair *const *keys,
                       size_t n);
-static void commit_by_keys(size_t j, const struct tdei_keypair **keys,
-                           size_t n)
+static void commit_by_keys(size_t j, const struct tdei_keypair **keys, size_t n)
 {
     commit_by(j, keys, n);
 }
@@ -659,7 +655,8 @@ START_TEST(test_bundle_threads_give_the_same_verdict)
     ck_assert_int_eq(verdict(4, many), TDEI_BADSIG);
     ck_assert_str_eq(one, many);
     ck_assert_ptr_nonnull(strstr(one, "events[149]"));
-    commit_by_keys(20, set, bfx_set(&fx, fx.bundle.headers[20].height, set) - 2);
+    commit_by_keys(20, set,
+                   bfx_set(&fx, fx.bundle.headers[20].height, set) - 2);
     ck_assert_int_eq(verdict(1, one), TDEI_NO_QUORUM);
     ck_assert_int_eq(verdict(4, many), TDEI_NO_QUORUM);
     ck_assert_str_eq(one, many);
@@ -689,12 +686,14 @@ START_TEST(test_bundle_decode_refusals)
     t = replace(text, "\"as_of\": {", "\"as_of\": {\"x\": 1, ");
     expect_decode_fail(t, TDEI_MALFORMED, "unknown field \"x\"");
     tdei_free(t);
-    t = replace(text, "{\"height\": 1, \"header\"", "{\"height\": -1, "
-                                                   "\"header\"");
+    t = replace(text, "{\"height\": 1, \"header\"",
+                "{\"height\": -1, "
+                "\"header\"");
     expect_decode_fail(t, TDEI_MALFORMED, "headers[0]: \"height\" is -1");
     tdei_free(t);
-    t = replace(text, "{\"height\": 1, \"header\"", "{\"height\": 1.0, "
-                                                   "\"header\"");
+    t = replace(text, "{\"height\": 1, \"header\"",
+                "{\"height\": 1.0, "
+                "\"header\"");
     expect_decode_fail(t, TDEI_MALFORMED, "\"height\" is not an integer");
     tdei_free(t);
     t = replace(text, "\"type\": \"inclusion\"", "\"type\": \"consistency\"");
@@ -734,8 +733,9 @@ START_TEST(test_bundle_decode_refuses_non_canonical_text)
     /* The same JSON with one more space, another key order, a trailing
      * newline more: each is refused and the byte is named. */
     t = replace(text, "\"chain_id\": \"", "\"chain_id\":  \"");
-    expect_decode_fail(t, TDEI_MALFORMED, "(line 3, column 14, in "
-                                          "\"chain_id\")");
+    expect_decode_fail(t, TDEI_MALFORMED,
+                       "(line 3, column 14, in "
+                       "\"chain_id\")");
     tdei_free(t);
     t = replace(text, "{\"kind\": \"dataset\", \"id\": \"bfx-data\",",
                 "{\"id\": \"bfx-data\", \"kind\": \"dataset\",");
@@ -767,8 +767,8 @@ END_TEST
 START_TEST(test_bundle_flipped_bytes_fail)
 {
     static const char *const sections[] = {
-        "\"tdei_bundle\"", "\"chain_id\"", "\"object\"", "\"as_of\"",
-        "\"validator_changes\"", "\"headers\"", "\"events\""};
+        "\"tdei_bundle\"",       "\"chain_id\"", "\"object\"", "\"as_of\"",
+        "\"validator_changes\"", "\"headers\"",  "\"events\""};
     size_t len;
     char *text = encoded(&len);
     size_t starts[8];
@@ -799,8 +799,9 @@ START_TEST(test_bundle_flipped_bytes_fail)
                 bundle_report_free(&rep);
                 bundle_free(&b);
             }
-            ck_assert_msg(rc != 0, "byte %zu (section %s) flipped by %02x "
-                                   "still verifies",
+            ck_assert_msg(rc != 0,
+                          "byte %zu (section %s) flipped by %02x "
+                          "still verifies",
                           pos, sections[s], mask);
             text[pos] = (char)(text[pos] ^ mask);
             tried++;
@@ -817,7 +818,8 @@ END_TEST
 static Suite *bundle_suite(void)
 {
     Suite *s = suite_create("bundle");
-    struct {
+    struct
+    {
         const char *name;
         const TTest *test;
     } tests[] = {
