@@ -1,7 +1,7 @@
 # Helpers shared by the integration tests that run a localnet's nodes as
 # processes of their own (test_net.sh, test_valset.sh, test_payload.sh,
-# test_stream_plane.sh). Source it after tests/cli/lib.sh, once LN (the
-# localnet directory) is set. Node I's home is $LN/nodeI; its pid is
+# test_stream_plane.sh, test_observer.sh). Source it after
+# tests/cli/lib.sh, once LN (the localnet directory) is set. Node I's home is $LN/nodeI; its pid is
 # ${pids[I]}; its output goes to $LN/nodeI/test.log.
 
 declare -a pids=()
@@ -59,4 +59,34 @@ wait_height() {
         sleep 0.2
     done
     return 1
+}
+
+api() { # api I ARGS...: the tdei CLI against node I's API, JSON out
+    "$TDEI_BIN" --node "$LN/node$1/api.sock" --json "${@:2}" 2>/dev/null
+}
+
+block_field() { # block_field I H FIELD: a hex field of block H on node I
+    api "$1" block show "$2" | grep -oE "\"$3\": *\"[0-9a-f-]+\"" |
+        grep -oE '"[0-9a-f-]+"$' | tr -d '"'
+}
+
+signers() { # signers I H: the keys whose precommits committed block H
+    api "$1" block show "$2" | sed -n '/"commit_signers"/,/]/p' | grep -oE '[0-9a-f]{64}'
+}
+
+node_key() {
+    "$TDEI_BIN" --home "$LN/node$1" --json keys show --key node 2>/dev/null |
+        grep -oE '"public": *"[0-9a-f]{64}"' | grep -oE '[0-9a-f]{64}'
+}
+
+member_of() { sed -n 's/^member = //p' "$LN/node$1/config.ini"; }
+
+check() { # check NAME CMD...: CMD succeeds
+    local name=$1
+    shift
+    if "$@"; then ok "$name"; else fail "$name"; fi
+}
+
+tx_height() {
+    api 0 tx show "$1" | grep -m1 -oE '"height": *[0-9]+' | grep -oE '[0-9]+$'
 }

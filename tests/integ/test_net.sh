@@ -34,17 +34,6 @@ block_field() {
         grep -oE "\"$3\": *\"[0-9a-f-]+\"" | grep -oE '"[0-9a-f-]+"$' | tr -d '"'
 }
 
-node_key() {
-    "$TDEI_BIN" --home "$LN/node$1" --json keys show --key node 2>/dev/null |
-        grep -oE '"public": *"[0-9a-f]{64}"' | grep -oE '[0-9a-f]{64}'
-}
-
-check() { # check NAME CMD...: CMD succeeds
-    local name=$1
-    shift
-    if "$@"; then ok "$name"; else fail "$name"; fi
-}
-
 # ---- the network -----------------------------------------------------------
 run "$TDEI_BIN" localnet up --nodes $N --dir "$LN"
 if [ "$status" -ne 0 ]; then

@@ -52,11 +52,6 @@ as_via() { # as_via I J ARGS...: as node I's member, through node J's API
     shift 2
     "$TDEI_BIN" --home "$LN/node$i" --node "$LN/node$j/api.sock" "$@"
 }
-check() { # check NAME CMD...: CMD succeeds
-    local name=$1
-    shift
-    if "$@"; then ok "$name"; else fail "$name"; fi
-}
 # xstatus I X: the status of exchange X as node I shows it.
 xstatus() { as "$1" exchange show "$2" 2>/dev/null | awk '$1 == "status" {print $2}'; }
 wait_status() { # wait_status I X STATUS SECONDS
