@@ -30,10 +30,6 @@
 _Static_assert(HIST_PREFIX_MAX + 12u <= STORE_KEY_SIZE_MAX,
                "history keys fit the store");
 
-/* Proof answers on workers now. Only the loop thread touches it; a
- * process runs one node. */
-static unsigned audit_jobs;
-
 /* ---- GetHistory -----------------------------------------------------------
  */
 
@@ -663,8 +659,8 @@ static void audit_after(uv_work_t *work, int status)
     Tdei__Api__TxProofs proofs = TDEI__API__TX_PROOFS__INIT;
     Tdei__Api__Headers headers = TDEI__API__HEADERS__INIT;
 
-    TDEI_ASSERT(audit_jobs > 0);
-    audit_jobs--;
+    TDEI_ASSERT(job->node->audit_jobs > 0);
+    job->node->audit_jobs--;
     if (status != 0 && job->rc == 0) {
         job->rc = tdei_errorf(job->errmsg, ERRSZ, TDEI_CANCELED,
                               "the node is stopping; ask again when it is "
@@ -743,7 +739,7 @@ static void handle_worker(struct node *node, struct api_call *call,
     if (items_check(call, req) != 0) {
         return;
     }
-    if (audit_jobs >= NODE_AUDIT_JOBS) {
+    if (node->audit_jobs >= NODE_AUDIT_JOBS) {
         api_call_respond_error(call, TDEI_BUSY,
                                "the node is building %u proof answers "
                                "already; ask again shortly",
@@ -787,7 +783,7 @@ static void handle_worker(struct node *node, struct api_call *call,
                                "again shortly");
         return;
     }
-    audit_jobs++;
+    node->audit_jobs++;
 }
 
 void node__audit_request(struct node *node, struct api_call *call,
