@@ -362,6 +362,8 @@ int cli_cmd_exchange(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_stream(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_localnet(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_bench(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_audit(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_verify(struct cli_ctx *ctx, int argc, char **argv);
 
 /* `tdei audit chain [--from H] [--to H] [--genesis FILE] [--blocks-from
  * DIR] [--export DIR] [--work-dir DIR]` (cmd_audit_chain.c): argv[0] is

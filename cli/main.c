@@ -10,19 +10,6 @@
 
 static int cmd_version(struct cli_ctx *ctx, int argc, char **argv);
 
-/* The audit group, until cmd_audit.c brings the whole of it (datasets,
- * exchanges, members, streams): for now its one command, `chain`. */
-static int cmd_audit(struct cli_ctx *ctx, int argc, char **argv)
-{
-    static const struct cli_command commands[] = {
-        {"chain", cli_audit_chain,
-         "re-verify the chain from genesis: headers, commits, app hashes"},
-    };
-
-    return cli_dispatch(ctx, "audit", commands,
-                        sizeof(commands) / sizeof(commands[0]), argc, argv);
-}
-
 static const struct cli_command groups[] = {
     {"init", cli_cmd_init, "create a node home: keys and config.ini"},
     {"keys", cli_cmd_keys, "create, show and use keys; sign and verify"},
@@ -38,7 +25,9 @@ static const struct cli_command groups[] = {
     {"localnet", cli_cmd_localnet, "run a network of nodes on loopback"},
     {"bench", cli_cmd_bench, "measure a localnet's tx/s and latency"},
     {"proof", cli_cmd_proof, "build and verify RFC 6962 Merkle proofs"},
-    {"audit", cmd_audit, "re-verify the chain from genesis, trusting no node"},
+    {"audit", cli_cmd_audit, "proof bundles of ledger objects; re-verify "
+                             "the chain"},
+    {"verify", cli_cmd_verify, "check a proof bundle offline"},
     {"version", cmd_version, "print the version of tdei"},
 };
 

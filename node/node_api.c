@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "node.h"
+#include "node_audit.h"
 #include "node_internal.h"
 #include "node_plane.h"
 #include "search/search.h"
@@ -834,6 +835,12 @@ static void node_request(void *impl, struct api_call *call,
     case TDEI__API__REQUEST__REQ_SET_DELIVERY:
     case TDEI__API__REQUEST__REQ_DELIVER_NOW:
         node__plane_request(node, call, req);
+        return;
+    case TDEI__API__REQUEST__REQ_GET_HISTORY:
+    case TDEI__API__REQUEST__REQ_GET_TX_PROOFS:
+    case TDEI__API__REQUEST__REQ_GET_HEADERS:
+    case TDEI__API__REQUEST__REQ_GET_VALIDATOR_CHANGES:
+        node__audit_request(node, call, req);
         return;
     default:
         break;

@@ -209,6 +209,8 @@ struct node {
     uint64_t height;                /* committed height */
     uint64_t last_block_ms;         /* uv_now of the last commit */
     int working;                    /* a node_job is on a worker */
+    unsigned audit_jobs;            /* proof answers on workers
+                                       (node_audit.c) */
     int stopping;                   /* a signal or a failure arrived */
     int exit_status;                /* of node_run */
     struct node_waiter **waiters;   /* hash buckets by tx id */

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The pure cores (contracts/ and node/consensus/) must not include libuv or
-# LMDB, use floating point, or read a clock or a random source
-# (DESIGN.md section 1). Comments are ignored. The checker is first shown a
+# The pure cores (contracts/, node/consensus/ and node/audit/) must not
+# include libuv or LMDB, use floating point, or read a clock or a random
+# source (DESIGN.md section 1). Comments are ignored. The checker is first shown a
 # file that breaks each rule, so that a green run means something.
 set -u
 : "${TDEI_SRCDIR:?TDEI_SRCDIR must name the source tree}"
@@ -57,6 +57,7 @@ while IFS= read -r f; do
         found="$found ${f#"$TDEI_SRCDIR"/}"
     fi
 done < <(find "$TDEI_SRCDIR/contracts" "$TDEI_SRCDIR/node/consensus" \
+    "$TDEI_SRCDIR/node/audit" \
     -name '*.[ch]' 2>/dev/null | sort)
 if [ -z "$found" ]; then
     check "pure cores are pure ($count files)" yes

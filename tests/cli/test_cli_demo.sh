@@ -62,15 +62,23 @@ has '^    [0-9]+ +[0-9:.]+ +mfg-1 +stream append: 50 records +100 +applied strea
 [ "$(grep -c 'txs, a gapless chain from its first tx to the head on the ledger$' "$OUT")" -eq 2 ] &&
     ok "both timelines follow the history chain to the ledger's head" ||
     fail "a timeline lacks its chain check"
+has '^    \$ tdei --home .*/node0 --json audit dataset press-log-h[0-9]+ -o .*/bundle\.json$' \
+    "the auditor's node writes the dataset's proof bundle"
+has '^    \$ tdei --json verify .*/bundle\.json --genesis .*/node0/genesis\.json$' \
+    "tdei verify runs with genesis.json and no node"
+has '^      +[0-9]+ +[0-9T:.-]+Z +plat-2 +exchange_confirm +250 +applied$' \
+    "the verified timeline holds the confirmation at its price"
+has '^    ok: VERIFIED without a node: 5 events, 10 inclusion proofs, [0-9]+ headers with [0-9]+ commit signatures \(.*/bundle\.json\)$' \
+    "the bundle verifies offline"
 has '^demo: every step did what it should$' "the demo ends with its verdict"
 alive=0
 for pid in $pids; do is_node "$pid" && alive=$((alive + 1)); done
 [ "$alive" -eq 3 ] && ok "the demo leaves a running localnet running" ||
     fail "$alive of 3 nodes run after the demo"
 run1=$(ls -d "$DEMO"/demo/press-log-h* 2>/dev/null | head -n 1)
-[ -n "$run1" ] && [ -s "$run1/01-catalog-publish.out" ] &&
+[ -n "$run1" ] && [ -s "$run1/01-catalog-publish.out" ] && [ -s "$run1/bundle.json" ] &&
     [ ! -e "$run1/dataset.bin" ] && [ ! -e "$run1/fetched.bin" ] &&
-    ok "each command's output stays, the payload files go" ||
+    ok "each command's output and the bundle stay, the payload files go" ||
     fail "the run's files are not as expected in '$run1'"
 
 # ---- again on the same localnet: new entry ids -------------------------------
