@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 int cli_dispatch(struct cli_ctx *ctx, const char *group,
                  const struct cli_command *table, size_t count, int argc,
@@ -1112,4 +1113,12 @@ const char *cli_hex(char *out, size_t size, const ProtobufCBinaryData *field)
         return out;
     }
     return tdei_hex_encode(out, size, field->data, field->len);
+}
+
+void cli_sleep_ms(uint64_t ms)
+{
+    struct timespec ts = {.tv_sec = (time_t)(ms / 1000u),
+                          .tv_nsec = (long)(ms % 1000u) * 1000000L};
+
+    (void)nanosleep(&ts, NULL);
 }

@@ -332,6 +332,10 @@ int cli_exchange_read(const struct cli_ctx *ctx, const char *id_hex,
 int cli_call_wait(const struct cli_ctx *ctx, Tdei__Api__Request *req,
                   Tdei__Api__Response **resp, uint32_t wait_ms);
 
+/* Sleep @ms milliseconds; a signal cuts it short (the callers poll and
+ * look again). */
+void cli_sleep_ms(uint64_t ms);
+
 /* Make the file path @path (option @name of `tdei @what`) absolute with
  * the working directory into @out: the node works in another directory,
  * so it takes absolute paths only. An empty or too long result is a

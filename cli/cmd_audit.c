@@ -65,15 +65,6 @@ struct build
     struct bundle b; /* being assembled */
 };
 
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000u,
-                          .tv_nsec = (long)(ms % 1000u) * 1000000L};
-
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
 /* Send @req on the build's connection; a TDEI_BUSY answer is asked again
  * shortly. A failure is printed and returned as an exit code; on
  * success *@resp is the caller's. With @notfound_ok a TDEI_NOTFOUND
@@ -93,7 +84,7 @@ static int build_call(struct build *bd, Tdei__Api__Request *req,
         if ((*resp)->code == TDEI_BUSY && tries < AUDIT_BUSY_TRIES) {
             api_client_response_free(*resp);
             *resp = NULL;
-            sleep_ms(AUDIT_BUSY_RETRY_MS);
+            cli_sleep_ms(AUDIT_BUSY_RETRY_MS);
             continue;
         }
         if ((*resp)->code == 0 ||
@@ -291,7 +282,7 @@ static int build_wait_height(struct build *bd, uint64_t height, uint64_t wait_s)
         if (waited_ms >= wait_s * 1000u) {
             break;
         }
-        sleep_ms(200);
+        cli_sleep_ms(200);
     }
     (void)snprintf(text, sizeof(text),
                    "the last event is in block %" PRIu64
@@ -612,26 +603,6 @@ static int build_headers(struct bundle *b, struct build *bd)
     return CLI_EXIT_OK;
 }
 
-/* The header of @height in @b (sorted by height), or NULL. */
-static const struct bundle_header *header_at(const struct bundle *b,
-                                             uint64_t height)
-{
-    size_t lo = 0;
-    size_t hi = b->header_count;
-
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (b->headers[mid].height < height) {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
-    return lo < b->header_count && b->headers[lo].height == height
-               ? &b->headers[lo]
-               : NULL;
-}
-
 /* Copy each proof's root from its header: the txs_root of the event's
  * height, the last_results_root of the next. */
 static int build_roots(struct bundle *b)
@@ -639,7 +610,8 @@ static int build_roots(struct bundle *b)
     for (size_t i = 0; i < b->event_count; i++) {
         struct bundle_event *e = &b->events[i];
         for (uint64_t which = 0; which < 2; which++) {
-            const struct bundle_header *bh = header_at(b, e->height + which);
+            const struct bundle_header *bh =
+                bundle_header_find(b, e->height + which);
             Tdei__Header *hd = NULL;
             char errmsg[TDEI_ERRMSG_SIZE] = "";
             int rc;

@@ -229,15 +229,6 @@ static uint64_t stream_mono_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static void stream_sleep_ms(unsigned ms)
-{
-    struct timespec ts = {.tv_sec = (time_t)(ms / 1000u),
-                          .tv_nsec = (long)(ms % 1000u) * 1000000L};
-
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
 /* Lines of a file or a pipe, with a bound on how long to wait for one. */
 struct line_reader
 {
@@ -401,7 +392,7 @@ static int push_send(struct api_client *client, const char *stream,
         }
         api_client_response_free(resp);
         resp = NULL;
-        stream_sleep_ms(PUSH_BUSY_MS);
+        cli_sleep_ms(PUSH_BUSY_MS);
     }
     if (resp->code != 0) {
         rc = cli_error("the node refused lines %" PRIu64 "-%" PRIu64
@@ -780,7 +771,7 @@ static int subscribe_wait(const struct cli_ctx *ctx, const uint8_t *xid,
                                   "wait longer (--timeout); `tdei exchange "
                                   "show` follows it");
         }
-        stream_sleep_ms(SUBSCRIBE_POLL_MS);
+        cli_sleep_ms(SUBSCRIBE_POLL_MS);
     }
 }
 

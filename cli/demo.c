@@ -851,7 +851,8 @@ static void demo_rows_print(const json_t *timeline)
             (void)snprintf(amount, sizeof(amount), "%" JSON_INTEGER_FORMAT,
                            json_integer_value(price));
         }
-        printf("      %8" JSON_INTEGER_FORMAT "  %-24s  %-12s  %-18s  %6s  %s\n",
+        printf("      %8" JSON_INTEGER_FORMAT
+               "  %-24s  %-12s  %-18s  %6s  %s\n",
                json_integer_value(json_object_get(row, "height")),
                json_string_value(json_object_get(row, "time")),
                member != NULL ? member : "?",
@@ -884,8 +885,8 @@ static int step_bundle(struct demo *d)
         return demo_fail(d, "the path of %s/genesis.json is too long",
                          d->regulator->home);
     }
-    if (demo_cmd(d, d->regulator, 0, NULL, "audit", "dataset", d->dataset,
-                 "-o", bundle, NULL) != 0 ||
+    if (demo_cmd(d, d->regulator, 0, NULL, "audit", "dataset", d->dataset, "-o",
+                 bundle, NULL) != 0 ||
         demo_cmd(d, NULL, 0, &out, "verify", bundle, "--genesis", genesis,
                  NULL) != 0) {
         return -1;
@@ -901,8 +902,9 @@ static int step_bundle(struct demo *d)
     for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
         at = demo_row_find(timeline, at < 0 ? 0 : (size_t)at, actions[i]);
         if (at < 0) {
-            rc = demo_fail(d, "the timeline has no applied %s after the "
-                              "steps before it",
+            rc = demo_fail(d,
+                           "the timeline has no applied %s after the "
+                           "steps before it",
                            actions[i]);
             break;
         }
@@ -910,18 +912,16 @@ static int step_bundle(struct demo *d)
     }
     if (rc == 0) {
         const json_t *checked = json_object_get(out, "checked");
-        demo_ok("VERIFIED without a node: %" JSON_INTEGER_FORMAT
-                " events, %" JSON_INTEGER_FORMAT
-                " inclusion proofs, %" JSON_INTEGER_FORMAT
-                " headers with %" JSON_INTEGER_FORMAT
-                " commit signatures (%s)",
-                json_integer_value(json_object_get(checked, "events")),
-                json_integer_value(
-                    json_object_get(checked, "inclusion_proofs")),
-                json_integer_value(json_object_get(checked, "headers")),
-                json_integer_value(
-                    json_object_get(checked, "commit_signatures")),
-                bundle);
+        demo_ok(
+            "VERIFIED without a node: %" JSON_INTEGER_FORMAT
+            " events, %" JSON_INTEGER_FORMAT
+            " inclusion proofs, %" JSON_INTEGER_FORMAT
+            " headers with %" JSON_INTEGER_FORMAT " commit signatures (%s)",
+            json_integer_value(json_object_get(checked, "events")),
+            json_integer_value(json_object_get(checked, "inclusion_proofs")),
+            json_integer_value(json_object_get(checked, "headers")),
+            json_integer_value(json_object_get(checked, "commit_signatures")),
+            bundle);
     }
     json_decref(out);
     return rc;

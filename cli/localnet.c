@@ -3,6 +3,7 @@
 #include "localnet.h"
 
 #include "api/client.h"
+#include "cli.h"
 #include "core/assert.h"
 #include "core/error.h"
 #include "genesis.h"
@@ -35,14 +36,6 @@ static uint64_t now_ms(void)
 
     (void)clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void sleep_ms(uint64_t ms)
-{
-    struct timespec ts = {.tv_sec = (time_t)(ms / 1000u),
-                          .tv_nsec = (long)(ms % 1000u) * 1000000L};
-
-    (void)nanosleep(&ts, NULL);
 }
 
 static int path_join(char *out, const char *dir, const char *name, char *errmsg)
@@ -769,7 +762,7 @@ int localnet_wait(const struct localnet *ln, uint64_t height,
             }
         }
         if (ready_count < ln->count) {
-            sleep_ms(LOCALNET_POLL_MS);
+            cli_sleep_ms(LOCALNET_POLL_MS);
         }
     }
     return 0;
@@ -790,7 +783,7 @@ static size_t stop_wait(const struct localnet *ln, uint64_t timeout_ms)
         if (alive == 0 || now_ms() >= deadline) {
             return alive;
         }
-        sleep_ms(LOCALNET_POLL_MS / 2);
+        cli_sleep_ms(LOCALNET_POLL_MS / 2);
     }
 }
 

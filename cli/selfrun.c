@@ -1,6 +1,7 @@
 /* Run this tdei binary as a child process (selfrun.h). */
 #include "selfrun.h"
 
+#include "cli.h"
 #include "core/alloc.h"
 #include "core/assert.h"
 #include "core/error.h"
@@ -31,14 +32,6 @@ static uint64_t mono_ms(void)
 
     (void)clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void sleep_ms(uint64_t ms)
-{
-    struct timespec ts = {.tv_sec = (time_t)(ms / 1000u),
-                          .tv_nsec = (long)(ms % 1000u) * 1000000L};
-
-    (void)nanosleep(&ts, NULL);
 }
 
 /* In the child: files in place, then exec; the errno goes up @report. */
@@ -176,7 +169,7 @@ void selfrun_kill(struct selfrun *run)
     (void)kill(run->pid, SIGTERM);
     deadline = mono_ms() + SELFRUN_KILL_MS;
     while (!selfrun_done(run, &code) && mono_ms() < deadline) {
-        sleep_ms(SELFRUN_POLL_MS);
+        cli_sleep_ms(SELFRUN_POLL_MS);
     }
     if (run->pid > 0) {
         (void)kill(run->pid, SIGKILL);
@@ -204,7 +197,7 @@ int selfrun_wait(struct selfrun *run, int *exit_code, char *errmsg)
             selfrun_kill(run);
             return TDEI_TIMEOUT;
         }
-        sleep_ms(SELFRUN_POLL_MS);
+        cli_sleep_ms(SELFRUN_POLL_MS);
     }
     return 0;
 }

@@ -1368,8 +1368,8 @@ static void change_vset(struct vset *out, const struct bundle_change *c)
     keys_root(out->root, (const uint8_t(*)[TDEI_PUBKEY_SIZE])c->keys, c->count);
 }
 
-/* The index of the header of @height in @b, or -1. */
-static long header_find(const struct bundle *b, uint64_t height)
+const struct bundle_header *bundle_header_find(const struct bundle *b,
+                                               uint64_t height)
 {
     size_t lo = 0;
     size_t hi = b->header_count;
@@ -1382,8 +1382,17 @@ static long header_find(const struct bundle *b, uint64_t height)
             hi = mid;
         }
     }
-    return lo < b->header_count && b->headers[lo].height == height ? (long)lo
-                                                                   : -1;
+    return lo < b->header_count && b->headers[lo].height == height
+               ? &b->headers[lo]
+               : NULL;
+}
+
+/* The index of the header of @height in @b, or -1. */
+static long header_find(const struct bundle *b, uint64_t height)
+{
+    const struct bundle_header *h = bundle_header_find(b, height);
+
+    return h != NULL ? (long)(h - b->headers) : -1;
 }
 
 static int hash_eq(const ProtobufCBinaryData *field,

@@ -152,6 +152,11 @@ int bundle_object_key(enum bundle_kind kind, const char *id,
                       uint8_t out[CODEC_OBJECT_KEY_MAX], size_t *len,
                       char *errmsg);
 
+/* The header of @height in @b, whose headers ascend by height, or NULL.
+ * A binary search. */
+const struct bundle_header *bundle_header_find(const struct bundle *b,
+                                               uint64_t height);
+
 /* Release what @b owns and zero it (a zeroed bundle is empty). */
 void bundle_free(struct bundle *b);
 

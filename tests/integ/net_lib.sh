@@ -1,8 +1,9 @@
 # Helpers shared by the integration tests that run a localnet's nodes as
 # processes of their own (test_net.sh, test_valset.sh, test_payload.sh,
-# test_stream_plane.sh, test_observer.sh). Source it after
-# tests/cli/lib.sh, once LN (the localnet directory) is set. Node I's home is $LN/nodeI; its pid is
-# ${pids[I]}; its output goes to $LN/nodeI/test.log.
+# test_stream_plane.sh, test_observer.sh, test_audit.sh). Source it after
+# tests/cli/lib.sh, once LN (the localnet directory) is set. Node I's
+# home is $LN/nodeI; its pid is ${pids[I]}; its output goes to
+# $LN/nodeI/test.log.
 
 declare -a pids=()
 
@@ -89,4 +90,29 @@ check() { # check NAME CMD...: CMD succeeds
 
 tx_height() {
     api 0 tx show "$1" | grep -m1 -oE '"height": *[0-9]+' | grep -oE '[0-9]+$'
+}
+
+# fast_config I [PROPOSE_MS EMPTY_MS]: short consensus timeouts, empty
+# blocks and back-offs in node I's config.ini (default 1500 and 300 ms),
+# so that a test waits seconds, not minutes.
+fast_config() {
+    sed -i -e "s/^timeout_propose_ms = .*/timeout_propose_ms = ${2:-1500}/" \
+        -e 's/^timeout_prevote_ms = .*/timeout_prevote_ms = 500/' \
+        -e 's/^timeout_precommit_ms = .*/timeout_precommit_ms = 500/' \
+        -e 's/^timeout_\(propose\|prevote\|precommit\)_delta_ms = .*/timeout_\1_delta_ms = 100/' \
+        -e "s/^empty_block_interval_ms = .*/empty_block_interval_ms = ${3:-300}/" \
+        -e 's/^gossip_interval_ms = .*/gossip_interval_ms = 300/' \
+        -e 's/^backoff_max_ms = .*/backoff_max_ms = 1000/' \
+        -e 's/^ban_ms = .*/ban_ms = 1500/' \
+        "$LN/node$1/config.ini"
+}
+
+# peer_with I N: node I's peers are the p2p listen addresses of nodes
+# 0 .. N-1.
+peer_with() {
+    local peers="" k
+    for ((k = 0; k < $2; k++)); do
+        peers="$peers${peers:+,}$(sed -n '/^\[p2p\]/,$ s/^listen = //p' "$LN/node$k/config.ini")"
+    done
+    sed -i -e "s/^peers = .*/peers = $peers/" "$LN/node$1/config.ini"
 }

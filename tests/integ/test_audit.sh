@@ -26,74 +26,12 @@ source "$TDEI_SRCDIR/tests/cli/lib.sh"
 : "${TDEI_BUILDDIR:?TDEI_BUILDDIR must name the build tree}"
 TAMPER=$TDEI_BUILDDIR/tests/integ/bundle_tamper
 LN=$T/ln
-declare -a pids=()
+source "$TDEI_SRCDIR/tests/integ/net_lib.sh"
 
-stop_all() {
-    local i
-    for i in "${!pids[@]}"; do
-        [ -n "${pids[$i]}" ] && kill -KILL "${pids[$i]}" 2>/dev/null
-    done
-    for i in "${!pids[@]}"; do
-        [ -n "${pids[$i]}" ] && wait "${pids[$i]}" 2>/dev/null
-    done
-}
-show_logs() {
-    local i
-    [ "$failed" -eq 0 ] && return 0
-    for i in 0 1 2 3 4; do
-        echo "---- node $i: $LN/node$i/test.log (end)"
-        tail -n 20 "$LN/node$i/test.log" 2>/dev/null
-    done
-}
 trap 'show_logs; stop_all; "$TDEI_BIN" localnet down --dir "$LN" >/dev/null 2>&1; rm -rf "$T"' EXIT
-
-start_node() {
-    "$TDEI_NODE_BIN" --home "$LN/node$1" >>"$LN/node$1/test.log" 2>&1 &
-    pids[$1]=$!
-}
-
-api() { # api I ARGS...: the tdei CLI against node I's API, JSON out
-    "$TDEI_BIN" --node "$LN/node$1/api.sock" --json "${@:2}" 2>/dev/null
-}
-
-height() {
-    local h
-    h=$(api "$1" status | grep -m1 -oE '^  "height": *[0-9]+' | grep -oE '[0-9]+$')
-    echo "${h:--1}"
-}
-
-wait_height() { # wait_height I H SECONDS
-    local end=$((SECONDS + $3))
-    while [ "$SECONDS" -lt "$end" ]; do
-        [ "$(height "$1")" -ge "$2" ] && return 0
-        sleep 0.2
-    done
-    return 1
-}
-
-check() { # check NAME CMD...: CMD succeeds
-    local name=$1
-    shift
-    if "$@"; then ok "$name"; else fail "$name"; fi
-}
-
-tx_height() {
-    api 0 tx show "$1" | grep -m1 -oE '"height": *[0-9]+' | grep -oE '[0-9]+$'
-}
 
 as() { # as I ARGS...: the tdei CLI as node I's member
     "$TDEI_BIN" --home "$LN/node$1" "${@:2}"
-}
-
-fast_config() {
-    sed -i -e 's/^timeout_propose_ms = .*/timeout_propose_ms = 1500/' \
-        -e 's/^timeout_prevote_ms = .*/timeout_prevote_ms = 500/' \
-        -e 's/^timeout_precommit_ms = .*/timeout_precommit_ms = 500/' \
-        -e 's/^timeout_\(propose\|prevote\|precommit\)_delta_ms = .*/timeout_\1_delta_ms = 100/' \
-        -e 's/^empty_block_interval_ms = .*/empty_block_interval_ms = 300/' \
-        -e 's/^gossip_interval_ms = .*/gossip_interval_ms = 300/' \
-        -e 's/^backoff_max_ms = .*/backoff_max_ms = 1000/' \
-        "$LN/node$1/config.ini"
 }
 
 # expect_invalid TEXT NAME FILE: `tdei verify FILE` exits 3 and names TEXT
@@ -143,11 +81,7 @@ H_APPROVE=$(last_height)
 # ---- a fifth validator ------------------------------------------------------------
 "$TDEI_BIN" --home "$LN/node4" init --member mfg-5 --role manufacturer >/dev/null
 cp "$GEN" "$LN/node4/genesis.json"
-peers=""
-for i in 0 1 2 3; do
-    peers="$peers${peers:+,}$(sed -n '/^\[p2p\]/,$ s/^listen = //p' "$LN/node$i/config.ini")"
-done
-sed -i -e "s/^peers = .*/peers = $peers/" "$LN/node4/config.ini"
+peer_with 4 4
 fast_config 4
 start_node 4
 run as 0 member propose add --from-home "$LN/node4" --validator

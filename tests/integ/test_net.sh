@@ -54,15 +54,7 @@ for i in 0 1 2 3; do rm -rf "$LN/node$i/data"; done
 sed -i -e "s/^peers = .*/peers = $(sed -n 's/^peers = //p' "$LN/node0/config.ini"),$(
     sed -n '/^\[p2p\]/,$ s/^listen = //p' "$LN/node0/config.ini")/" "$LN/node4/config.ini"
 for i in 0 1 2 3 4; do
-    sed -i -e 's/^timeout_propose_ms = .*/timeout_propose_ms = 1500/' \
-        -e 's/^timeout_prevote_ms = .*/timeout_prevote_ms = 500/' \
-        -e 's/^timeout_precommit_ms = .*/timeout_precommit_ms = 500/' \
-        -e 's/^timeout_\(propose\|prevote\|precommit\)_delta_ms = .*/timeout_\1_delta_ms = 100/' \
-        -e 's/^empty_block_interval_ms = .*/empty_block_interval_ms = 300/' \
-        -e 's/^gossip_interval_ms = .*/gossip_interval_ms = 300/' \
-        -e 's/^backoff_max_ms = .*/backoff_max_ms = 1000/' \
-        -e 's/^ban_ms = .*/ban_ms = 1500/' \
-        "$LN/node$i/config.ini"
+    fast_config $i
     start_node $i
 done
 all_reach() { # all_reach H: every node reaches height H

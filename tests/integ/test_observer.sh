@@ -81,22 +81,8 @@ check "an auditor joins the localnet's genesis" test -f "$LN/node4/config.ini"
 for i in 1 2 3 4; do cp "$LN/node0/genesis.json" "$LN/node$i/genesis.json"; done
 for i in 0 1 2 3; do rm -rf "$LN/node$i/data"; done
 GEN=$LN/node0/genesis.json
-peers=""
-for i in 0 1 2 3; do
-    peers="$peers${peers:+,}$(sed -n '/^\[p2p\]/,$ s/^listen = //p' "$LN/node$i/config.ini")"
-done
-sed -i -e "s/^peers = .*/peers = $peers/" "$LN/node4/config.ini"
-for i in 0 1 2 3 4; do
-    sed -i -e 's/^timeout_propose_ms = .*/timeout_propose_ms = 1000/' \
-        -e 's/^timeout_prevote_ms = .*/timeout_prevote_ms = 500/' \
-        -e 's/^timeout_precommit_ms = .*/timeout_precommit_ms = 500/' \
-        -e 's/^timeout_\(propose\|prevote\|precommit\)_delta_ms = .*/timeout_\1_delta_ms = 100/' \
-        -e 's/^empty_block_interval_ms = .*/empty_block_interval_ms = 200/' \
-        -e 's/^gossip_interval_ms = .*/gossip_interval_ms = 300/' \
-        -e 's/^backoff_max_ms = .*/backoff_max_ms = 1000/' \
-        -e 's/^ban_ms = .*/ban_ms = 1500/' \
-        "$LN/node$i/config.ini"
-done
+peer_with 4 4
+for i in 0 1 2 3 4; do fast_config $i 1000 200; done
 for i in 0 1 2 3; do start_node $i; done
 all=1
 for i in 0 1 2 3; do wait_height $i 4 30 || all=0; done

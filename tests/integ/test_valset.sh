@@ -29,10 +29,6 @@ source "$TDEI_SRCDIR/tests/integ/net_lib.sh"
 
 trap 'show_logs; stop_all; [ -n "${feed_pid:-}" ] && kill -KILL "$feed_pid" 2>/dev/null; "$TDEI_BIN" localnet down --dir "$LN" >/dev/null 2>&1; rm -rf "$T"' EXIT
 
-
-
-
-
 # ---- 4 validators ------------------------------------------------------------
 run "$TDEI_BIN" localnet up --nodes 4 --dir "$LN"
 if [ "$status" -ne 0 ]; then
@@ -43,17 +39,6 @@ fi
 ok "localnet up starts 4 nodes that commit"
 expect_exit 0 "localnet down stops them" "$TDEI_BIN" localnet down --dir "$LN"
 
-fast_config() {
-    sed -i -e 's/^timeout_propose_ms = .*/timeout_propose_ms = 1500/' \
-        -e 's/^timeout_prevote_ms = .*/timeout_prevote_ms = 500/' \
-        -e 's/^timeout_precommit_ms = .*/timeout_precommit_ms = 500/' \
-        -e 's/^timeout_\(propose\|prevote\|precommit\)_delta_ms = .*/timeout_\1_delta_ms = 100/' \
-        -e 's/^empty_block_interval_ms = .*/empty_block_interval_ms = 300/' \
-        -e 's/^gossip_interval_ms = .*/gossip_interval_ms = 300/' \
-        -e 's/^backoff_max_ms = .*/backoff_max_ms = 1000/' \
-        -e 's/^ban_ms = .*/ban_ms = 1500/' \
-        "$LN/node$1/config.ini"
-}
 for i in 0 1 2 3; do
     fast_config $i
     start_node $i
@@ -66,11 +51,7 @@ check "4 validators commit (to height $((h0 + 3)) on every node)" test "$all" -e
 # ---- a fifth member, added as a validator --------------------------------------
 "$TDEI_BIN" --home "$LN/node4" init --member mfg-5 --role manufacturer >/dev/null
 cp "$LN/node0/genesis.json" "$LN/node4/genesis.json"
-peers=""
-for i in 0 1 2 3; do
-    peers="$peers${peers:+,}$(sed -n '/^\[p2p\]/,$ s/^listen = //p' "$LN/node$i/config.ini")"
-done
-sed -i -e "s/^peers = .*/peers = $peers/" "$LN/node4/config.ini"
+peer_with 4 4
 fast_config 4
 start_node 4
 sleep 1
