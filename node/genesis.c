@@ -1,6 +1,7 @@
 /* genesis.json parsing and writing (see genesis.h). */
 #include "genesis.h"
 
+#include "contracts/contract.h"
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/hex.h"
@@ -374,6 +375,13 @@ static int genesis_parse_json(struct genesis *g, const json_t *root,
         return rc;
     }
     validators = genesis_validator_count(g);
+    if (validators > CONTRACT_VALIDATORS_CONSENSUS_MAX) {
+        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_INVAL,
+                           "genesis has %zu validators; consensus takes at "
+                           "most %u: make the others members without "
+                           "\"validator\": true",
+                           validators, CONTRACT_VALIDATORS_CONSENSUS_MAX);
+    }
     if ((validators == 0 && !(flags & GENESIS_DRAFT)) ||
         validators > g->params.validators_max) {
         return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_INVAL,
@@ -552,12 +560,15 @@ int genesis_member_add(struct genesis *g, const struct genesis_member *m,
                            "drop --validator",
                            m->id);
     }
-    if (validators > g->params.validators_max) {
+    if (validators > g->params.validators_max ||
+        validators > CONTRACT_VALIDATORS_CONSENSUS_MAX) {
         return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_TOOBIG,
                            "genesis would have %zu validators; "
-                           "params.validators_max is %llu",
+                           "params.validators_max is %llu and consensus "
+                           "takes at most %u",
                            validators,
-                           (unsigned long long)g->params.validators_max);
+                           (unsigned long long)g->params.validators_max,
+                           CONTRACT_VALIDATORS_CONSENSUS_MAX);
     }
     grown = tdei_realloc(g->members,
                          (g->member_count + 1) * sizeof(*g->members));

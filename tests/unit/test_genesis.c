@@ -1,6 +1,7 @@
 /* Tests of genesis.json parsing: a good file, and each refusal. */
 #include "testutil.h"
 
+#include "core/alloc.h"
 #include "core/error.h"
 #include "core/hex.h"
 #include "core/keys.h"
@@ -185,6 +186,73 @@ START_TEST(test_genesis_bad_key_refused)
 }
 END_TEST
 
+/* A genesis of @n validators (fresh keys), params.validators_max 1000,
+ * parsed into @g. */
+static int parse_validators(size_t n, struct genesis *g, char *errmsg)
+{
+    size_t cap = n * 400 + 256;
+    char *doc = tdei_malloc(cap);
+    size_t len;
+    int rc;
+
+    ck_assert_ptr_nonnull(doc);
+    len = (size_t)snprintf(doc, cap,
+                           "{\"tdei_genesis\":1,\"chain_id\":\"tdei-test\","
+                           "\"genesis_time_ms\":1764000000000,\"params\":"
+                           "{\"validators_max\":1000},\"members\":[");
+    for (size_t i = 0; i < n; i++) {
+        struct tdei_keypair node;
+        struct tdei_keypair op;
+        char nk[TDEI_HEX_SIZE(32)];
+        char ok[TDEI_HEX_SIZE(32)];
+
+        ck_assert_int_eq(tdei_keypair_generate(&node), 0);
+        ck_assert_int_eq(tdei_keypair_generate(&op), 0);
+        (void)tdei_hex_encode(nk, sizeof(nk), node.pubkey, 32);
+        (void)tdei_hex_encode(ok, sizeof(ok), op.pubkey, 32);
+        tdei_keypair_wipe(&node);
+        tdei_keypair_wipe(&op);
+        len += (size_t)snprintf(
+            doc + len, cap - len,
+            "%s{\"id\":\"val-%04zu\",\"role\":\"platform\","
+            "\"node_key\":\"%s\",\"operator_keys\":[\"%s\"],"
+            "\"encryption_key\":\"%s\",\"validator\":true,\"balance\":1}",
+            i > 0 ? "," : "", i, nk, ok, enc);
+        ck_assert_uint_lt(len, cap);
+    }
+    len += (size_t)snprintf(doc + len, cap - len, "]}");
+    rc = genesis_parse(g, (const uint8_t *)doc, len, 0, errmsg);
+    tdei_free(doc);
+    return rc;
+}
+
+/* Consensus takes at most 128 validators: a genesis naming more is
+ * refused even when params.validators_max allows it, and so is an added
+ * 129th. */
+START_TEST(test_genesis_refuses_more_validators_than_consensus_takes)
+{
+    struct genesis g;
+    struct genesis_member extra;
+    char errmsg[TDEI_ERRMSG_SIZE] = "";
+
+    ck_assert_int_eq(parse_validators(129, &g, errmsg), TDEI_INVAL);
+    ck_assert_msg(strstr(errmsg, "129 validators; consensus takes at most "
+                                 "128") != NULL,
+                  "%s", errmsg);
+    ck_assert_ptr_null(g.members);
+    genesis_free(&g);
+    ck_assert_int_eq(parse_validators(128, &g, errmsg), 0);
+    extra = g.members[0];
+    (void)snprintf(extra.id, sizeof(extra.id), "%s", "val-extra");
+    extra.node_key[0] ^= 1;
+    ck_assert_int_eq(genesis_member_add(&g, &extra, errmsg), TDEI_TOOBIG);
+    ck_assert_msg(strstr(errmsg, "consensus takes at most 128") != NULL, "%s",
+                  errmsg);
+    ck_assert_uint_eq(g.member_count, 128);
+    genesis_free(&g);
+}
+END_TEST
+
 static Suite *genesis_suite(void)
 {
     Suite *suite = suite_create("genesis");
@@ -196,6 +264,8 @@ static Suite *genesis_suite(void)
     tcase_add_test(tc, test_genesis_refusals);
     tcase_add_test(tc, test_genesis_refuses_bad_documents);
     tcase_add_test(tc, test_genesis_bad_key_refused);
+    tcase_add_test(tc,
+                   test_genesis_refuses_more_validators_than_consensus_takes);
     suite_add_tcase(suite, tc);
     return suite;
 }
