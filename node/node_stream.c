@@ -1,9 +1,12 @@
 /* The stream side of the data plane (node_plane.h, DESIGN.md section 9):
  *
- * The owner's node takes records from collectors (IngestRecords), queues
- * them per stream, cuts batches by count and by time, seals each batch
- * under a fresh key (stream/records.h), stores it in DATA/streams
- * (stream/rstore.h) and appends it on the ledger (StreamAppend, an own tx).
+ * The owner's node takes records from collectors (IngestRecords), keeps
+ * them in DATA/streams before it answers (so that a crash loses no record
+ * it accepted; a restart queues them again), queues them per stream, cuts
+ * batches by count and by time, seals each batch under a fresh key
+ * (stream/records.h), stores it in DATA/streams (stream/rstore.h), in the
+ * same write as it drops its records from the stored queue, and appends
+ * it on the ledger (StreamAppend, an own tx).
  * One append per stream is in flight: the next one's seq_first is the
  * committed next_seq, which only the outcome of the last one fixes. An
  * applied append pushes the sealed batch to the node of every exchange it
@@ -72,6 +75,7 @@
 /* A record taken by IngestRecords, waiting for its batch. */
 struct ns_rec
 {
+    uint64_t qseq;      /* its key in the stream store's queue */
     uint64_t ts_ms;     /* source timestamp */
     uint64_t queued_ms; /* uv_now when taken */
     size_t len;         /* data bytes */
@@ -94,7 +98,10 @@ struct ns_batch
     struct rstore_batch hdr;          /* stream, seqs, times, root, key */
     struct ns_rec **recs;             /* hdr.count records (owned); NULL
                                          after a restart (sealed only) */
-    uint8_t *sealed;                  /* the sealed records, back to back */
+    uint64_t q_first; /* the qseqs of @recs in the stored queue: */
+    uint64_t q_count; /* deleted when the batch is stored (0 after a
+                         restart: deleted then already) */
+    uint8_t *sealed;  /* the sealed records, back to back */
     ProtobufCBinaryData *sealed_recs; /* hdr.count entries into @sealed */
     uint64_t retry_ms;                /* NS_SUBMIT: uv_now to submit at */
 };
@@ -109,6 +116,8 @@ struct ns_stream
     size_t q_count;            /* records queued */
     uint64_t q_bytes;          /* their data bytes */
     uint64_t last_ts;          /* ts of the last record taken */
+    uint64_t qseq_next;        /* the queue key of the next record taken */
+    size_t pending;            /* records taken, being written (NJ_QUEUE) */
     struct ns_batch *inflight; /* NULL: none */
 };
 
@@ -162,6 +171,8 @@ enum ns_job_kind {
     NJ_REFUSED,  /* delete a refused batch, count it */
     NJ_EXPECT,   /* remember an owed batch */
     NJ_RECEIVE,  /* check a received batch and store its records */
+    NJ_QUEUE,    /* keep records taken by IngestRecords, then answer */
+    NJ_UNQUEUE,  /* forget queued records refused without a batch */
 };
 
 /* One unit of work for the worker; everything it needs is its own. */
@@ -199,6 +210,13 @@ struct ns_job
     uint64_t stored;                /* records stored */
     int owed_left;                  /* a batch is still owed after it */
     struct rstore_expect next_owed; /* ... this one */
+    /* NJ_QUEUE (stream, seq_first = the first qseq, count) */
+    struct api_call *call;   /* answered when the records are kept */
+    struct ns_stream *st;    /* their stream */
+    struct ns_rec **recs;    /* @count records (owned until queued) */
+    uint64_t bytes;          /* their data bytes */
+    uint64_t prev_last_ts;   /* st->last_ts before they were taken */
+    /* NJ_UNQUEUE: stream, seq_first = the first qseq, count */
 };
 
 enum ns_receive {
@@ -440,6 +458,12 @@ static void ns_refuse_records(struct node *node, const char *stream,
 
 static void ns_job_free(struct ns_job *job)
 {
+    if (job->recs != NULL) {
+        for (uint64_t i = 0; i < job->count; i++) {
+            tdei_free(job->recs[i]);
+        }
+        tdei_free(job->recs);
+    }
     tdei_free(job->charges);
     tdei_free(job->blob);
     tdei_free(job->records);
@@ -504,8 +528,32 @@ static void ns_work_seal(struct ns_job *job, struct rstore *rs)
         off += len;
     }
     stream_root_final(&root, b->hdr.root);
-    job->rc = rstore_batch_put(rs, &b->hdr, b->sealed_recs,
-                               (size_t)b->hdr.count, job->errmsg);
+    job->rc =
+        rstore_batch_put_queued(rs, &b->hdr, b->sealed_recs,
+                                (size_t)b->hdr.count, b->q_first, b->q_count,
+                                job->errmsg);
+}
+
+/* Keep the records an IngestRecords took, before it is answered. */
+static void ns_work_queue(struct ns_job *job, struct rstore *rs)
+{
+    struct rstore_queued *q = tdei_calloc((size_t)job->count, sizeof(*q));
+
+    if (q == NULL) {
+        job->rc = tdei_errorf(job->errmsg, TDEI_ERRMSG_SIZE, TDEI_NOMEM,
+                              "no memory to keep %" PRIu64 " records",
+                              job->count);
+        return;
+    }
+    for (uint64_t i = 0; i < job->count; i++) {
+        q[i].qseq = job->recs[i]->qseq;
+        q[i].ts_ms = job->recs[i]->ts_ms;
+        q[i].data = job->recs[i]->data;
+        q[i].len = job->recs[i]->len;
+    }
+    job->rc = rstore_queue_put(rs, job->stream, q, (size_t)job->count,
+                               job->errmsg);
+    tdei_free(q);
 }
 
 /* Check a received batch against what is owed and store its records. */
@@ -607,11 +655,19 @@ static void ns_work(uv_work_t *work)
     case NJ_RECEIVE:
         ns_work_receive(job, rs);
         break;
+    case NJ_QUEUE:
+        ns_work_queue(job, rs);
+        break;
+    case NJ_UNQUEUE:
+        job->rc = rstore_queue_delete(rs, job->stream, job->seq_first,
+                                      job->count, job->errmsg);
+        break;
     }
 }
 
 static void ns_seal_done(struct node *node, struct ns_job *job);
 static void ns_receive_done(struct node *node, struct ns_job *job);
+static void ns_queue_done(struct node *node, struct ns_job *job);
 
 static void ns_work_done(uv_work_t *work, int status)
 {
@@ -643,6 +699,7 @@ static void ns_work_done(uv_work_t *work, int status)
         break;
     case NJ_REFUSED:
     case NJ_EXPECT:
+    case NJ_UNQUEUE:
         if (job->rc != 0) {
             TDEI_LOG(TDEI_LOG_WARNING, "stream",
                      "cannot write the stream "
@@ -656,6 +713,9 @@ static void ns_work_done(uv_work_t *work, int status)
         break;
     case NJ_RECEIVE:
         ns_receive_done(node, job);
+        break;
+    case NJ_QUEUE:
+        ns_queue_done(node, job);
         break;
     }
     ns_job_free(job);
@@ -725,6 +785,26 @@ static void ns_refuse_records(struct node *node, const char *stream,
     ns_job_queue(node, job);
 }
 
+/* Forget the @count queued records of @stream from qseq @first on: they
+ * were refused without a batch that would have taken them out. */
+static void ns_unqueue(struct node *node, const char *stream, uint64_t first,
+                       uint64_t count)
+{
+    struct ns_job *job = ns_job_new(node, NJ_UNQUEUE);
+
+    if (job == NULL) {
+        TDEI_LOG(TDEI_LOG_WARNING, "stream",
+                 "no memory to forget refused records; they are batched "
+                 "again after a restart",
+                 "stream=%s records=%" PRIu64, stream, count);
+        return;
+    }
+    (void)snprintf(job->stream, sizeof(job->stream), "%s", stream);
+    job->seq_first = first;
+    job->count = count;
+    ns_job_queue(node, job);
+}
+
 static void ns_append_done(struct node *node, void *arg, int code,
                            const uint8_t *tx_id, uint64_t height,
                            const Tdei__TxResult *result, const char *errmsg);
@@ -781,6 +861,7 @@ static void ns_seal_done(struct node *node, struct ns_job *job)
                        job->errmsg);
         ns_refuse_records(node, b->hdr.stream, b->hdr.seq_first, b->hdr.count,
                           job->rc, reason);
+        ns_unqueue(node, b->hdr.stream, b->q_first, b->q_count);
         st->inflight = NULL;
         ns_batch_free(b);
         return;
@@ -845,13 +926,19 @@ static void ns_cut_maybe(struct node *node, struct ns_stream *st, uint64_t now)
         struct ns_rec **all = tdei_calloc(st->q_count, sizeof(*all));
 
         if (all != NULL) {
+            uint64_t q_first;
+            uint64_t q_count;
+
             ns_queue_take(ns, st, all, st->q_count);
+            q_first = all[0]->qseq;
+            q_count = all[count - 1]->qseq - q_first + 1;
             for (uint64_t i = 0; i < count; i++) {
                 tdei_free(all[i]);
             }
             tdei_free(all);
             ns_refuse_records(node, st->id, s != NULL ? s->next_seq : 0, count,
                               rc, errmsg);
+            ns_unqueue(node, st->id, q_first, q_count);
         }
         goto out;
     }
@@ -903,6 +990,11 @@ static void ns_cut_maybe(struct node *node, struct ns_stream *st, uint64_t now)
     b->hdr.state = RSTORE_PENDING;
     randombytes_buf(b->hdr.key, sizeof(b->hdr.key));
     ns_queue_take(ns, st, b->recs, n);
+    /* The ring holds the kept records in qseq order (with gaps where a
+     * write failed): the batch takes the range from its first to its
+     * last out of the store's queue. */
+    b->q_first = b->recs[0]->qseq;
+    b->q_count = b->recs[n - 1]->qseq - b->q_first + 1;
     b->hdr.first_ts = b->recs[0]->ts_ms;
     b->hdr.last_ts = b->recs[n - 1]->ts_ms;
     st->inflight = b;
@@ -1290,10 +1382,9 @@ static void ns_ingest(struct node *node, struct api_call *call,
                       const Tdei__Api__IngestRecords *in)
 {
     struct node_streams *ns = node->streams;
-    Tdei__Api__Response resp = TDEI__API__RESPONSE__INIT;
-    Tdei__Api__IngestResult res = TDEI__API__INGEST_RESULT__INIT;
     char errmsg[TDEI_ERRMSG_SIZE] = "";
     struct ns_stream *st = NULL;
+    struct ns_job *job = NULL;
     uint64_t bytes = 0;
     uint64_t now = ns_now(node);
     size_t n = in->n_records;
@@ -1324,57 +1415,104 @@ static void ns_ingest(struct node *node, struct api_call *call,
                          node->cfg.stream_queue_records,
                          (unsigned long long)NS_QUEUE_BYTES_MAX);
     }
-    if (rc == 0 && ns_queue_reserve(st, n) != 0) {
+    if (rc == 0 && ns_queue_reserve(st, st->pending + n) != 0) {
         rc = tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_NOMEM,
                          "no memory to queue %zu records", n);
     }
+    if (rc == 0) {
+        job = ns_job_new(node, NJ_QUEUE);
+        if (job != NULL) {
+            job->recs = tdei_calloc(n, sizeof(*job->recs));
+        }
+        if (job == NULL || job->recs == NULL) {
+            rc = tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_NOMEM,
+                             "no memory to queue %zu records", n);
+        }
+    }
+    /* Copy every record first, so that a short memory takes none. */
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const Tdei__Api__IngestRecord *in_rec = in->records[i];
+        struct ns_rec *rec = tdei_malloc(sizeof(*rec) + in_rec->data.len);
+
+        if (rec == NULL) {
+            rc = tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_NOMEM,
+                             "no memory to queue %zu records", n);
+            break;
+        }
+        rec->qseq = st->qseq_next + i;
+        rec->ts_ms = in_rec->ts_ms;
+        rec->queued_ms = now;
+        rec->len = in_rec->data.len;
+        memcpy(rec->data, in_rec->data.data, in_rec->data.len);
+        job->recs[i] = rec;
+        job->count = i + 1;
+    }
     if (rc != 0) {
+        if (job != NULL) {
+            ns_job_free(job);
+        }
         api_call_respond_error(call, rc, "%s", errmsg);
         return;
     }
-    /* Copy every record first, so that a short memory takes none. */
-    {
-        struct ns_rec **recs = tdei_calloc(n, sizeof(*recs));
-        size_t made = 0;
-
-        while (recs != NULL && made < n) {
-            const Tdei__Api__IngestRecord *in_rec = in->records[made];
-            struct ns_rec *rec = tdei_malloc(sizeof(*rec) + in_rec->data.len);
-            if (rec == NULL) {
-                break;
-            }
-            rec->ts_ms = in_rec->ts_ms;
-            rec->queued_ms = now;
-            rec->len = in_rec->data.len;
-            memcpy(rec->data, in_rec->data.data, in_rec->data.len);
-            recs[made++] = rec;
-        }
-        if (recs == NULL || made < n) {
-            for (size_t i = 0; recs != NULL && i < made; i++) {
-                tdei_free(recs[i]);
-            }
-            tdei_free(recs);
-            api_call_respond_error(call, TDEI_NOMEM,
-                                   "no memory to queue %zu records", n);
-            return;
-        }
-        for (size_t i = 0; i < n; i++) {
-            st->q[(st->q_head + st->q_count) % st->q_cap] = recs[i];
-            st->q_count++;
-        }
-        tdei_free(recs);
-    }
-    st->q_bytes += bytes;
+    /* Taken now (the limits and the timestamp order count them); the
+     * answer waits until the stream store keeps them, so that an accepted
+     * record survives a crash. */
+    job->call = call;
+    job->st = st;
+    (void)snprintf(job->stream, sizeof(job->stream), "%s", st->id);
+    job->seq_first = st->qseq_next;
+    job->bytes = bytes;
+    job->prev_last_ts = st->last_ts;
+    st->qseq_next += n;
+    st->pending += n;
     st->last_ts = in->records[n - 1]->ts_ms;
     ns->queued += n;
     ns->queued_bytes += bytes;
+    ns_job_queue(node, job);
+}
+
+/* The records of an IngestRecords are kept (or could not be): queue them
+ * for their batch and answer. */
+static void ns_queue_done(struct node *node, struct ns_job *job)
+{
+    struct node_streams *ns = node->streams;
+    struct ns_stream *st = job->st;
+    Tdei__Api__Response resp = TDEI__API__RESPONSE__INIT;
+    Tdei__Api__IngestResult res = TDEI__API__INGEST_RESULT__INIT;
+    uint64_t n = job->count;
+
+    TDEI_ASSERT(st->pending >= n);
+    st->pending -= n;
+    if (job->rc != 0) {
+        ns->queued -= n;
+        ns->queued_bytes -= job->bytes;
+        /* Give the stream back its order when nothing was taken after. */
+        if (st->pending == 0 && st->last_ts == job->recs[n - 1]->ts_ms) {
+            st->last_ts = job->prev_last_ts;
+        }
+        TDEI_LOG(TDEI_LOG_WARNING, "stream", "cannot keep ingested records",
+                 "stream=%s records=%" PRIu64 " error=\"%s\"", job->stream,
+                 n, job->errmsg);
+        api_call_respond_error(job->call, job->rc,
+                               "the records were not taken: %s", job->errmsg);
+        return;
+    }
+    /* The ring has room: ns_ingest reserved it with the pending ones. */
+    TDEI_ASSERT(st->q_count + n <= st->q_cap);
+    for (uint64_t i = 0; i < n; i++) {
+        st->q[(st->q_head + st->q_count) % st->q_cap] = job->recs[i];
+        st->q_count++;
+    }
+    tdei_free(job->recs);
+    job->recs = NULL;
+    st->q_bytes += job->bytes;
     node->dp.records_ingested += n;
     res.accepted = n;
     res.queued = ns->queued;
     resp.resp_case = TDEI__API__RESPONSE__RESP_INGEST;
     resp.ingest = &res;
-    api_call_respond(call, &resp);
-    ns_cut_maybe(node, st, now);
+    api_call_respond(job->call, &resp);
+    ns_cut_maybe(node, st, ns_now(node));
 }
 
 /* ---- reading records back ------------------------------------------------ */
@@ -2657,6 +2795,51 @@ static int ns_owed_cb(void *arg, const struct rstore_expect *e)
     return 0;
 }
 
+/* Take up a record kept in the queue before the restart: it goes back to
+ * its stream's queue, after the records before it. */
+struct ns_queued
+{
+    struct node *node;
+    char *errmsg; /* why the walk stopped */
+};
+
+static int ns_queued_cb(void *arg, const char *stream,
+                        const struct rstore_queued *q)
+{
+    struct ns_queued *walk = arg;
+    struct node *node = walk->node;
+    char *errmsg = walk->errmsg;
+    struct node_streams *ns = node->streams;
+    struct ns_stream *st = NULL;
+    struct ns_rec *rec;
+    int rc = ns_stream_open(node, stream, &st, errmsg);
+
+    if (rc != 0) {
+        return rc;
+    }
+    rec = tdei_malloc(sizeof(*rec) + q->len);
+    if (rec == NULL || ns_queue_reserve(st, 1) != 0) {
+        tdei_free(rec);
+        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_NOMEM,
+                           "no memory for the queued records of %s", stream);
+    }
+    rec->qseq = q->qseq;
+    rec->ts_ms = q->ts_ms;
+    rec->queued_ms = ns_now(node);
+    rec->len = q->len;
+    memcpy(rec->data, q->data, q->len);
+    st->q[(st->q_head + st->q_count) % st->q_cap] = rec;
+    st->q_count++;
+    st->q_bytes += q->len;
+    st->qseq_next = q->qseq + 1;
+    if (q->ts_ms > st->last_ts) {
+        st->last_ts = q->ts_ms;
+    }
+    ns->queued++;
+    ns->queued_bytes += q->len;
+    return 0;
+}
+
 /* ---- the interface of node_plane.h --------------------------------------- */
 
 int node__stream_start(struct node *node, char *errmsg)
@@ -2687,6 +2870,17 @@ int node__stream_start(struct node *node, char *errmsg)
     for (size_t i = 0; rc == 0 && i < pending.n; i++) {
         ns_resume_batch(node, &pending.items[i]);
     }
+    /* After the batches in flight: the records kept and not cut yet. */
+    if (rc == 0) {
+        struct ns_queued walk = {.node = node, .errmsg = errmsg};
+
+        rc = rstore_queue_each(ns->rs, ns_queued_cb, &walk, errmsg);
+    }
+    if (rc == 0 && ns->queued > 0) {
+        TDEI_LOG(TDEI_LOG_NOTICE, "stream",
+                 "records taken before the restart are queued again",
+                 "records=%" PRIu64, ns->queued);
+    }
     if (pending.items != NULL) {
         sodium_memzero(pending.items, pending.cap * sizeof(*pending.items));
     }
@@ -2708,9 +2902,9 @@ void node__stream_stop(struct node *node)
         ns_waiter_remove(ns, 0);
     }
     if (ns->queued > 0) {
-        TDEI_LOG(TDEI_LOG_WARNING, "stream",
-                 "stopping with records not "
-                 "batched; they are not on the ledger",
+        TDEI_LOG(TDEI_LOG_NOTICE, "stream",
+                 "stopping with records not batched; the stream store "
+                 "keeps them and they are batched after the restart",
                  "records=%" PRIu64, ns->queued);
     }
 }

@@ -54,6 +54,7 @@ struct rstore
     MDB_dbi records; /* SID || seq -> received record */
     MDB_dbi streams; /* stream -> counters */
     MDB_dbi meta;    /* stream.version */
+    MDB_dbi queue;   /* SID || qseq -> a record not cut yet */
 };
 
 /* ---- bytes --------------------------------------------------------------- */
@@ -486,10 +487,11 @@ static int rs_make_dir(const char *dir, char *errmsg)
 
 static int rs_dbs_open(struct rstore *s, char *errmsg)
 {
-    static const char *const names[] = {"batches", "bdata",   "expect",
-                                        "records", "streams", "meta"};
-    MDB_dbi *dbis[] = {&s->batches, &s->bdata,   &s->expect,
-                       &s->records, &s->streams, &s->meta};
+    static const char *const names[] = {"batches", "bdata", "expect",
+                                        "records", "streams", "meta",
+                                        "queue"};
+    MDB_dbi *dbis[] = {&s->batches, &s->bdata, &s->expect, &s->records,
+                       &s->streams, &s->meta,  &s->queue};
     uint8_t version[8];
     MDB_val k = {.mv_size = strlen(RS_VERSION_KEY),
                  .mv_data = (void *)RS_VERSION_KEY};
@@ -573,7 +575,7 @@ int rstore_open(struct rstore **out, const char *path, char *errmsg)
             s->env = NULL;
         }
         if (rc == 0) {
-            rc = mdb_env_set_maxdbs(s->env, 6);
+            rc = mdb_env_set_maxdbs(s->env, 7);
         }
         if (rc == 0) {
             rc = mdb_env_set_mapsize(s->env, (size_t)RSTORE_MAP_SIZE);
@@ -603,7 +605,12 @@ struct batch_put_arg
     const ProtobufCBinaryData *records;
     size_t n;
     size_t data_len;
+    uint64_t q_first; /* queued records to delete with it */
+    uint64_t q_count;
 };
+
+static int queue_del_txn(struct rstore *s, MDB_txn *txn, const char *stream,
+                         uint64_t first, uint64_t count, char *errmsg);
 
 static int batch_put_fn(struct rstore *s, MDB_txn *txn, void *arg, char *errmsg)
 {
@@ -641,13 +648,28 @@ static int batch_put_fn(struct rstore *s, MDB_txn *txn, void *arg, char *errmsg)
         st.last_ts = a->b->last_ts;
         rc = stats_write(s, txn, a->b->stream, &st, errmsg);
     }
+    if (rc == 0 && a->q_count > 0) {
+        rc = queue_del_txn(s, txn, a->b->stream, a->q_first, a->q_count,
+                           errmsg);
+    }
     return rc;
 }
 
 int rstore_batch_put(struct rstore *s, const struct rstore_batch *b,
                      const ProtobufCBinaryData *records, size_t n, char *errmsg)
 {
-    struct batch_put_arg a = {.b = b, .records = records, .n = n};
+    return rstore_batch_put_queued(s, b, records, n, 0, 0, errmsg);
+}
+
+int rstore_batch_put_queued(struct rstore *s, const struct rstore_batch *b,
+                            const ProtobufCBinaryData *records, size_t n,
+                            uint64_t q_first, uint64_t q_count, char *errmsg)
+{
+    struct batch_put_arg a = {.b = b,
+                              .records = records,
+                              .n = n,
+                              .q_first = q_first,
+                              .q_count = q_count};
 
     TDEI_ASSERT(id_ok(b->stream, STREAM_ID_MAX));
     if (n != b->count || b->n_charges > RSTORE_CHARGES_MAX) {
@@ -997,6 +1019,148 @@ int rstore_pending_each(struct rstore *s,
     sodium_memzero(b.key, sizeof(b.key));
     if (rc == 0 && mrc != 0 && mrc != MDB_NOTFOUND) {
         rc = mdb_fail(errmsg, mrc, "walk batches", s->dir);
+    }
+    if (c != NULL) {
+        mdb_cursor_close(c);
+    }
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+/* ---- the owner's queue ---------------------------------------------------- */
+
+struct queue_put_arg
+{
+    const char *stream;
+    const struct rstore_queued *recs;
+    size_t n;
+};
+
+static int queue_put_fn(struct rstore *s, MDB_txn *txn, void *arg, char *errmsg)
+{
+    struct queue_put_arg *a = arg;
+
+    for (size_t i = 0; i < a->n; i++) {
+        const struct rstore_queued *r = &a->recs[i];
+        uint8_t kb[RS_KEY_MAX];
+        size_t klen = sid_key(kb, a->stream, r->qseq);
+        MDB_val k = {.mv_size = klen, .mv_data = kb};
+        MDB_val v = {.mv_size = 9 + r->len, .mv_data = NULL};
+        uint8_t *p;
+        int rc = mdb_put(txn, s->queue, &k, &v, MDB_RESERVE);
+
+        if (rc != 0) {
+            return mdb_fail(errmsg, rc, "queue a record", s->dir);
+        }
+        p = v.mv_data;
+        p[0] = 1;
+        put64(p + 1, r->ts_ms);
+        memcpy(p + 9, r->data, r->len);
+    }
+    return 0;
+}
+
+int rstore_queue_put(struct rstore *s, const char *stream,
+                     const struct rstore_queued *recs, size_t n, char *errmsg)
+{
+    struct queue_put_arg a = {.stream = stream, .recs = recs, .n = n};
+
+    TDEI_ASSERT(id_ok(stream, STREAM_ID_MAX));
+    for (size_t i = 0; i < n; i++) {
+        if (recs[i].len == 0 || recs[i].len > STREAM_RECORD_DATA_MAX) {
+            return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_INVAL,
+                               "record %zu for %s has %zu bytes; a record "
+                               "has 1-%u",
+                               i, stream, recs[i].len, STREAM_RECORD_DATA_MAX);
+        }
+    }
+    return rs_write(s, queue_put_fn, &a, errmsg);
+}
+
+static int queue_del_txn(struct rstore *s, MDB_txn *txn, const char *stream,
+                         uint64_t first, uint64_t count, char *errmsg)
+{
+    for (uint64_t i = 0; i < count; i++) {
+        uint8_t kb[RS_KEY_MAX];
+        size_t klen = sid_key(kb, stream, first + i);
+        int rc = rs_del(txn, s->queue, kb, klen, "delete a queued record",
+                        s->dir, errmsg);
+
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+struct queue_del_arg
+{
+    const char *stream;
+    uint64_t first;
+    uint64_t count;
+};
+
+static int queue_del_fn(struct rstore *s, MDB_txn *txn, void *arg, char *errmsg)
+{
+    struct queue_del_arg *a = arg;
+
+    return queue_del_txn(s, txn, a->stream, a->first, a->count, errmsg);
+}
+
+int rstore_queue_delete(struct rstore *s, const char *stream, uint64_t first,
+                        uint64_t count, char *errmsg)
+{
+    struct queue_del_arg a = {.stream = stream, .first = first, .count = count};
+
+    TDEI_ASSERT(id_ok(stream, STREAM_ID_MAX));
+    return rs_write(s, queue_del_fn, &a, errmsg);
+}
+
+int rstore_queue_each(struct rstore *s,
+                      int (*cb)(void *arg, const char *stream,
+                                const struct rstore_queued *rec),
+                      void *arg, char *errmsg)
+{
+    MDB_cursor *c = NULL;
+    MDB_txn *txn;
+    MDB_val k;
+    MDB_val v;
+    int rc = rs_read_begin(s, &txn, errmsg);
+    int mrc;
+
+    if (rc != 0) {
+        return rc;
+    }
+    mrc = mdb_cursor_open(txn, s->queue, &c);
+    if (mrc == 0) {
+        mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+    }
+    while (rc == 0 && mrc == 0) {
+        const uint8_t *kp = k.mv_data;
+        const uint8_t *vp = v.mv_data;
+        char stream[STREAM_ID_MAX + 1];
+        struct rstore_queued rec;
+
+        if (k.mv_size < 10 || kp[0] < 1 || kp[0] > STREAM_ID_MAX ||
+            k.mv_size != 1u + kp[0] + 8u || v.mv_size < 10 || vp[0] != 1 ||
+            v.mv_size - 9 > STREAM_RECORD_DATA_MAX) {
+            rc = tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_CORRUPT,
+                             "a queued record in %s does not parse", s->dir);
+            break;
+        }
+        memcpy(stream, kp + 1, kp[0]);
+        stream[kp[0]] = '\0';
+        rec.qseq = get64(kp + 1 + kp[0]);
+        rec.ts_ms = get64(vp + 1);
+        rec.data = vp + 9;
+        rec.len = v.mv_size - 9;
+        rc = cb(arg, stream, &rec);
+        if (rc == 0) {
+            mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+        }
+    }
+    if (rc == 0 && mrc != 0 && mrc != MDB_NOTFOUND) {
+        rc = mdb_fail(errmsg, mrc, "walk the queue", s->dir);
     }
     if (c != NULL) {
         mdb_cursor_close(c);

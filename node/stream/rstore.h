@@ -13,6 +13,11 @@
  *                      verified, by seq;
  *   both               per-stream counters and the last refusal.
  *
+ * The owner's node also keeps every record it took (IngestRecords) and
+ * has not cut into a batch yet, so that an accepted record survives a
+ * crash: the queue. Cutting a batch stores it and deletes its records
+ * from the queue in one transaction.
+ *
  * Databases (keys sort bytewise; integers are big-endian, so seqs sort
  * numerically; SID = u8 len(stream) || stream):
  *   batches  SID || u64 seq_first   -> batch header (below)
@@ -22,6 +27,8 @@
  *   records  SID || u64 seq         -> u8 1 || u64 ts_ms || u64 height ||
  *                                      u64 stored_ms || data
  *   streams  stream                 -> counters (below)
+ *   queue    SID || u64 qseq        -> u8 1 || u64 ts_ms || data (qseq:
+ *                                      the node's own order of taking)
  *   meta     "stream.version"       -> u64 RSTORE_FORMAT_VERSION
  * A batch header exists exactly when its bdata exists (written and
  * deleted together).
@@ -95,6 +102,15 @@ struct rstore_batch
     struct rstore_charge charges[RSTORE_CHARGES_MAX];
 };
 
+/* A record the owner's node took and has not cut into a batch. */
+struct rstore_queued
+{
+    uint64_t qseq;       /* its place in the stream's queue */
+    uint64_t ts_ms;      /* source timestamp */
+    const uint8_t *data; /* borrowed */
+    size_t len;          /* 1..STREAM_RECORD_DATA_MAX */
+};
+
 /* A batch a subscriber's node is owed by the ledger. */
 struct rstore_expect
 {
@@ -166,6 +182,37 @@ void rstore_close(struct rstore *s);
 int rstore_batch_put(struct rstore *s, const struct rstore_batch *b,
                      const ProtobufCBinaryData *records, size_t n,
                      char *errmsg);
+
+/* rstore_batch_put, and in the same transaction delete the @q_count
+ * queued records of the stream from @q_first on (the records the batch
+ * was cut from). */
+int rstore_batch_put_queued(struct rstore *s, const struct rstore_batch *b,
+                            const ProtobufCBinaryData *records, size_t n,
+                            uint64_t q_first, uint64_t q_count, char *errmsg);
+
+/* ---- the owner's queue ----------------------------------------------------
+ */
+
+/* Keep the @n records @recs of @stream (qseqs not stored yet, each
+ * 1..STREAM_RECORD_DATA_MAX bytes), all or none.
+ * Returns: 0; TDEI_INVAL (a record of another size); TDEI_NOSPACE;
+ * TDEI_IOERR. */
+int rstore_queue_put(struct rstore *s, const char *stream,
+                     const struct rstore_queued *recs, size_t n, char *errmsg);
+
+/* Delete the @count queued records of @stream from @first on (those
+ * missing are passed over).
+ * Returns: 0; TDEI_NOSPACE; TDEI_IOERR. */
+int rstore_queue_delete(struct rstore *s, const char *stream, uint64_t first,
+                        uint64_t count, char *errmsg);
+
+/* Call @cb for every queued record, by stream, then qseq; a non-zero
+ * return from @cb stops the walk and is returned.
+ * Returns: 0, @cb's code, TDEI_CORRUPT or TDEI_IOERR. */
+int rstore_queue_each(struct rstore *s,
+                      int (*cb)(void *arg, const char *stream,
+                                const struct rstore_queued *rec),
+                      void *arg, char *errmsg);
 
 /* The append of pending batch (@stream, @seq_first) was applied at
  * @height: mark it applied with @charges (@n, at most RSTORE_CHARGES_MAX),

@@ -15,7 +15,8 @@
 # Then batch requests as another node sends them (stream_probe): served
 # when paid for, refused with a reason otherwise, a malformed one closes
 # the connection; and the owner's node killed with a batch stored but not
-# committed appends it after its restart.
+# committed appends it after its restart, and with records taken but not
+# cut yet batches them after its restart.
 #
 # Settable: TDEI_STREAM_RECORDS (default 100000), TDEI_STREAM_RATE
 # (records per second, default 4000), TDEI_STREAM_RESTART (default 1; 0
@@ -378,6 +379,36 @@ as 1 stream read "$STREAM" --from $((RECORDS + 5)) --limit 20 >"$T/late"
 seq 1 10 | sed 's/^/late-/' | cmp -s - "$T/late" &&
     ok "the 10 records are on the ledger, in order" ||
     fail "the records taken before the kill differ: $(head -3 "$T/late")"
+
+# ---- the owner's node dies with records taken and not cut yet ----------------
+# Again without a quorum: 5 records go into a batch that cannot commit,
+# and 7 more wait behind it (one append per stream is in flight). The
+# node answered both pushes, so it keeps both in DATA/streams: after a
+# kill -9 and a restart all 12 are appended, in order.
+kill_node 0
+kill_node 3
+expect_out '^records sent +5$' "5 records are taken while the chain cannot commit" \
+    sh -c "seq 1 5 | sed 's/^/first-/' | \"\$0\" --home \"\$1\" stream push $STREAM" \
+    "$TDEI_BIN" "$LN/node1"
+check "their batch is in flight" wait_state 1 in_flight 5 20
+expect_out '^records sent +7$' "7 more are taken behind it" \
+    sh -c "seq 1 7 | sed 's/^/queued-/' | \"\$0\" --home \"\$1\" stream push $STREAM" \
+    "$TDEI_BIN" "$LN/node1"
+check "they wait in the queue, not cut" test "$(state_field 1 queued)" = 7
+kill_node 1
+start_node 0
+start_node 3
+start_node 1
+check "after the restart all 12 are appended" \
+    wait_state 1 appended_records $((RECORDS + 27)) 60
+grep -q 'records taken before the restart are queued again.*records=7' "$LN/node1/test.log" &&
+    ok "the owner's node says it queued the 7 again after the restart" ||
+    fail "no log line about the queued records"
+as 1 stream read "$STREAM" --from $((RECORDS + 15)) --limit 20 >"$T/queued"
+{ seq 1 5 | sed 's/^/first-/'; seq 1 7 | sed 's/^/queued-/'; } | cmp -s - "$T/queued" &&
+    ok "the 12 records are on the ledger, in order, none twice" ||
+    fail "the records taken before the kill differ: $(head -3 "$T/queued")"
+check "nothing is left queued" test "$(state_field 1 queued)" = 0
 
 alive=1
 for i in 0 1 2 3; do

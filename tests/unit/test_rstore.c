@@ -2,7 +2,8 @@
  * batches through pending, applied and refused with their counters; the
  * search for the batch holding a seq; a subscriber's owed batches and
  * records, with batches arriving out of order and the held range
- * following them; everything surviving a reopen; and each refusal (a
+ * following them; the owner's queue of records not cut yet, which a
+ * stored batch empties; everything surviving a reopen; and each refusal (a
  * second opener, another format version, bad arguments). */
 #include "testutil.h"
 
@@ -586,6 +587,94 @@ START_TEST(test_bad_batches_are_counted)
 }
 END_TEST
 
+/* ---- the owner's queue --------------------------------------------------- */
+
+struct queue_seen
+{
+    char stream[8][STREAM_ID_MAX + 1];
+    uint64_t qseq[8];
+    uint64_t ts[8];
+    char data[8][8];
+    size_t n;
+};
+
+static int queue_cb(void *arg, const char *stream,
+                    const struct rstore_queued *rec)
+{
+    struct queue_seen *seen = arg;
+
+    ck_assert_uint_lt(seen->n, 8);
+    (void)snprintf(seen->stream[seen->n], sizeof(seen->stream[0]), "%s",
+                   stream);
+    seen->qseq[seen->n] = rec->qseq;
+    seen->ts[seen->n] = rec->ts_ms;
+    ck_assert_uint_lt(rec->len, sizeof(seen->data[0]));
+    memcpy(seen->data[seen->n], rec->data, rec->len);
+    seen->data[seen->n][rec->len] = '\0';
+    seen->n++;
+    return 0;
+}
+
+static struct queue_seen queue_walk(void)
+{
+    struct queue_seen seen;
+
+    memset(&seen, 0, sizeof(seen));
+    ck_assert_msg(rstore_queue_each(rs, queue_cb, &seen, errmsg) == 0, "%s",
+                  errmsg);
+    return seen;
+}
+
+/* Queued records survive a reopen, in order by stream then qseq; a
+ * batch cut from them deletes exactly its records in its own write; a
+ * bad record queues none. */
+START_TEST(test_queue_survives_and_goes_with_its_batch)
+{
+    struct rstore_queued q[4] = {
+        {.qseq = 5, .ts_ms = 100, .data = (const uint8_t *)"r5", .len = 2},
+        {.qseq = 6, .ts_ms = 101, .data = (const uint8_t *)"r6", .len = 2},
+        {.qseq = 7, .ts_ms = 102, .data = (const uint8_t *)"r7", .len = 2},
+        {.qseq = 0, .ts_ms = 900, .data = (const uint8_t *)"o0", .len = 2},
+    };
+    struct rstore_batch b = batch_make("line-feed", 0, 2);
+    struct queue_seen seen;
+
+    ck_assert_int_eq(rstore_queue_put(rs, "line-feed", q, 3, errmsg), 0);
+    ck_assert_int_eq(rstore_queue_put(rs, "beta-feed", q + 3, 1, errmsg), 0);
+    reopen();
+    seen = queue_walk();
+    ck_assert_uint_eq(seen.n, 4);
+    ck_assert_str_eq(seen.stream[0], "beta-feed");
+    ck_assert_str_eq(seen.data[0], "o0");
+    ck_assert_str_eq(seen.stream[1], "line-feed");
+    ck_assert_uint_eq(seen.qseq[1], 5);
+    ck_assert_uint_eq(seen.ts[1], 100);
+    ck_assert_str_eq(seen.data[3], "r7");
+    ck_assert_uint_eq(seen.qseq[3], 7);
+    /* The batch of r5 and r6: stored, and they leave the queue. */
+    ck_assert_msg(rstore_batch_put_queued(rs, &b, recs, 2, 5, 2, errmsg) == 0,
+                  "%s", errmsg);
+    seen = queue_walk();
+    ck_assert_uint_eq(seen.n, 2);
+    ck_assert_str_eq(seen.data[1], "r7");
+    /* A batch that cannot be stored deletes nothing. */
+    ck_assert_int_eq(rstore_batch_put_queued(rs, &b, recs, 1, 7, 1, errmsg),
+                     TDEI_INVAL);
+    ck_assert_uint_eq(queue_walk().n, 2);
+    /* Deleting a range passes over what is missing. */
+    ck_assert_int_eq(rstore_queue_delete(rs, "line-feed", 0, 100, errmsg), 0);
+    seen = queue_walk();
+    ck_assert_uint_eq(seen.n, 1);
+    ck_assert_str_eq(seen.stream[0], "beta-feed");
+    /* An empty record is refused and queues nothing. */
+    q[1].len = 0;
+    ck_assert_int_eq(rstore_queue_put(rs, "line-feed", q, 2, errmsg),
+                     TDEI_INVAL);
+    ck_assert_ptr_nonnull(strstr(errmsg, "record 1 for line-feed has 0 bytes"));
+    ck_assert_uint_eq(queue_walk().n, 1);
+}
+END_TEST
+
 static Suite *rstore_suite(void)
 {
     Suite *s = suite_create("rstore");
@@ -616,6 +705,7 @@ static Suite *rstore_suite(void)
     ADD("records_below", test_records_below_the_range_move_held_from);
     ADD("expect_held", test_expect_put_skips_a_batch_already_held);
     ADD("bad_batches", test_bad_batches_are_counted);
+    ADD("queue", test_queue_survives_and_goes_with_its_batch);
     ADD("record_next_owed_from",
         test_record_next_and_owed_from_find_what_comes_after_a_gap);
 #undef ADD
