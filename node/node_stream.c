@@ -206,6 +206,8 @@ struct ns_job
     uint8_t *blob;                /* the sealed records */
     ProtobufCBinaryData *records; /* @count entries into @blob */
     size_t n_records;
+    uint8_t proof[MERKLE_CONSISTENCY_MAX][MERKLE_HASH_SIZE]; /* prefix_proof */
+    size_t proof_n;
     int outcome;                    /* enum ns_receive */
     uint64_t stored;                /* records stored */
     int owed_left;                  /* a batch is still owed after it */
@@ -601,6 +603,8 @@ static void ns_work_receive(struct ns_job *job, struct rstore *rs)
                                           .last_ts = e.last_ts};
         memcpy(be.root, e.root, sizeof(be.root));
         rc = stream_batch_open(&be, job->xid, job->records, job->n_records,
+                               (const uint8_t(*)[MERKLE_HASH_SIZE])job->proof,
+                               job->proof_n,
                                job->wrapped, job->wrapped_len, job->sub_key,
                                plain, buf, buf_size, job->errmsg);
         job->outcome = rc == 0 ? NR_STORED : NR_BAD;
@@ -1008,12 +1012,45 @@ out:
 
 /* ---- the append's outcome ------------------------------------------------ */
 
+/* Put the @count sealed records @recs into @sb for a subscription that
+ * paid for @paid of them: all of them, or only the first @paid with the
+ * consistency proof from their tree to the batch root (@proof and @items
+ * hold it), so that the records it did not pay for stay on this node.
+ * Returns: 0 or a TDEI code. */
+static int ns_batch_records(Tdei__P2p__StreamBatch *sb,
+                            ProtobufCBinaryData *recs, size_t count,
+                            uint64_t paid, struct merkle_consistency *proof,
+                            ProtobufCBinaryData items[MERKLE_CONSISTENCY_MAX])
+{
+    int rc;
+
+    sb->records = recs;
+    sb->n_records = count;
+    if (paid == 0 || paid >= count) {
+        return 0;
+    }
+    rc = stream_prefix_prove(proof, recs, count, paid);
+    if (rc != 0) {
+        return rc;
+    }
+    for (size_t i = 0; i < proof->count; i++) {
+        items[i].data = proof->path[i];
+        items[i].len = MERKLE_HASH_SIZE;
+    }
+    sb->n_records = (size_t)paid;
+    sb->prefix_proof = items;
+    sb->n_prefix_proof = proof->count;
+    return 0;
+}
+
 /* Push batch @b (applied at @height) to the node of charged exchange
- * @xid. */
+ * @xid, which paid for @paid of its records. */
 static void ns_push(struct node *node, struct store_read *r,
                     const struct ns_batch *b, const uint8_t *xid,
-                    uint64_t height)
+                    uint64_t paid, uint64_t height)
 {
+    struct merkle_consistency proof;
+    ProtobufCBinaryData items[MERKLE_CONSISTENCY_MAX];
     Tdei__P2p__DataMessage msg = TDEI__P2P__DATA_MESSAGE__INIT;
     Tdei__P2p__StreamBatch sb = TDEI__P2P__STREAM_BATCH__INIT;
     uint8_t sub_key[STREAM_KEY_SIZE];
@@ -1047,13 +1084,15 @@ static void ns_push(struct node *node, struct store_read *r,
     sb.stream = (char *)(uintptr_t)b->hdr.stream;
     sb.seq_first = b->hdr.seq_first;
     sb.height = height;
-    sb.n_records = (size_t)b->hdr.count;
-    sb.records = b->sealed_recs;
     sb.wrapped_key.data = wrapped;
     sb.wrapped_key.len = sizeof(wrapped);
     msg.msg_case = TDEI__P2P__DATA_MESSAGE__MSG_BATCH;
     msg.batch = &sb;
-    rc = node__plane_send(node, peer, &msg);
+    rc = ns_batch_records(&sb, b->sealed_recs, (size_t)b->hdr.count, paid,
+                          &proof, items);
+    if (rc == 0) {
+        rc = node__plane_send(node, peer, &msg);
+    }
     if (rc == 0) {
         node->dp.batches_pushed++;
     } else {
@@ -1111,7 +1150,7 @@ static void ns_applied(struct node *node, struct ns_batch *b, uint64_t height,
              b->hdr.stream, b->hdr.seq_first, b->hdr.count, height, n);
     if (n > 0 && ns_read_begin(node, &r, errmsg) == 0) {
         for (size_t i = 0; i < n; i++) {
-            ns_push(node, r, b, charges[i].xid, height);
+            ns_push(node, r, b, charges[i].xid, charges[i].paid, height);
         }
         store_read_end(r);
     }
@@ -2278,6 +2317,10 @@ static void ns_receive_queue(struct node *node, struct store_read *held,
         off += sb->records[i].len;
     }
     job->n_records = sb->n_records;
+    for (size_t i = 0; i < sb->n_prefix_proof; i++) {
+        memcpy(job->proof[i], sb->prefix_proof[i].data, MERKLE_HASH_SIZE);
+    }
+    job->proof_n = sb->n_prefix_proof;
     memcpy(job->xid, sb->exchange.data, CODEC_HASH_SIZE);
     (void)snprintf(job->stream, sizeof(job->stream), "%s", sb->stream);
     job->seq_first = sb->seq_first;
@@ -2435,6 +2478,20 @@ static int ns_on_batch(struct node *node, uint64_t peer,
                            "has %u",
                            sb->wrapped_key.len, STREAM_WRAPPED_KEY_SIZE);
     }
+    if (sb->n_prefix_proof > MERKLE_CONSISTENCY_MAX) {
+        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_MALFORMED,
+                           "stream batch with a prefix proof of %zu hashes; "
+                           "one has at most %u",
+                           sb->n_prefix_proof, MERKLE_CONSISTENCY_MAX);
+    }
+    for (size_t i = 0; i < sb->n_prefix_proof; i++) {
+        if (sb->prefix_proof[i].len != MERKLE_HASH_SIZE) {
+            return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_MALFORMED,
+                               "stream batch prefix proof hash %zu has %zu "
+                               "bytes, not %u",
+                               i, sb->prefix_proof[i].len, MERKLE_HASH_SIZE);
+        }
+    }
     if (sb->height > node->height) {
         ns_hold(node, peer, sb);
         return 0;
@@ -2483,6 +2540,9 @@ static size_t ns_send_stored(struct node *node, uint64_t peer,
                              const struct rstore_batch *b, const uint8_t *xid,
                              ProtobufCBinaryData *recs)
 {
+    struct merkle_consistency proof;
+    ProtobufCBinaryData items[MERKLE_CONSISTENCY_MAX];
+    uint64_t paid = 0;
     Tdei__P2p__DataMessage msg = TDEI__P2P__DATA_MESSAGE__INIT;
     Tdei__P2p__StreamBatch sb = TDEI__P2P__STREAM_BATCH__INIT;
     uint8_t sub_key[STREAM_KEY_SIZE];
@@ -2504,21 +2564,27 @@ static size_t ns_send_stored(struct node *node, uint64_t peer,
     node__plane_subkey(node, xid, sub_key);
     stream_key_wrap(wrapped, b->key, sub_key, xid, b->seq_first);
     sodium_memzero(sub_key, sizeof(sub_key));
-    for (size_t i = 0; i < n; i++) {
-        bytes += recs[i].len;
+    for (size_t i = 0; i < b->n_charges; i++) {
+        if (memcmp(b->charges[i].xid, xid, CODEC_HASH_SIZE) == 0) {
+            paid = b->charges[i].paid;
+        }
     }
     sb.exchange.data = (uint8_t *)(uintptr_t)xid;
     sb.exchange.len = CODEC_HASH_SIZE;
     sb.stream = (char *)(uintptr_t)b->stream;
     sb.seq_first = b->seq_first;
     sb.height = b->height;
-    sb.n_records = n;
-    sb.records = recs;
     sb.wrapped_key.data = wrapped;
     sb.wrapped_key.len = sizeof(wrapped);
     msg.msg_case = TDEI__P2P__DATA_MESSAGE__MSG_BATCH;
     msg.batch = &sb;
-    rc = node__plane_send(node, peer, &msg);
+    rc = ns_batch_records(&sb, recs, n, paid, &proof, items);
+    for (size_t i = 0; rc == 0 && i < sb.n_records; i++) {
+        bytes += recs[i].len;
+    }
+    if (rc == 0) {
+        rc = node__plane_send(node, peer, &msg);
+    }
     tdei_free(blob);
     if (rc != 0) {
         return 0;

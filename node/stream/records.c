@@ -2,6 +2,7 @@
  * for the protocol definitions). */
 #include "stream/records.h"
 
+#include "core/alloc.h"
 #include "core/assert.h"
 #include "core/error.h"
 #include "core/hash.h"
@@ -177,6 +178,31 @@ void stream_batch_root(uint8_t root[STREAM_ROOT_SIZE],
     stream_root_final(&r, root);
 }
 
+int stream_prefix_prove(struct merkle_consistency *proof,
+                        const ProtobufCBinaryData *records, size_t count,
+                        uint64_t paid)
+{
+    uint8_t (*leaves)[MERKLE_HASH_SIZE];
+    int rc;
+
+    if (paid == 0 || paid >= count) {
+        memset(proof, 0, sizeof(*proof));
+        return TDEI_INVAL;
+    }
+    leaves = tdei_calloc(count, MERKLE_HASH_SIZE);
+    if (leaves == NULL) {
+        memset(proof, 0, sizeof(*proof));
+        return TDEI_NOMEM;
+    }
+    for (size_t i = 0; i < count; i++) {
+        merkle_leaf_hash(leaves[i], records[i].data, records[i].len);
+    }
+    rc = merkle_consistency_prove(
+        proof, (const uint8_t(*)[MERKLE_HASH_SIZE])leaves, paid, count);
+    tdei_free(leaves);
+    return rc;
+}
+
 /* ---- batch keys ---------------------------------------------------------- */
 
 void stream_key_nonce(uint8_t nonce[STREAM_NONCE_SIZE],
@@ -243,16 +269,25 @@ int stream_key_unwrap(uint8_t batch_key[STREAM_KEY_SIZE],
 /* Counts, lengths and the root: what needs no key. */
 static int batch_shape_check(const struct stream_batch_expect *e,
                              const ProtobufCBinaryData *records, size_t n,
-                             size_t buf_size, char *errmsg)
+                             const uint8_t (*proof)[MERKLE_HASH_SIZE],
+                             size_t proof_n, size_t buf_size, char *errmsg)
 {
     uint8_t root[STREAM_ROOT_SIZE];
     size_t total = 0;
+    int prefix = n < e->count;
 
-    if (n != e->count) {
+    if (n != e->count && !(n == e->paid && n > 0 && prefix)) {
         return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_MALFORMED,
                            "batch at seq %" PRIu64 " of %s has %zu records; "
-                           "its append on the ledger has %" PRIu64,
-                           e->seq_first, e->stream, n, e->count);
+                           "its append on the ledger has %" PRIu64
+                           " and the subscription paid for %" PRIu64,
+                           e->seq_first, e->stream, n, e->count, e->paid);
+    }
+    if (!prefix && proof_n != 0) {
+        return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_MALFORMED,
+                           "batch at seq %" PRIu64 " of %s is whole and "
+                           "comes with a prefix proof",
+                           e->seq_first, e->stream);
     }
     for (size_t i = 0; i < n; i++) {
         if (records[i].len < STREAM_RECORD_OVERHEAD ||
@@ -267,7 +302,17 @@ static int batch_shape_check(const struct stream_batch_expect *e,
     }
     TDEI_ASSERT(total <= buf_size);
     stream_batch_root(root, records, n);
-    if (!tdei_hash_equal(root, e->root)) {
+    if (prefix) {
+        if (merkle_consistency_verify(n, e->count, root, e->root, proof,
+                                      proof_n) != 0) {
+            return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_BADPROOF,
+                               "the first %zu records of the batch at seq "
+                               "%" PRIu64 " of %s do not lead to the batch "
+                               "root on the ledger with their proof "
+                               "(altered, missing or reordered records)",
+                               n, e->seq_first, e->stream);
+        }
+    } else if (!tdei_hash_equal(root, e->root)) {
         return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_BADPROOF,
                            "batch at seq %" PRIu64 " of %s does not match "
                            "the batch root on the ledger (altered, missing "
@@ -280,6 +325,7 @@ static int batch_shape_check(const struct stream_batch_expect *e,
 int stream_batch_open(const struct stream_batch_expect *e,
                       const uint8_t xid[MERKLE_HASH_SIZE],
                       const ProtobufCBinaryData *records, size_t n,
+                      const uint8_t (*proof)[MERKLE_HASH_SIZE], size_t proof_n,
                       const uint8_t *wrapped, size_t wrapped_len,
                       const uint8_t sub_key[STREAM_KEY_SIZE],
                       struct stream_plain *plain, uint8_t *buf, size_t buf_size,
@@ -291,7 +337,7 @@ int stream_batch_open(const struct stream_batch_expect *e,
     int rc;
 
     TDEI_ASSERT(e->paid <= e->count);
-    rc = batch_shape_check(e, records, n, buf_size, errmsg);
+    rc = batch_shape_check(e, records, n, proof, proof_n, buf_size, errmsg);
     if (rc == 0) {
         rc = stream_key_unwrap(key, wrapped, wrapped_len, sub_key, xid,
                                e->seq_first, errmsg);

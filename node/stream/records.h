@@ -122,6 +122,14 @@ void stream_root_final(const struct stream_root *r,
 void stream_batch_root(uint8_t root[STREAM_ROOT_SIZE],
                        const ProtobufCBinaryData *records, size_t count);
 
+/* The consistency proof from the tree of the first @paid of the @count
+ * sealed records @records to the tree of all of them: what a subscriber
+ * that paid for @paid records gets instead of the rest.
+ * Returns: 0; TDEI_INVAL unless 0 < @paid < @count; TDEI_NOMEM. */
+int stream_prefix_prove(struct merkle_consistency *proof,
+                        const ProtobufCBinaryData *records, size_t count,
+                        uint64_t paid);
+
 /* ---- batch keys ------------------------------------------------------------
  */
 
@@ -168,9 +176,14 @@ struct stream_plain
 };
 
 /* Check the batch @records (@n sealed records) received for subscription
- * @xid against @e and open the records it paid for, in this order: @n is
- * e->count; every record is STREAM_RECORD_OVERHEAD..STREAM_SEALED_MAX
- * bytes; the root over them is e->root; the wrapped key @wrapped opens
+ * @xid against @e and open the records it paid for, in this order: either
+ * @n is e->count and @proof is empty, or (a subscription that paid for
+ * part of the batch) @n is e->paid, below e->count, and @proof (@proof_n
+ * hashes) is the RFC 6962 consistency proof from the tree of those @n
+ * records to the tree of e->count; every record is
+ * STREAM_RECORD_OVERHEAD..STREAM_SEALED_MAX bytes; the root over them is
+ * e->root (or the proof leads from theirs to it, so the unpaid records
+ * never reach the subscriber); the wrapped key @wrapped opens
  * under @sub_key; each of the first e->paid records opens, and their
  * timestamps lie in [first_ts, last_ts] without going backwards.
  * Returns: 0; TDEI_MALFORMED (count or length); TDEI_BADPROOF (the root
@@ -183,6 +196,7 @@ struct stream_plain
 int stream_batch_open(const struct stream_batch_expect *e,
                       const uint8_t xid[MERKLE_HASH_SIZE],
                       const ProtobufCBinaryData *records, size_t n,
+                      const uint8_t (*proof)[MERKLE_HASH_SIZE], size_t proof_n,
                       const uint8_t *wrapped, size_t wrapped_len,
                       const uint8_t sub_key[STREAM_KEY_SIZE],
                       struct stream_plain *plain, uint8_t *buf, size_t buf_size,

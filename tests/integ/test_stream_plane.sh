@@ -16,7 +16,9 @@
 # when paid for, refused with a reason otherwise, a malformed one closes
 # the connection; and the owner's node killed with a batch stored but not
 # committed appends it after its restart, and with records taken but not
-# cut yet batches them after its restart.
+# cut yet batches them after its restart. Last, a subscription whose
+# budget ends inside a batch is sent only the records it paid for, with
+# the proof that they begin the batch.
 #
 # Settable: TDEI_STREAM_RECORDS (default 100000), TDEI_STREAM_RATE
 # (records per second, default 4000), TDEI_STREAM_RESTART (default 1; 0
@@ -409,6 +411,38 @@ as 1 stream read "$STREAM" --from $((RECORDS + 15)) --limit 20 >"$T/queued"
     ok "the 12 records are on the ledger, in order, none twice" ||
     fail "the records taken before the kill differ: $(head -3 "$T/queued")"
 check "nothing is left queued" test "$(state_field 1 queued)" = 0
+
+# ---- a budget that ends inside a batch ----------------------------------------
+# mfg-3 subscribes for 3 records and 6 come in one batch: its node gets
+# the first 3 with the proof that they begin the batch on the ledger, and
+# never the other 3.
+run as 3 --json stream subscribe "$STREAM" --records 3 --timeout 60
+x5=$(grep -oE '"exchange": *"[0-9a-f]{64}"' "$OUT" | grep -oE '[0-9a-f]{64}')
+check "mfg-3 subscribes for 3 records" test -n "$x5"
+bad3=$(state_field 3 bad_batches)
+kill_node 3
+expect_out '^records sent +6$' "6 records are pushed in one batch" \
+    sh -c "seq 1 6 | sed 's/^/part-/' | \"\$0\" --home \"\$1\" stream push $STREAM" \
+    "$TDEI_BIN" "$LN/node1"
+check "they are appended" wait_state 1 appended_records $((RECORDS + 33)) 30
+run "${as3[@]}" --addr "$(p2p_addr 1)" request "$x5" 0
+[ "$status" -eq 0 ] && grep -qE "^batch $((RECORDS + 27)) 3 [0-9]+\$" "$OUT" &&
+    ok "the owner's node sends mfg-3 the 3 records it paid for, not the 6" ||
+    fail "the batch for a budget of 3 (exit $status): $(head -3 "$OUT")"
+sleep 1.7 # the ban of the probe's key, if any, ends
+start_node 3
+check "mfg-3's node comes back" wait_height 3 "$(height 0)" 40
+end=$((SECONDS + 30))
+while [ "$SECONDS" -lt "$end" ]; do
+    as 3 stream read "$STREAM" --from $((RECORDS + 27)) --limit 10 >"$T/part" 2>/dev/null
+    [ "$(wc -l <"$T/part")" -ge 3 ] && break
+    sleep 0.25
+done
+seq 1 3 | sed 's/^/part-/' | cmp -s - "$T/part" &&
+    ok "mfg-3 reads exactly part-1 to part-3" ||
+    fail "mfg-3's records of the partly paid batch: $(head -5 "$T/part")"
+check "its node took the 3 with their proof, no batch counted bad" \
+    test "$(state_field 3 bad_batches)" = "${bad3:-x}"
 
 alive=1
 for i in 0 1 2 3; do

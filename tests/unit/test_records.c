@@ -369,9 +369,20 @@ static struct stream_plain plain[BATCH_MAX];
 static int batch_open(const struct stream_batch_expect *e,
                       const uint8_t *wrapped)
 {
-    return stream_batch_open(e, xid, recs, BATCH_MAX, wrapped,
+    return stream_batch_open(e, xid, recs, BATCH_MAX, NULL, 0, wrapped,
                              STREAM_WRAPPED_KEY_SIZE, sub_key, plain, buf,
                              sizeof(buf), errmsg);
+}
+
+/* Open the first @n records only, with @proof. */
+static int prefix_open(const struct stream_batch_expect *e,
+                       const uint8_t *wrapped, size_t n,
+                       const struct merkle_consistency *proof)
+{
+    return stream_batch_open(
+        e, xid, recs, n, (const uint8_t(*)[MERKLE_HASH_SIZE])proof->path,
+        proof->count, wrapped, STREAM_WRAPPED_KEY_SIZE, sub_key, plain, buf,
+        sizeof(buf), errmsg);
 }
 
 START_TEST(test_batch_open_gives_every_paid_record)
@@ -400,6 +411,52 @@ START_TEST(test_batch_open_opens_only_what_was_paid)
     ck_assert_uint_eq(plain[4].ts_ms, ts[4]);
     ck_assert_ptr_null(plain[5].data);
     ck_assert_uint_eq(plain[5].ts_ms, 0);
+}
+END_TEST
+
+/* A subscription that paid for 5 of the 16 records gets those 5 and the
+ * consistency proof from their tree to the batch root: they open, and
+ * nothing else of the batch is needed. */
+START_TEST(test_batch_prefix_with_its_proof_opens)
+{
+    struct stream_batch_expect e = expect_of_batch(5);
+    struct merkle_consistency proof;
+    struct merkle_consistency none;
+    uint8_t wrapped[STREAM_WRAPPED_KEY_SIZE];
+
+    memset(&none, 0, sizeof(none));
+    stream_key_wrap(wrapped, key, sub_key, xid, SEQ0);
+    ck_assert_int_eq(stream_prefix_prove(&proof, recs, BATCH_MAX, 5), 0);
+    ck_assert_uint_gt(proof.count, 0);
+    ck_assert_int_eq(prefix_open(&e, wrapped, 5, &proof), 0);
+    ck_assert_uint_eq(plain[4].ts_ms, ts[4]);
+    ck_assert_mem_eq(plain[4].data, data[4], plain[4].len);
+    /* Without the proof, or with a hash of it changed: refused. */
+    ck_assert_int_eq(prefix_open(&e, wrapped, 5, &none), TDEI_BADPROOF);
+    proof.path[0][3] ^= 0x20;
+    ck_assert_int_eq(prefix_open(&e, wrapped, 5, &proof), TDEI_BADPROOF);
+    ck_assert_ptr_nonnull(strstr(errmsg, "first 5 records"));
+    proof.path[0][3] ^= 0x20;
+    /* A record of the prefix changed: refused. */
+    sealed[2][10] ^= 0x01;
+    ck_assert_int_eq(prefix_open(&e, wrapped, 5, &proof), TDEI_BADPROOF);
+    sealed[2][10] ^= 0x01;
+    /* Not the paid count: refused. */
+    ck_assert_int_eq(prefix_open(&e, wrapped, 4, &proof), TDEI_MALFORMED);
+    ck_assert_ptr_nonnull(strstr(errmsg, "paid for 5"));
+    /* A whole batch comes without a proof. */
+    e.paid = BATCH_MAX;
+    ck_assert_int_eq(
+        stream_batch_open(&e, xid, recs, BATCH_MAX,
+                          (const uint8_t(*)[MERKLE_HASH_SIZE])proof.path, 1,
+                          wrapped, STREAM_WRAPPED_KEY_SIZE, sub_key, plain,
+                          buf, sizeof(buf), errmsg),
+        TDEI_MALFORMED);
+    /* The proof needs a real prefix. */
+    ck_assert_int_eq(stream_prefix_prove(&proof, recs, BATCH_MAX, BATCH_MAX),
+                     TDEI_INVAL);
+    ck_assert_int_eq(stream_prefix_prove(&proof, recs, BATCH_MAX, 0),
+                     TDEI_INVAL);
 }
 END_TEST
 
@@ -441,7 +498,7 @@ START_TEST(test_batch_with_a_wrong_count_is_malformed)
 
     stream_key_wrap(wrapped, key, sub_key, xid, SEQ0);
     e.count = BATCH_MAX + 1;
-    e.paid = BATCH_MAX;
+    e.paid = BATCH_MAX - 1;
     ck_assert_int_eq(batch_open(&e, wrapped), TDEI_MALFORMED);
     ck_assert_ptr_nonnull(strstr(errmsg, "has 16 records"));
 }
@@ -535,6 +592,7 @@ static Suite *records_suite(void)
         test_key_unwrap_refuses_other_key_seq_exchange_and_length);
     ADD("batch_open", test_batch_open_gives_every_paid_record);
     ADD("batch_paid", test_batch_open_opens_only_what_was_paid);
+    ADD("batch_prefix", test_batch_prefix_with_its_proof_opens);
     ADD("batch_flipped_bit", test_batch_with_a_flipped_bit_fails_its_root);
     ADD("batch_moved",
         test_batch_with_a_record_moved_and_root_remade_is_refused);
