@@ -515,10 +515,6 @@ static int blob_make_dir(const char *dir, char *errmsg)
 static int blob_dbs_open(struct blob_store *s, char *errmsg)
 {
     MDB_txn *txn = NULL;
-    uint8_t version[8];
-    MDB_val key = {.mv_size = strlen(BLOB_META_VERSION_KEY),
-                   .mv_data = (void *)BLOB_META_VERSION_KEY};
-    MDB_val val;
     int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
 
     if (rc == 0) {
@@ -543,15 +539,9 @@ static int blob_dbs_open(struct blob_store *s, char *errmsg)
         rc = mdb_dbi_open(txn, "transfers", MDB_CREATE, &s->transfers);
     }
     if (rc == 0) {
-        rc = mdb_get(txn, s->meta, &key, &val);
-        if (rc == MDB_NOTFOUND) {
-            blob_u64_put(version, BLOB_FORMAT_VERSION);
-            val.mv_size = sizeof(version);
-            val.mv_data = version;
-            rc = mdb_put(txn, s->meta, &key, &val, 0);
-        } else if (rc == 0 &&
-                   (val.mv_size != 8 ||
-                    blob_u64_get(val.mv_data) != BLOB_FORMAT_VERSION)) {
+        rc = store_meta_version(txn, s->meta, BLOB_META_VERSION_KEY,
+                                BLOB_FORMAT_VERSION);
+        if (rc == TDEI_VERSION) {
             mdb_txn_abort(txn);
             return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_VERSION,
                                "blob store %s has another format version "

@@ -1523,3 +1523,25 @@ void store_iter_close(struct store_iter *it)
     it->cursor = NULL;
     it->read = NULL;
 }
+
+int store_meta_version(MDB_txn *txn, MDB_dbi dbi, const char *key,
+                       uint64_t version)
+{
+    uint8_t buf[8];
+    MDB_val k = {.mv_size = strlen(key), .mv_data = (void *)key};
+    MDB_val v;
+    int rc = mdb_get(txn, dbi, &k, &v);
+
+    if (rc == MDB_NOTFOUND) {
+        store_u64_encode(buf, version);
+        v.mv_size = sizeof(buf);
+        v.mv_data = buf;
+        return mdb_put(txn, dbi, &k, &v, 0);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    return v.mv_size == 8 && store_u64_decode(v.mv_data) == version
+               ? 0
+               : TDEI_VERSION;
+}

@@ -407,4 +407,15 @@ uint32_t store_u32_decode(const uint8_t in[4]);
  * this store, shared by the other LMDB environments (blob/blob.h). */
 int store_code(int rc);
 
+struct MDB_txn;
+
+/* In the write transaction @txn of another LMDB environment (blob/blob.h,
+ * stream/rstore.h): compare the u64 big-endian format version at @key of
+ * its database @dbi with @version, or write @version there when the key
+ * is absent (a new environment).
+ * Returns: 0; TDEI_VERSION (another version, or a record that is not 8
+ * bytes); or an LMDB code (store_code maps it). */
+int store_meta_version(struct MDB_txn *txn, unsigned int dbi, const char *key,
+                       uint64_t version);
+
 #endif

@@ -492,10 +492,6 @@ static int rs_dbs_open(struct rstore *s, char *errmsg)
                                         "queue"};
     MDB_dbi *dbis[] = {&s->batches, &s->bdata, &s->expect, &s->records,
                        &s->streams, &s->meta,  &s->queue};
-    uint8_t version[8];
-    MDB_val k = {.mv_size = strlen(RS_VERSION_KEY),
-                 .mv_data = (void *)RS_VERSION_KEY};
-    MDB_val v;
     MDB_txn *txn = NULL;
     int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
 
@@ -503,14 +499,9 @@ static int rs_dbs_open(struct rstore *s, char *errmsg)
         rc = mdb_dbi_open(txn, names[i], MDB_CREATE, dbis[i]);
     }
     if (rc == 0) {
-        rc = mdb_get(txn, s->meta, &k, &v);
-        if (rc == MDB_NOTFOUND) {
-            put64(version, RSTORE_FORMAT_VERSION);
-            v.mv_size = sizeof(version);
-            v.mv_data = version;
-            rc = mdb_put(txn, s->meta, &k, &v, 0);
-        } else if (rc == 0 && (v.mv_size != 8 ||
-                               get64(v.mv_data) != RSTORE_FORMAT_VERSION)) {
+        rc = store_meta_version(txn, s->meta, RS_VERSION_KEY,
+                                RSTORE_FORMAT_VERSION);
+        if (rc == TDEI_VERSION) {
             mdb_txn_abort(txn);
             return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_VERSION,
                                "stream store %s has another format version "

@@ -14,6 +14,7 @@
 
 #include <fcntl.h>
 #include <inttypes.h>
+#include <lmdb.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -607,6 +608,40 @@ START_TEST(test_blob_refusals)
 }
 END_TEST
 
+/* A blob store stamped with another format version is refused at open,
+ * and a new one is stamped with this version. */
+START_TEST(test_blob_store_of_another_version_is_refused)
+{
+    struct blob_store *s = open_ok(path_a, MAP_MAX);
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi meta;
+    uint8_t v2[8] = {0, 0, 0, 0, 0, 0, 0, 2};
+    MDB_val k = {.mv_size = 12, .mv_data = "blob.version"};
+    MDB_val v;
+
+    blob_store_close(s);
+    ck_assert_int_eq(mdb_env_create(&env), 0);
+    ck_assert_int_eq(mdb_env_set_maxdbs(env, 8), 0);
+    ck_assert_int_eq(mdb_env_open(env, path_a, MDB_NOTLS, 0600), 0);
+    ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    ck_assert_int_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    ck_assert_int_eq(mdb_get(txn, meta, &k, &v), 0);
+    ck_assert_uint_eq(v.mv_size, 8);
+    ck_assert_uint_eq(((const uint8_t *)v.mv_data)[7], BLOB_FORMAT_VERSION);
+    v.mv_size = sizeof(v2);
+    v.mv_data = v2;
+    ck_assert_int_eq(mdb_put(txn, meta, &k, &v, 0), 0);
+    ck_assert_int_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    s = NULL;
+    ck_assert_int_eq(blob_store_open(&s, path_a, MAP_MAX, errmsg),
+                     TDEI_VERSION);
+    ck_assert_ptr_null(s);
+    ck_assert_ptr_nonnull(strstr(errmsg, "another format version"));
+}
+END_TEST
+
 START_TEST(test_blob_import_over_map_limit_leaves_nothing_complete)
 {
     /* 12 MiB into a map of at most 6 MiB: the first batches fit, a later
@@ -872,6 +907,7 @@ static Suite *blob_suite(void)
     suite_add_tcase(suite, tc);
     tc = tcase("refusals");
     tcase_add_test(tc, test_blob_refusals);
+    tcase_add_test(tc, test_blob_store_of_another_version_is_refused);
     tcase_add_test(tc, test_blob_import_over_map_limit_leaves_nothing_complete);
     suite_add_tcase(suite, tc);
     tc = tcase("node_records");
