@@ -485,23 +485,17 @@ static void audit_work_remove(struct audit *a)
 static int audit_limits(struct audit *a, char *errmsg)
 {
     struct store_read *r;
-    Tdei__Params *params = NULL;
     int rc;
 
     rc = store_read_begin(a->store, &r, errmsg);
     if (rc != 0) {
         return rc;
     }
-    rc = exec_query_params(r, &params, errmsg);
+    rc = exec_query_limits(r, &a->limits, NULL, errmsg);
     store_read_end(r);
     if (rc != 0) {
         return rc;
     }
-    a->limits.tx_size_max = params->tx_size_max;
-    a->limits.block_size_max = params->block_size_max;
-    a->limits.block_txs_max = params->block_txs_max;
-    a->limits.validators_max = params->validators_max;
-    codec_params_free(params);
     if (a->limits.validators_max < 1 || a->limits.validators_max > (1u << 20) ||
         a->limits.block_size_max > SIZE_MAX / 2) {
         return tdei_errorf(errmsg, TDEI_ERRMSG_SIZE, TDEI_CORRUPT,

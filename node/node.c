@@ -915,24 +915,21 @@ static void node_read_params_quiet(struct node *node)
 static int node_read_params(struct node *node, char *errmsg)
 {
     struct store_read *r;
-    Tdei__Params *params = NULL;
+    struct codec_limits limits;
+    uint64_t skew_ms;
     int rc;
 
     rc = store_read_begin(node->store, &r, errmsg);
     if (rc != 0) {
         return rc;
     }
-    rc = exec_query_params(r, &params, errmsg);
+    rc = exec_query_limits(r, &limits, &skew_ms, errmsg);
     store_read_end(r);
     if (rc != 0) {
         return rc;
     }
-    node->limits.tx_size_max = params->tx_size_max;
-    node->limits.block_size_max = params->block_size_max;
-    node->limits.block_txs_max = params->block_txs_max;
-    node->limits.validators_max = params->validators_max;
-    node->max_clock_skew_ms = params->max_clock_skew_ms;
-    codec_params_free(params);
+    node->limits = limits;
+    node->max_clock_skew_ms = skew_ms;
     return 0;
 }
 

@@ -629,11 +629,12 @@ static int vset_root(const Tdei__ValidatorSet *set,
     return 0;
 }
 
-/* The history record ("vset/" u64 BE) in force at @height: the last one
- * at or below it. Its key's height into *@from. */
-static int vset_history_at(struct store_read *r, uint64_t height,
-                           uint64_t *from, Tdei__ValidatorSet **out,
-                           char *errmsg)
+/* The first history record ("vset/" u64 BE) at or after @height, or with
+ * @reverse the last one at or below it; its key's height into *@from.
+ * Returns: 0; TDEI_NOTFOUND (none, errmsg untouched); TDEI_CORRUPT; a read
+ * failure. */
+static int vset_seek(struct store_read *r, uint64_t height, int reverse,
+                     uint64_t *from, Tdei__ValidatorSet **out, char *errmsg)
 {
     static const uint8_t prefix[] = CONTRACT_KEY_VSET;
     uint8_t start[CONTRACT_KEY_SIZE_MAX];
@@ -648,7 +649,7 @@ static int vset_history_at(struct store_read *r, uint64_t height,
     *out = NULL;
     *from = 0;
     rc = store_iter_init(&it, r, STORE_DB_STATE, prefix, sizeof(prefix) - 1,
-                         start, slen, 1);
+                         start, slen, reverse);
     if (rc != 0) {
         return tdei_errorf(errmsg, ERRSZ, rc, "read the validator history: %s",
                            store_read_errmsg(r));
@@ -662,17 +663,32 @@ static int vset_history_at(struct store_read *r, uint64_t height,
     } else if (rc == 0) {
         *from = store_u64_decode(key + sizeof(prefix) - 1);
         rc = vset_decode(val, vlen, "vset", out, errmsg);
-    } else if (rc == TDEI_NOTFOUND) {
+    } else if (rc != TDEI_NOTFOUND) {
+        rc = tdei_errorf(errmsg, ERRSZ, rc, "read the validator history: %s",
+                         store_read_errmsg(r));
+    }
+    store_iter_close(&it);
+    if (rc != 0) {
+        *from = 0;
+    }
+    return rc;
+}
+
+/* The history record in force at @height: the last one at or below it.
+ * Its key's height into *@from. */
+static int vset_history_at(struct store_read *r, uint64_t height,
+                           uint64_t *from, Tdei__ValidatorSet **out,
+                           char *errmsg)
+{
+    int rc = vset_seek(r, height, 1, from, out, errmsg);
+
+    if (rc == TDEI_NOTFOUND) {
         rc = tdei_errorf(errmsg, ERRSZ, TDEI_CORRUPT,
                          "state holds no validator set for height %" PRIu64
                          " (the history starts at genesis with vset/1); "
                          "restore the store",
                          height);
-    } else {
-        rc = tdei_errorf(errmsg, ERRSZ, rc, "read the validator history: %s",
-                         store_read_errmsg(r));
     }
-    store_iter_close(&it);
     return rc;
 }
 
@@ -1686,6 +1702,26 @@ int exec_query_params(struct store_read *r, Tdei__Params **out, char *errmsg)
     return params_read(r, out, errmsg);
 }
 
+int exec_query_limits(struct store_read *r, struct codec_limits *out,
+                      uint64_t *skew_ms, char *errmsg)
+{
+    Tdei__Params *params = NULL;
+    int rc = params_read(r, &params, errmsg);
+
+    if (rc != 0) {
+        return rc;
+    }
+    out->tx_size_max = params->tx_size_max;
+    out->block_size_max = params->block_size_max;
+    out->block_txs_max = params->block_txs_max;
+    out->validators_max = params->validators_max;
+    if (skew_ms != NULL) {
+        *skew_ms = params->max_clock_skew_ms;
+    }
+    codec_params_free(params);
+    return 0;
+}
+
 int exec_query_validators(struct store_read *r, Tdei__ValidatorSet **out,
                           char *errmsg)
 {
@@ -1727,42 +1763,10 @@ int exec_query_validators_change(struct store_read *r, uint64_t after,
                                  uint64_t *from, Tdei__ValidatorSet **out,
                                  char *errmsg)
 {
-    static const uint8_t prefix[] = CONTRACT_KEY_VSET;
-    uint8_t start[CONTRACT_KEY_SIZE_MAX];
-    struct store_iter it;
-    const uint8_t *key;
-    const uint8_t *val;
-    size_t klen;
-    size_t vlen;
-    int rc;
-
     *out = NULL;
     *from = 0;
     if (after == UINT64_MAX) {
         return TDEI_NOTFOUND;
     }
-    rc = store_iter_init(&it, r, STORE_DB_STATE, prefix, sizeof(prefix) - 1,
-                         start, contract_key_vset(start, after + 1), 0);
-    if (rc != 0) {
-        return tdei_errorf(errmsg, ERRSZ, rc, "read the validator history: %s",
-                           store_read_errmsg(r));
-    }
-    rc = store_iter_next(&it, &key, &klen, &val, &vlen);
-    if (rc == 0 && klen != sizeof(prefix) - 1 + 8) {
-        rc = tdei_errorf(errmsg, ERRSZ, TDEI_CORRUPT,
-                         "state key of the validator history is %zu bytes, "
-                         "not %zu",
-                         klen, sizeof(prefix) - 1 + 8);
-    } else if (rc == 0) {
-        *from = store_u64_decode(key + sizeof(prefix) - 1);
-        rc = vset_decode(val, vlen, "vset", out, errmsg);
-    } else if (rc != TDEI_NOTFOUND) {
-        rc = tdei_errorf(errmsg, ERRSZ, rc, "read the validator history: %s",
-                         store_read_errmsg(r));
-    }
-    store_iter_close(&it);
-    if (rc != 0) {
-        *from = 0;
-    }
-    return rc;
+    return vset_seek(r, after + 1, 0, from, out, errmsg);
 }

@@ -316,6 +316,12 @@ int exec_query_head(struct store_read *r, const uint8_t *object, size_t olen,
  * TDEI_IOERR or TDEI_NOMEM. */
 int exec_query_params(struct store_read *r, Tdei__Params **out, char *errmsg);
 
+/* Read the limits the ledger params set on txs, blocks and commits (the
+ * decoders' codec_limits) into @out, and params.max_clock_skew_ms into
+ * *@skew_ms unless it is NULL. Returns as exec_query_params. */
+int exec_query_limits(struct store_read *r, struct codec_limits *out,
+                      uint64_t *skew_ms, char *errmsg);
+
 /* Read the validator set of the next height (tip + 1: the set that votes
  * on the next block; "validators"). Returns as exec_query_params; free
  * with codec_validator_set_free. */
