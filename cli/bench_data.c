@@ -70,22 +70,6 @@ struct bd
     uint64_t *lat_us;  /* per record received: latency */
 };
 
-static uint64_t mono_us(void)
-{
-    struct timespec ts;
-
-    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-static uint64_t wall_us(void)
-{
-    struct timespec ts;
-
-    (void)clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 static void sleep_us(uint64_t us)
 {
     struct timespec ts = {.tv_sec = (time_t)(us / 1000000u),
@@ -200,7 +184,7 @@ static int bd_file_hash(const char *path, uint8_t hash[32])
 static int bd_wait_delivered(struct bd *b, const uint8_t *xid)
 {
     char errmsg[TDEI_ERRMSG_SIZE] = "";
-    uint64_t deadline = mono_us() + (uint64_t)BD_STEP_MS * 1000u;
+    uint64_t deadline = cli_mono_us() + (uint64_t)BD_STEP_MS * 1000u;
 
     for (;;) {
         Tdei__Exchange *x = NULL;
@@ -217,7 +201,7 @@ static int bd_wait_delivered(struct bd *b, const uint8_t *xid)
         if (bd_interrupted) {
             return bd_fail("interrupted");
         }
-        if (mono_us() >= deadline) {
+        if (cli_mono_us() >= deadline) {
             return bd_fail("the owner's node did not deliver the payload "
                            "within %u s (the exchange is %s)",
                            BD_STEP_MS / 1000u,
@@ -231,7 +215,7 @@ static int bd_wait_delivered(struct bd *b, const uint8_t *xid)
 static int bd_wait_complete(struct bd *b, const uint8_t *xid)
 {
     char errmsg[TDEI_ERRMSG_SIZE] = "";
-    uint64_t deadline = mono_us() + (uint64_t)BD_STEP_MS * 1000u;
+    uint64_t deadline = cli_mono_us() + (uint64_t)BD_STEP_MS * 1000u;
     struct nodecall_payload st;
 
     for (;;) {
@@ -245,7 +229,7 @@ static int bd_wait_complete(struct bd *b, const uint8_t *xid)
         if (bd_interrupted) {
             return bd_fail("interrupted");
         }
-        if (mono_us() >= deadline) {
+        if (cli_mono_us() >= deadline) {
             return bd_fail("the transfer has %llu of %llu chunks after %u s",
                            (unsigned long long)st.chunks_present,
                            (unsigned long long)st.chunk_count,
@@ -293,11 +277,11 @@ static int bd_payload(struct bd *b)
     if (rc == CLI_EXIT_OK) {
         rc = bd_wait_delivered(b, xid);
     }
-    t0 = mono_us();
+    t0 = cli_mono_us();
     if (rc == CLI_EXIT_OK) {
         rc = bd_wait_complete(b, xid);
     }
-    t1 = mono_us();
+    t1 = cli_mono_us();
     if (rc == CLI_EXIT_OK) {
         rc = nodecall_fetch(&b->consumer_nc, xid, fetched, BD_STEP_MS, &res,
                             errmsg);
@@ -305,7 +289,7 @@ static int bd_payload(struct bd *b)
                      : bd_fail("the fetch failed: %s (%s)", errmsg,
                                tdei_errname(rc));
     }
-    t2 = mono_us();
+    t2 = cli_mono_us();
     if (rc == CLI_EXIT_OK) {
         rc = bd_file_hash(fetched, hash2);
     }
@@ -343,11 +327,11 @@ static int bd_push_due(struct bd *b, uint64_t from, uint64_t to)
     uint64_t ts[BD_PUSH_MAX];
     char errmsg[TDEI_ERRMSG_SIZE] = "";
     size_t n = (size_t)(to - from);
-    uint64_t deadline = mono_us() + (uint64_t)BD_STEP_MS * 1000u;
+    uint64_t deadline = cli_mono_us() + (uint64_t)BD_STEP_MS * 1000u;
     int rc;
 
     for (;;) {
-        uint64_t now = wall_us();
+        uint64_t now = cli_wall_us();
 
         for (size_t k = 0; k < n; k++) {
             lens[k] = bd_record(data[k], from + k);
@@ -362,7 +346,7 @@ static int bd_push_due(struct bd *b, uint64_t from, uint64_t to)
             }
             return CLI_EXIT_OK;
         }
-        if (rc != TDEI_BUSY || mono_us() >= deadline || bd_interrupted) {
+        if (rc != TDEI_BUSY || cli_mono_us() >= deadline || bd_interrupted) {
             return bd_fail("the owner's node refused records %llu-%llu: %s "
                            "(%s)",
                            (unsigned long long)from,
@@ -379,12 +363,12 @@ static int bd_push_due(struct bd *b, uint64_t from, uint64_t to)
 static int bd_push(struct bd *b)
 {
     uint64_t rate = b->a->stream_rate;
-    uint64_t t0 = mono_us();
+    uint64_t t0 = cli_mono_us();
     uint64_t next = 0;
     int rc = CLI_EXIT_OK;
 
     while (rc == CLI_EXIT_OK && next < b->records) {
-        uint64_t elapsed = mono_us() - t0;
+        uint64_t elapsed = cli_mono_us() - t0;
 
         if (bd_interrupted) {
             return bd_fail("interrupted");
@@ -401,7 +385,7 @@ static int bd_push(struct bd *b)
             sleep_us(at > elapsed ? at - elapsed : 0);
         }
     }
-    b->push_s = (double)(mono_us() - t0) / 1e6;
+    b->push_s = (double)(cli_mono_us() - t0) / 1e6;
     return rc;
 }
 
@@ -411,7 +395,7 @@ static int bd_collect(struct bd *b)
 {
     char errmsg[TDEI_ERRMSG_SIZE] = "";
     uint64_t from = 0;
-    uint64_t quiet_since = mono_us();
+    uint64_t quiet_since = cli_mono_us();
 
     while (b->received < b->records) {
         Tdei__Api__Response *resp = NULL;
@@ -442,7 +426,7 @@ static int bd_collect(struct bd *b)
                 r->stored_ms * 1000u > b->sent_us[i]
                     ? r->stored_ms * 1000u - b->sent_us[i]
                     : 0;
-            quiet_since = mono_us();
+            quiet_since = cli_mono_us();
         }
         if (page != NULL) {
             from = page->next_seq;
@@ -451,7 +435,7 @@ static int bd_collect(struct bd *b)
         if (bd_interrupted) {
             return bd_fail("interrupted");
         }
-        if (mono_us() - quiet_since > (uint64_t)BD_DRAIN_MS * 1000u) {
+        if (cli_mono_us() - quiet_since > (uint64_t)BD_DRAIN_MS * 1000u) {
             return bd_fail("%llu of %llu records reached the subscriber; none "
                            "came in the last %u s",
                            (unsigned long long)b->received,
@@ -560,7 +544,7 @@ int bench_data_run(const struct bench_data_args *a)
     struct bd *b = tdei_calloc(1, sizeof(*b));
     struct sigaction sa;
     char dir[HOME_PATH_MAX];
-    uint64_t t0 = mono_us();
+    uint64_t t0 = cli_mono_us();
     int made = 0;
     int rc;
 
@@ -584,7 +568,7 @@ int bench_data_run(const struct bench_data_args *a)
         }
     }
     if (rc == CLI_EXIT_OK) {
-        rc = cli_print_json(bd_json(b, (double)(mono_us() - t0) / 1e6));
+        rc = cli_print_json(bd_json(b, (double)(cli_mono_us() - t0) / 1e6));
         if (a->keep) {
             fprintf(stderr,
                     "tdei bench: the localnet runs on in %s; stop it with "

@@ -2,6 +2,7 @@
 #include "bench_load.h"
 
 #include "api/client.h"
+#include "cli.h"
 #include "core/alloc.h"
 #include "core/assert.h"
 #include "core/error.h"
@@ -57,14 +58,6 @@ static int load_retryable(int code)
            code == TDEI_SIGNER_FULL || code == TDEI_NONCE_GAP;
 }
 
-static uint64_t load_now_us(void)
-{
-    struct timespec ts;
-
-    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 static int cmp_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -94,7 +87,7 @@ static int load_send(struct load_conn *c, struct api_client *client,
     req.submit = &submit;
     req.id = (uint64_t)index + 1u; /* unique per connection */
     if (!again) {
-        c->sent_us[index] = load_now_us(); /* latency counts from here */
+        c->sent_us[index] = cli_mono_us(); /* latency counts from here */
     }
     if (api_client_send(client, &req, errmsg) != 0) {
         return -1;
@@ -115,7 +108,7 @@ static int load_recv(struct load_conn *c, struct api_client *client)
     if (api_client_recv(client, &resp, errmsg) != 0) {
         return -1;
     }
-    now = load_now_us();
+    now = cli_mono_us();
     if (resp->id >= 1 && resp->id <= c->load->tx_count && c->inflight > 0) {
         c->inflight--;
         c->last_us = now;
@@ -166,7 +159,7 @@ static int load_resend(struct load_conn *c, struct api_client *client)
             pick = i;
         }
     }
-    if (load_now_us() < c->retry_at_us[pick]) {
+    if (cli_mono_us() < c->retry_at_us[pick]) {
         return 0;
     }
     index = c->retry[pick];
@@ -184,7 +177,7 @@ static int load_send_all(struct load_conn *c, struct api_client *client)
     size_t next = c->first;
 
     while (next < load->tx_count) {
-        uint64_t now = load_now_us();
+        uint64_t now = cli_mono_us();
         uint64_t due = c->start_us + load_due_us(load, next);
 
         int resent;
@@ -234,9 +227,9 @@ static void load_conn_main(void *arg)
         return;
     }
     if (load_send_all(c, &client) == 0) {
-        drain_end = load_now_us() + (BENCH_LOAD_WAIT_MS + 2000u) * 1000u;
+        drain_end = cli_mono_us() + (BENCH_LOAD_WAIT_MS + 2000u) * 1000u;
         while ((c->inflight > 0 || c->retry_count > 0) &&
-               load_now_us() < drain_end) {
+               cli_mono_us() < drain_end) {
             if (load_resend(c, &client) < 0 ||
                 load_poll(c, &client, 100) != 0) {
                 break;
@@ -312,7 +305,7 @@ int bench_load_run(const struct bench_load *load, struct bench_result *result)
     TDEI_ASSERT(load->node_count >= 1 && count <= LOAD_THREADS_MAX);
     memset(result, 0, sizeof(*result));
     memset(conns, 0, sizeof(conns));
-    start_us = load_now_us();
+    start_us = cli_mono_us();
     for (size_t i = 0; rc == 0 && i < count; i++) {
         /* Connection i: node i % N, every count-th tx from i. */
         conns[i].load = load;

@@ -1122,3 +1122,19 @@ void cli_sleep_ms(uint64_t ms)
 
     (void)nanosleep(&ts, NULL);
 }
+
+static uint64_t clock_us(clockid_t clock)
+{
+    struct timespec ts;
+
+    (void)clock_gettime(clock, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+uint64_t cli_mono_us(void) { return clock_us(CLOCK_MONOTONIC); }
+
+uint64_t cli_wall_us(void) { return clock_us(CLOCK_REALTIME); }
+
+uint64_t cli_mono_ms(void) { return cli_mono_us() / 1000u; }
+
+uint64_t cli_wall_ms(void) { return cli_wall_us() / 1000u; }

@@ -336,6 +336,13 @@ int cli_call_wait(const struct cli_ctx *ctx, Tdei__Api__Request *req,
  * look again). */
 void cli_sleep_ms(uint64_t ms);
 
+/* The monotonic clock (for intervals and deadlines) and the wall clock
+ * (Unix time), in microseconds or milliseconds. */
+uint64_t cli_mono_us(void);
+uint64_t cli_wall_us(void);
+uint64_t cli_mono_ms(void);
+uint64_t cli_wall_ms(void);
+
 /* Make the file path @path (option @name of `tdei @what`) absolute with
  * the working directory into @out: the node works in another directory,
  * so it takes absolute paths only. An empty or too long result is a

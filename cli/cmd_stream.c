@@ -213,22 +213,6 @@ static int stream_show(struct cli_ctx *ctx, int argc, char **argv)
 #define SUBSCRIBE_TIMEOUT_S 120u
 #define TX_NONCE_TRIES 16u
 
-static uint64_t stream_wall_ms(void)
-{
-    struct timespec ts;
-
-    (void)clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static uint64_t stream_mono_ms(void)
-{
-    struct timespec ts;
-
-    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* Lines of a file or a pipe, with a bound on how long to wait for one. */
 struct line_reader
 {
@@ -352,7 +336,7 @@ static int push_batch_add(struct push_batch *b, const uint8_t *line, size_t n,
     b->bytes_len += n;
     if (b->n == 0) {
         b->first_line = line_no;
-        b->first_ms = stream_mono_ms();
+        b->first_ms = cli_mono_ms();
     }
     b->n++;
     return 0;
@@ -536,7 +520,7 @@ static int stream_push(struct cli_ctx *ctx, int argc, char **argv)
         enum line_status ls;
 
         if (b.n > 0) {
-            uint64_t age = stream_mono_ms() - b.first_ms;
+            uint64_t age = cli_mono_ms() - b.first_ms;
             if (age >= PUSH_FLUSH_MS) {
                 rc = push_send(&client, argv[first], &b, &sent);
                 continue;
@@ -558,7 +542,7 @@ static int stream_push(struct cli_ctx *ctx, int argc, char **argv)
             why = "it is longer than 1 MiB, the largest record";
         } else if (n == 0) {
             why = "it is empty; a record has at least one byte";
-        } else if (push_line_ts(line, n, raw, stream_wall_ms(), &ts, &given,
+        } else if (push_line_ts(line, n, raw, cli_wall_ms(), &ts, &given,
                                 &why) == 0) {
             if (ts < last_ts && given) {
                 why = "its \"ts\" is before the line before it; times must "
@@ -720,7 +704,7 @@ static int subscribe_wait(const struct cli_ctx *ctx, const uint8_t *xid,
                           const char *xid_hex, uint64_t timeout_s,
                           uint32_t *status)
 {
-    uint64_t end = stream_mono_ms() + timeout_s * 1000u;
+    uint64_t end = cli_mono_ms() + timeout_s * 1000u;
     uint32_t said = 0;
 
     for (;;) {
@@ -761,7 +745,7 @@ static int subscribe_wait(const struct cli_ctx *ctx, const uint8_t *xid,
             said = ex->status;
         }
         codec_message_free(msg);
-        if (stream_mono_ms() >= end) {
+        if (cli_mono_ms() >= end) {
             return cli_fail(TDEI_TIMEOUT,
                             *status == CODEC_EXCHANGE_REQUESTED
                                 ? "the exchange still waits for approval; "

@@ -629,14 +629,6 @@ static uint64_t demo_record_ts(uint64_t base_ms, uint64_t i)
     return base_ms + i;
 }
 
-static uint64_t wall_ms(void)
-{
-    struct timespec ts;
-
-    (void)clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static int step_push(struct demo *d, uint64_t *base_ms)
 {
     char path[HOME_PATH_MAX], n[24], line[160];
@@ -654,7 +646,7 @@ static int step_push(struct demo *d, uint64_t *base_ms)
         return -1;
     }
     (void)snprintf(path, sizeof(path), "%s/records.jsonl", d->work);
-    *base_ms = wall_ms() - d->records;
+    *base_ms = cli_wall_ms() - d->records;
     f = fopen(path, "w");
     ok = f != NULL;
     for (uint64_t i = 0; ok && i < d->records; i++) {

@@ -30,14 +30,6 @@
 #define LOCALNET_STATUS_MS 1000u                /* bound of one status call */
 #define LOCALNET_KILL_WAIT_MS 2000u /* after SIGKILL, wait this long */
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-
-    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static int path_join(char *out, const char *dir, const char *name, char *errmsg)
 {
     int n = snprintf(out, HOME_PATH_MAX, "%s/%s", dir, name);
@@ -724,7 +716,7 @@ int localnet_height(const struct localnet_node *node, uint32_t timeout_ms,
 int localnet_wait(const struct localnet *ln, uint64_t height,
                   uint64_t timeout_ms, size_t *failed, char *errmsg)
 {
-    uint64_t deadline = now_ms() + timeout_ms;
+    uint64_t deadline = cli_mono_ms() + timeout_ms;
     int ready[LOCALNET_NODES_MAX] = {0};
     size_t ready_count = 0;
 
@@ -749,7 +741,7 @@ int localnet_wait(const struct localnet *ln, uint64_t height,
                 at >= height) {
                 ready[i] = 1;
                 ready_count++;
-            } else if (now_ms() >= deadline) {
+            } else if (cli_mono_ms() >= deadline) {
                 *failed = i;
                 (void)snprintf(errmsg, TDEI_ERRMSG_SIZE,
                                "node%zu (%s, pid %d) did not reach height "
@@ -772,7 +764,7 @@ int localnet_wait(const struct localnet *ln, uint64_t height,
  * number still alive. */
 static size_t stop_wait(const struct localnet *ln, uint64_t timeout_ms)
 {
-    uint64_t deadline = now_ms() + timeout_ms;
+    uint64_t deadline = cli_mono_ms() + timeout_ms;
     size_t alive;
 
     for (;;) {
@@ -780,7 +772,7 @@ static size_t stop_wait(const struct localnet *ln, uint64_t timeout_ms)
         for (size_t i = 0; i < ln->count; i++) {
             alive += (size_t)localnet_pid_alive(ln->nodes[i].pid);
         }
-        if (alive == 0 || now_ms() >= deadline) {
+        if (alive == 0 || cli_mono_ms() >= deadline) {
             return alive;
         }
         cli_sleep_ms(LOCALNET_POLL_MS / 2);

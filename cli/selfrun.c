@@ -26,14 +26,6 @@ void selfrun_cancel_on(const volatile sig_atomic_t *flag)
     selfrun_cancel = flag;
 }
 
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* In the child: files in place, then exec; the errno goes up @report. */
 static void child_exec(const char *exe, char *const *args, int out_fd,
                        int err_fd, int report)
@@ -123,7 +115,7 @@ int selfrun_start(struct selfrun *run, const char *const *argv, size_t argc,
         return TDEI_IOERR;
     }
     run->pid = pid;
-    run->deadline_ms = mono_ms() + timeout_ms;
+    run->deadline_ms = cli_mono_ms() + timeout_ms;
     return 0;
 }
 
@@ -167,8 +159,8 @@ void selfrun_kill(struct selfrun *run)
         return;
     }
     (void)kill(run->pid, SIGTERM);
-    deadline = mono_ms() + SELFRUN_KILL_MS;
-    while (!selfrun_done(run, &code) && mono_ms() < deadline) {
+    deadline = cli_mono_ms() + SELFRUN_KILL_MS;
+    while (!selfrun_done(run, &code) && cli_mono_ms() < deadline) {
         cli_sleep_ms(SELFRUN_POLL_MS);
     }
     if (run->pid > 0) {
@@ -189,7 +181,7 @@ int selfrun_wait(struct selfrun *run, int *exit_code, char *errmsg)
             selfrun_kill(run);
             return TDEI_CANCELED;
         }
-        if (mono_ms() >= run->deadline_ms) {
+        if (cli_mono_ms() >= run->deadline_ms) {
             (void)snprintf(errmsg, TDEI_ERRMSG_SIZE,
                            "the command was still running at its time "
                            "limit and was stopped (pid %d)",
