@@ -95,13 +95,13 @@ struct ns_batch
 {
     struct ns_stream *st;
     enum ns_batch_stage stage;
-    struct rstore_batch hdr;          /* stream, seqs, times, root, key */
-    struct ns_rec **recs;             /* hdr.count records (owned); NULL
-                                         after a restart (sealed only) */
-    uint64_t q_first; /* the qseqs of @recs in the stored queue: */
-    uint64_t q_count; /* deleted when the batch is stored (0 after a
-                         restart: deleted then already) */
-    uint8_t *sealed;  /* the sealed records, back to back */
+    struct rstore_batch hdr; /* stream, seqs, times, root, key */
+    struct ns_rec **recs;    /* hdr.count records (owned); NULL
+                                after a restart (sealed only) */
+    uint64_t q_first;        /* the qseqs of @recs in the stored queue: */
+    uint64_t q_count;        /* deleted when the batch is stored (0 after a
+                                restart: deleted then already) */
+    uint8_t *sealed;         /* the sealed records, back to back */
     ProtobufCBinaryData *sealed_recs; /* hdr.count entries into @sealed */
     uint64_t retry_ms;                /* NS_SUBMIT: uv_now to submit at */
 };
@@ -213,11 +213,11 @@ struct ns_job
     int owed_left;                  /* a batch is still owed after it */
     struct rstore_expect next_owed; /* ... this one */
     /* NJ_QUEUE (stream, seq_first = the first qseq, count) */
-    struct api_call *call;   /* answered when the records are kept */
-    struct ns_stream *st;    /* their stream */
-    struct ns_rec **recs;    /* @count records (owned until queued) */
-    uint64_t bytes;          /* their data bytes */
-    uint64_t prev_last_ts;   /* st->last_ts before they were taken */
+    struct api_call *call; /* answered when the records are kept */
+    struct ns_stream *st;  /* their stream */
+    struct ns_rec **recs;  /* @count records (owned until queued) */
+    uint64_t bytes;        /* their data bytes */
+    uint64_t prev_last_ts; /* st->last_ts before they were taken */
     /* NJ_UNQUEUE: stream, seq_first = the first qseq, count */
 };
 
@@ -530,10 +530,9 @@ static void ns_work_seal(struct ns_job *job, struct rstore *rs)
         off += len;
     }
     stream_root_final(&root, b->hdr.root);
-    job->rc =
-        rstore_batch_put_queued(rs, &b->hdr, b->sealed_recs,
-                                (size_t)b->hdr.count, b->q_first, b->q_count,
-                                job->errmsg);
+    job->rc = rstore_batch_put_queued(rs, &b->hdr, b->sealed_recs,
+                                      (size_t)b->hdr.count, b->q_first,
+                                      b->q_count, job->errmsg);
 }
 
 /* Keep the records an IngestRecords took, before it is answered. */
@@ -542,9 +541,9 @@ static void ns_work_queue(struct ns_job *job, struct rstore *rs)
     struct rstore_queued *q = tdei_calloc((size_t)job->count, sizeof(*q));
 
     if (q == NULL) {
-        job->rc = tdei_errorf(job->errmsg, TDEI_ERRMSG_SIZE, TDEI_NOMEM,
-                              "no memory to keep %" PRIu64 " records",
-                              job->count);
+        job->rc =
+            tdei_errorf(job->errmsg, TDEI_ERRMSG_SIZE, TDEI_NOMEM,
+                        "no memory to keep %" PRIu64 " records", job->count);
         return;
     }
     for (uint64_t i = 0; i < job->count; i++) {
@@ -553,8 +552,8 @@ static void ns_work_queue(struct ns_job *job, struct rstore *rs)
         q[i].data = job->recs[i]->data;
         q[i].len = job->recs[i]->len;
     }
-    job->rc = rstore_queue_put(rs, job->stream, q, (size_t)job->count,
-                               job->errmsg);
+    job->rc =
+        rstore_queue_put(rs, job->stream, q, (size_t)job->count, job->errmsg);
     tdei_free(q);
 }
 
@@ -604,9 +603,8 @@ static void ns_work_receive(struct ns_job *job, struct rstore *rs)
         memcpy(be.root, e.root, sizeof(be.root));
         rc = stream_batch_open(&be, job->xid, job->records, job->n_records,
                                (const uint8_t(*)[MERKLE_HASH_SIZE])job->proof,
-                               job->proof_n,
-                               job->wrapped, job->wrapped_len, job->sub_key,
-                               plain, buf, buf_size, job->errmsg);
+                               job->proof_n, job->wrapped, job->wrapped_len,
+                               job->sub_key, plain, buf, buf_size, job->errmsg);
         job->outcome = rc == 0 ? NR_STORED : NR_BAD;
     }
     if (job->outcome == NR_BAD) {
@@ -1012,53 +1010,75 @@ out:
 
 /* ---- the append's outcome ------------------------------------------------ */
 
-/* Put the @count sealed records @recs into @sb for a subscription that
- * paid for @paid of them: all of them, or only the first @paid with the
- * consistency proof from their tree to the batch root (@proof and @items
- * hold it), so that the records it did not pay for stay on this node.
+/* Send batch @hdr (applied at @height; its @count sealed records @recs)
+ * to peer @peer for subscription @xid, which paid for @paid of them: the
+ * batch key wrapped under the subscription key, and all the records, or
+ * only the first @paid with the consistency proof from their tree to the
+ * batch root, so that the records it did not pay for stay on this node.
+ * *@bytes gets the sealed bytes sent.
  * Returns: 0 or a TDEI code. */
-static int ns_batch_records(Tdei__P2p__StreamBatch *sb,
-                            ProtobufCBinaryData *recs, size_t count,
-                            uint64_t paid, struct merkle_consistency *proof,
-                            ProtobufCBinaryData items[MERKLE_CONSISTENCY_MAX])
+static int ns_batch_send(struct node *node, uint64_t peer,
+                         const struct rstore_batch *hdr, uint64_t height,
+                         const uint8_t *xid, uint64_t paid,
+                         ProtobufCBinaryData *recs, size_t count, size_t *bytes)
 {
+    Tdei__P2p__DataMessage msg = TDEI__P2P__DATA_MESSAGE__INIT;
+    Tdei__P2p__StreamBatch sb = TDEI__P2P__STREAM_BATCH__INIT;
+    struct merkle_consistency proof;
+    ProtobufCBinaryData items[MERKLE_CONSISTENCY_MAX];
+    uint8_t sub_key[STREAM_KEY_SIZE];
+    uint8_t wrapped[STREAM_WRAPPED_KEY_SIZE];
     int rc;
 
-    sb->records = recs;
-    sb->n_records = count;
-    if (paid == 0 || paid >= count) {
-        return 0;
+    *bytes = 0;
+    sb.records = recs;
+    sb.n_records = count;
+    if (paid > 0 && paid < count) {
+        rc = stream_prefix_prove(&proof, recs, count, paid);
+        if (rc != 0) {
+            return rc;
+        }
+        for (size_t i = 0; i < proof.count; i++) {
+            items[i].data = proof.path[i];
+            items[i].len = MERKLE_HASH_SIZE;
+        }
+        sb.n_records = (size_t)paid;
+        sb.prefix_proof = items;
+        sb.n_prefix_proof = proof.count;
     }
-    rc = stream_prefix_prove(proof, recs, count, paid);
-    if (rc != 0) {
-        return rc;
+    for (size_t i = 0; i < sb.n_records; i++) {
+        *bytes += recs[i].len;
     }
-    for (size_t i = 0; i < proof->count; i++) {
-        items[i].data = proof->path[i];
-        items[i].len = MERKLE_HASH_SIZE;
+    node__plane_subkey(node, xid, sub_key);
+    stream_key_wrap(wrapped, hdr->key, sub_key, xid, hdr->seq_first);
+    sodium_memzero(sub_key, sizeof(sub_key));
+    sb.exchange.data = (uint8_t *)(uintptr_t)xid;
+    sb.exchange.len = CODEC_HASH_SIZE;
+    sb.stream = (char *)(uintptr_t)hdr->stream;
+    sb.seq_first = hdr->seq_first;
+    sb.height = height;
+    sb.wrapped_key.data = wrapped;
+    sb.wrapped_key.len = sizeof(wrapped);
+    msg.msg_case = TDEI__P2P__DATA_MESSAGE__MSG_BATCH;
+    msg.batch = &sb;
+    rc = node__plane_send(node, peer, &msg);
+    if (rc == 0) {
+        node->dp.batches_pushed++;
     }
-    sb->n_records = (size_t)paid;
-    sb->prefix_proof = items;
-    sb->n_prefix_proof = proof->count;
-    return 0;
+    return rc;
 }
 
 /* Push batch @b (applied at @height) to the node of charged exchange
  * @xid, which paid for @paid of its records. */
 static void ns_push(struct node *node, struct store_read *r,
-                    const struct ns_batch *b, const uint8_t *xid,
-                    uint64_t paid, uint64_t height)
+                    const struct ns_batch *b, const uint8_t *xid, uint64_t paid,
+                    uint64_t height)
 {
-    struct merkle_consistency proof;
-    ProtobufCBinaryData items[MERKLE_CONSISTENCY_MAX];
-    Tdei__P2p__DataMessage msg = TDEI__P2P__DATA_MESSAGE__INIT;
-    Tdei__P2p__StreamBatch sb = TDEI__P2P__STREAM_BATCH__INIT;
-    uint8_t sub_key[STREAM_KEY_SIZE];
-    uint8_t wrapped[STREAM_WRAPPED_KEY_SIZE];
     char errmsg[TDEI_ERRMSG_SIZE];
     char hex[TDEI_HEX_SIZE(8)];
     Tdei__Exchange *ex = NULL;
     uint64_t peer;
+    size_t bytes;
     int rc = node__plane_exchange(r, xid, &ex, errmsg);
 
     if (rc != 0) {
@@ -1076,26 +1096,9 @@ static void ns_push(struct node *node, struct store_read *r,
         codec_exchange_free(ex);
         return;
     }
-    node__plane_subkey(node, xid, sub_key);
-    stream_key_wrap(wrapped, b->hdr.key, sub_key, xid, b->hdr.seq_first);
-    sodium_memzero(sub_key, sizeof(sub_key));
-    sb.exchange.data = (uint8_t *)(uintptr_t)xid;
-    sb.exchange.len = CODEC_HASH_SIZE;
-    sb.stream = (char *)(uintptr_t)b->hdr.stream;
-    sb.seq_first = b->hdr.seq_first;
-    sb.height = height;
-    sb.wrapped_key.data = wrapped;
-    sb.wrapped_key.len = sizeof(wrapped);
-    msg.msg_case = TDEI__P2P__DATA_MESSAGE__MSG_BATCH;
-    msg.batch = &sb;
-    rc = ns_batch_records(&sb, b->sealed_recs, (size_t)b->hdr.count, paid,
-                          &proof, items);
-    if (rc == 0) {
-        rc = node__plane_send(node, peer, &msg);
-    }
-    if (rc == 0) {
-        node->dp.batches_pushed++;
-    } else {
+    rc = ns_batch_send(node, peer, &b->hdr, height, xid, paid, b->sealed_recs,
+                       (size_t)b->hdr.count, &bytes);
+    if (rc != 0) {
         TDEI_LOG(TDEI_LOG_NOTICE, "stream",
                  "batch not pushed; the "
                  "subscriber asks later",
@@ -1530,8 +1533,8 @@ static void ns_queue_done(struct node *node, struct ns_job *job)
             st->last_ts = job->prev_last_ts;
         }
         TDEI_LOG(TDEI_LOG_WARNING, "stream", "cannot keep ingested records",
-                 "stream=%s records=%" PRIu64 " error=\"%s\"", job->stream,
-                 n, job->errmsg);
+                 "stream=%s records=%" PRIu64 " error=\"%s\"", job->stream, n,
+                 job->errmsg);
         api_call_respond_error(job->call, job->rc,
                                "the records were not taken: %s", job->errmsg);
         return;
@@ -2523,15 +2526,16 @@ static void ns_refuse_request(struct node *node, uint64_t peer,
     (void)node__plane_send(node, peer, &msg);
 }
 
-/* Whether batch @b charged @xid. */
-static int ns_charged(const struct rstore_batch *b, const uint8_t *xid)
+/* The charge of @xid by batch @b, or NULL when it charged no such exchange. */
+static const struct rstore_charge *ns_charge_find(const struct rstore_batch *b,
+                                                  const uint8_t *xid)
 {
     for (size_t i = 0; i < b->n_charges; i++) {
         if (memcmp(b->charges[i].xid, xid, CODEC_HASH_SIZE) == 0) {
-            return 1;
+            return &b->charges[i];
         }
     }
-    return 0;
+    return NULL;
 }
 
 /* Send stored batch @b to @peer for subscription @xid. Returns its sealed
@@ -2540,13 +2544,7 @@ static size_t ns_send_stored(struct node *node, uint64_t peer,
                              const struct rstore_batch *b, const uint8_t *xid,
                              ProtobufCBinaryData *recs)
 {
-    struct merkle_consistency proof;
-    ProtobufCBinaryData items[MERKLE_CONSISTENCY_MAX];
-    uint64_t paid = 0;
-    Tdei__P2p__DataMessage msg = TDEI__P2P__DATA_MESSAGE__INIT;
-    Tdei__P2p__StreamBatch sb = TDEI__P2P__STREAM_BATCH__INIT;
-    uint8_t sub_key[STREAM_KEY_SIZE];
-    uint8_t wrapped[STREAM_WRAPPED_KEY_SIZE];
+    const struct rstore_charge *charge = ns_charge_find(b, xid);
     char errmsg[TDEI_ERRMSG_SIZE];
     uint8_t *blob = NULL;
     size_t n = 0;
@@ -2561,35 +2559,12 @@ static size_t ns_send_stored(struct node *node, uint64_t peer,
                  b->seq_first, errmsg);
         return 0;
     }
-    node__plane_subkey(node, xid, sub_key);
-    stream_key_wrap(wrapped, b->key, sub_key, xid, b->seq_first);
-    sodium_memzero(sub_key, sizeof(sub_key));
-    for (size_t i = 0; i < b->n_charges; i++) {
-        if (memcmp(b->charges[i].xid, xid, CODEC_HASH_SIZE) == 0) {
-            paid = b->charges[i].paid;
-        }
-    }
-    sb.exchange.data = (uint8_t *)(uintptr_t)xid;
-    sb.exchange.len = CODEC_HASH_SIZE;
-    sb.stream = (char *)(uintptr_t)b->stream;
-    sb.seq_first = b->seq_first;
-    sb.height = b->height;
-    sb.wrapped_key.data = wrapped;
-    sb.wrapped_key.len = sizeof(wrapped);
-    msg.msg_case = TDEI__P2P__DATA_MESSAGE__MSG_BATCH;
-    msg.batch = &sb;
-    rc = ns_batch_records(&sb, recs, n, paid, &proof, items);
-    for (size_t i = 0; rc == 0 && i < sb.n_records; i++) {
-        bytes += recs[i].len;
-    }
-    if (rc == 0) {
-        rc = node__plane_send(node, peer, &msg);
-    }
+    rc = ns_batch_send(node, peer, b, b->height, xid,
+                       charge != NULL ? charge->paid : 0, recs, n, &bytes);
     tdei_free(blob);
     if (rc != 0) {
         return 0;
     }
-    node->dp.batches_pushed++;
     return bytes == 0 ? 1 : bytes;
 }
 
@@ -2675,7 +2650,8 @@ static int ns_on_request(struct node *node, uint64_t peer,
             break;
         }
         seq = b.seq_first + b.count;
-        if (b.state == RSTORE_APPLIED && ns_charged(&b, req->exchange.data)) {
+        if (b.state == RSTORE_APPLIED &&
+            ns_charge_find(&b, req->exchange.data) != NULL) {
             one = ns_send_stored(node, peer, &b, req->exchange.data, recs);
             if (one == 0) {
                 sodium_memzero(b.key, sizeof(b.key));

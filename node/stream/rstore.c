@@ -1018,7 +1018,7 @@ int rstore_pending_each(struct rstore *s,
     return rc;
 }
 
-/* ---- the owner's queue ---------------------------------------------------- */
+/* ---- the owner's queue --------------------------------------------------- */
 
 struct queue_put_arg
 {
